@@ -1,0 +1,94 @@
+"""JSON payloads with a version, and the marker that makes a cached collection complete.
+
+Every cached entry carries one marker element, written only by a full fill:
+`~meta{"v":1,"exp":<ms>,"missing":false}`. A collection without it is partial (an
+update landed on an expired key) and reads as a miss. `exp` is the logical expiry on
+the injected clock, so simulated hours pass in milliseconds; Redis' own TTL still
+reclaims the memory in real time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+PAYLOAD_VERSION = 1
+META_PREFIX = "~meta"
+META_FIELD = "~meta"  # the hash field that holds the marker of a hash entry
+MESSAGE_FIELDS = {"id": int, "conversation_id": str, "sender_id": str, "body": str, "sent_ms": int}
+
+
+class CorruptEntry(Exception):
+    """A cached value that cannot be decoded; callers treat it as a miss."""
+
+
+@dataclass(frozen=True)
+class Meta:
+    version: int
+    expires_ms: int
+    missing: bool = False
+
+    def fresh(self, now_ms: int) -> bool:
+        return self.version == PAYLOAD_VERSION and self.expires_ms > now_ms
+
+
+def encode_meta(expires_ms: int, missing: bool = False) -> str:
+    # Fixed key order: the Lua scripts read "exp" with a pattern match.
+    body = json.dumps({"v": PAYLOAD_VERSION, "exp": int(expires_ms), "missing": missing}, separators=(",", ":"))
+    return META_PREFIX + body
+
+
+def decode_meta(raw: str | None) -> Meta:
+    if not isinstance(raw, str) or not raw.startswith(META_PREFIX):
+        raise CorruptEntry("marker missing")
+    try:
+        data = json.loads(raw[len(META_PREFIX):])
+        return Meta(int(data["v"]), int(data["exp"]), bool(data.get("missing", False)))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptEntry(f"bad marker: {exc}") from None
+
+
+def is_meta(raw: str) -> bool:
+    return raw.startswith(META_PREFIX)
+
+
+def encode_message(message: Mapping[str, Any]) -> str:
+    # "id" first: the push script finds a message's id with a pattern match.
+    ordered = {name: message[name] for name in MESSAGE_FIELDS}
+    return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_message(raw: str) -> dict:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise CorruptEntry("message is not JSON") from None
+    if not isinstance(data, dict):
+        raise CorruptEntry("message is not an object")
+    for name, kind in MESSAGE_FIELDS.items():
+        if not isinstance(data.get(name), kind) or isinstance(data.get(name), bool):
+            raise CorruptEntry(f"message field {name!r} is missing or not {kind.__name__}")
+    return {name: data[name] for name in MESSAGE_FIELDS}
+
+
+def encode_fields(fields: Mapping[str, Any]) -> dict[str, str]:
+    """Hash fields, each value JSON-encoded so types survive the round trip."""
+    return {name: json.dumps(value, separators=(",", ":"), ensure_ascii=False) for name, value in fields.items()}
+
+
+def hash_items(fields: Mapping[str, Any]) -> list[str]:
+    """Encoded hash fields as a flat [field, value, ...] list, the form HSET and the fill script take."""
+    return [part for pair in encode_fields(fields).items() for part in pair]
+
+
+def decode_fields(raw: Mapping[str, str], expected: Mapping[str, type]) -> dict:
+    try:
+        data = {name: json.loads(raw[name]) for name in expected}
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CorruptEntry(f"hash field unreadable: {exc}") from None
+    for name, kind in expected.items():
+        value = data[name]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise CorruptEntry(f"hash field {name!r} is not {kind.__name__}")
+    return data

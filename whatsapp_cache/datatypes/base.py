@@ -1,0 +1,88 @@
+"""What every cached data type shares: read with generation, guarded fill, invalidate."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import redis
+
+from ..clock import Clock
+from ..codec import CorruptEntry, Meta, decode_meta, encode_meta
+from ..db import Repository
+from ..keys import EntryKeys, KeySchema
+from ..metrics import Metrics, Trace
+from ..ttl import TTLs
+from .scripts import Scripts
+
+log = logging.getLogger("whatsapp_cache")
+
+
+@dataclass
+class Context:
+    """The parts a data type needs; a World builds one and hands it to each type."""
+
+    redis: redis.Redis
+    repo: Repository
+    keys: KeySchema
+    clock: Clock
+    metrics: Metrics
+    scripts: Scripts
+    ttls: TTLs
+    token_factory: Callable[[], str]
+
+
+class CachedType:
+    """Base of the five data types; `data_type` names it in metrics and TTLs."""
+
+    data_type = ""
+
+    def __init__(self, context: Context):
+        self.ctx = context
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} ttl={getattr(self.ctx.ttls, self.data_type)}s>"
+
+    @property
+    def ttl_ms(self) -> int:
+        return self.ctx.ttls.ms(self.data_type)
+
+    def now(self) -> int:
+        return self.ctx.clock.now_ms()
+
+    def _request(self, operation: str):
+        return self.ctx.metrics.request(self.data_type, operation)
+
+    def _read(self, trace: Trace, keys: EntryKeys, command: str, *args: Any) -> tuple[Any, str]:
+        """One round trip: the entry (by `command`) and its generation."""
+        pipe = self.ctx.redis.pipeline(transaction=False)
+        getattr(pipe, command)(keys.data, *args)
+        pipe.get(keys.generation)
+        raw, generation = trace.cache(pipe.execute)
+        return raw, generation or ""
+
+    def _fresh_meta(self, keys: EntryKeys, raw_marker: str | None) -> Meta | None:
+        """The marker if the entry is complete, current and unexpired; None is a miss."""
+        if raw_marker is None:
+            return None
+        try:
+            meta = decode_meta(raw_marker)
+        except CorruptEntry as exc:
+            self._corrupt(keys, str(exc))
+            return None
+        return meta if meta.fresh(self.now()) else None
+
+    def _fill(self, trace: Trace, keys: EntryKeys, generation: str, kind: str, items: list[str],
+              missing: bool = False, ttl_ms: int | None = None) -> bool:
+        """Write a complete entry with its marker and TTL atomically, unless a write came first."""
+        ttl_ms = ttl_ms or (self.ctx.ttls.ms("negative") if missing else self.ttl_ms)
+        marker = encode_meta(self.now() + ttl_ms, missing)
+        args = [generation, ttl_ms, kind, marker, *items]
+        return bool(trace.cache(self.ctx.scripts.fill, keys=[keys.data, keys.generation], args=args))
+
+    def _invalidate(self, trace: Trace, keys: EntryKeys) -> None:
+        trace.cache(self.ctx.scripts.invalidate, keys=[keys.data, keys.generation], args=[self.ttl_ms])
+
+    def _corrupt(self, keys: EntryKeys, reason: str) -> None:
+        log.warning("corrupt cache entry %s (%s); treated as a miss", keys.data, reason)

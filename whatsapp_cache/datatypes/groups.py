@@ -1,0 +1,81 @@
+"""Group members: a set per group (6 h); empty groups are cached too, partial sets never."""
+
+from __future__ import annotations
+
+from .. import validation
+from ..codec import is_meta
+from ..errors import InvalidInput, NotFound
+from .base import CachedType
+
+
+class GroupMembers(CachedType):
+    """SMEMBERS group:{id}:members; the marker member tells a complete set from a partial one."""
+
+    data_type = "groups"
+
+    def members(self, group_id: str) -> frozenset[str]:
+        """Every member's user id; NotFound for an unknown group (that answer is cached too)."""
+        group_id = validation.entity_id(group_id, "group id")
+        keys = self.ctx.keys.group_members(group_id)
+        with self._request("members") as trace:
+            raw, generation = self._read(trace, keys, "smembers")
+            marker = next((member for member in raw if is_meta(member)), None)
+            meta = self._fresh_meta(keys, marker)
+            if meta is not None:
+                if meta.missing:
+                    raise NotFound(f"no group {group_id!r}")
+                return frozenset(raw) - {marker}
+            trace.outcome = "miss"
+            members = trace.db(self.ctx.repo.group_members, group_id)
+            if not members and trace.db(self.ctx.repo.group, group_id) is None:
+                self._fill(trace, keys, generation, "set", [], missing=True)
+                raise NotFound(f"no group {group_id!r}")
+            self._fill(trace, keys, generation, "set", members)
+            return frozenset(members)
+
+    def create(self, group_id: str, name: str, member_ids: list[str] = ()) -> None:
+        """A new group with its conversation; drops any cached 'no such group' answer."""
+        group_id = validation.entity_id(group_id, "group id")
+        name = validation.short_text(name, "group name", 128)
+        member_ids = sorted({validation.entity_id(m, "member id") for m in member_ids})
+        with self._request("create") as trace:
+            trace.outcome = "write"
+            if trace.db(self.ctx.repo.group, group_id) is not None:
+                raise InvalidInput(f"group {group_id!r} already exists")
+            self._require_users(trace, member_ids)
+            trace.db(self.ctx.repo.insert_group, group_id, name, self.now())
+            for member in member_ids:
+                trace.db(self.ctx.repo.add_group_member, group_id, member, self.now())
+            self._invalidate(trace, self.ctx.keys.group_members(group_id))
+
+    def add_member(self, group_id: str, user_id: str) -> bool:
+        """Add a member in the database, then to the cached set only if that set is complete."""
+        return self._change("add", group_id, user_id)
+
+    def remove_member(self, group_id: str, user_id: str) -> bool:
+        """Remove a member in the database, then from the cached set only if that set is complete."""
+        return self._change("remove", group_id, user_id)
+
+    def _change(self, op: str, group_id: str, user_id: str) -> bool:
+        group_id = validation.entity_id(group_id, "group id")
+        user_id = validation.entity_id(user_id, "user id")
+        keys = self.ctx.keys.group_members(group_id)
+        with self._request(f"{op}_member") as trace:
+            trace.outcome = "write"
+            if trace.db(self.ctx.repo.group, group_id) is None:
+                raise NotFound(f"no group {group_id!r}")
+            self._require_users(trace, [user_id])
+            repo = self.ctx.repo
+            if op == "add":
+                changed = trace.db(repo.add_group_member, group_id, user_id, self.now())
+            else:
+                changed = trace.db(repo.remove_group_member, group_id, user_id)
+            args = [op, user_id, self.now(), self.ttl_ms]
+            trace.cache(self.ctx.scripts.change_member, keys=[keys.data, keys.generation], args=args)
+            return changed
+
+    def _require_users(self, trace, user_ids: list[str]) -> None:
+        if user_ids:
+            missing = set(user_ids) - trace.db(self.ctx.repo.existing_users, user_ids)
+            if missing:
+                raise NotFound(f"unknown user(s) {sorted(missing)[:5]}")

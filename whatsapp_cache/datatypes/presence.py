@@ -1,0 +1,92 @@
+"""Online status: one sorted set of last-seen times; online = seen in the last 5 minutes.
+
+    heartbeat:      UPDATE users.last_seen (never backwards) -> MULTI ZADD GT + PEXPIRE
+    online_among:   EXISTS + ZMSCORE of the asker's contacts -> one round trip
+    cleanup:        ZREMRANGEBYSCORE, run by whichever server first takes the interval's lease
+"""
+
+from __future__ import annotations
+
+from .. import validation
+from ..errors import InvalidInput, NotFound
+from .base import CachedType
+
+MAX_ASKED = 10_000
+CLEANUP_INTERVAL_MS = 60_000
+
+
+class Presence(CachedType):
+    """Who is online, answered from Redis; the database keeps last-seen as the source of truth."""
+
+    data_type = "presence"
+
+    @property
+    def window_ms(self) -> int:
+        return self.ttl_ms
+
+    def heartbeat(self, user_id: str) -> None:
+        """Record that a user is active now."""
+        user_id = validation.entity_id(user_id, "user id")
+        now = self.now()
+        with self._request("heartbeat") as trace:
+            trace.outcome = "write"
+            if not trace.db(self.ctx.repo.touch_last_seen, user_id, now):
+                raise NotFound(f"no user with id {user_id!r}")
+            key = self.ctx.keys.presence()
+            pipe = self.ctx.redis.pipeline(transaction=True)
+            pipe.zadd(key, {user_id: now}, gt=True)
+            pipe.pexpire(key, self.window_ms)
+            trace.cache(pipe.execute)
+
+    def online_among(self, user_ids: list[str]) -> frozenset[str]:
+        """Which of these users (say, my contacts) are online, in one round trip."""
+        user_ids = _checked_ids(user_ids)
+        if not user_ids:
+            return frozenset()
+        key = self.ctx.keys.presence()
+        cutoff = self.now() - self.window_ms
+        with self._request("online_among") as trace:
+            pipe = self.ctx.redis.pipeline(transaction=False)
+            pipe.exists(key)
+            pipe.zmscore(key, user_ids)
+            exists, scores = trace.cache(pipe.execute)
+            if exists:
+                return frozenset(u for u, score in zip(user_ids, scores) if score is not None and score > cutoff)
+            trace.outcome = "miss"
+            seen = trace.db(self.ctx.repo.last_seen, user_ids)
+            recent = {u: t for u, t in seen.items() if t is not None and t > cutoff}
+            if recent:
+                self._refill(trace, key, recent)
+            return frozenset(recent)
+
+    def is_online(self, user_id: str) -> bool:
+        return user_id in self.online_among([user_id])
+
+    def _refill(self, trace, key: str, last_seen: dict[str, int]) -> None:
+        pipe = self.ctx.redis.pipeline(transaction=True)
+        pipe.zadd(key, last_seen, gt=True)
+        pipe.pexpire(key, self.window_ms)
+        trace.cache(pipe.execute)
+
+    def cleanup(self) -> int | None:
+        """Drop entries older than the window; None if another server already did this interval."""
+        now = self.now()
+        lease = self.ctx.keys.presence_cleanup(now // CLEANUP_INTERVAL_MS)
+        with self._request("cleanup") as trace:
+            trace.outcome = "write"
+            args = [now - self.window_ms, CLEANUP_INTERVAL_MS]
+            removed = trace.cache(self.ctx.scripts.cleanup_presence, keys=[self.ctx.keys.presence(), lease], args=args)
+        return None if removed < 0 else removed
+
+    def tracked(self) -> int:
+        """How many users the sorted set holds (online or not yet cleaned up)."""
+        return self.ctx.redis.zcard(self.ctx.keys.presence())
+
+
+def _checked_ids(user_ids) -> list[str]:
+    if isinstance(user_ids, (str, bytes)) or not hasattr(user_ids, "__iter__"):
+        raise InvalidInput("user ids must be a list of strings")
+    ids = list(dict.fromkeys(validation.entity_id(u, "user id") for u in user_ids))
+    if len(ids) > MAX_ASKED:
+        raise InvalidInput(f"at most {MAX_ASKED} users per question")
+    return ids

@@ -1,0 +1,124 @@
+"""The Lua scripts that make each cache write atomic (value, marker and TTL in one step).
+
+Every script takes KEYS[1] = the entry's data key and KEYS[2] = its generation counter;
+both share a hash tag, so the scripts also run on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import redis
+
+# Fill an entry from the database, only if no write happened since the reader looked
+# (its generation is unchanged). ARGV: expected generation ('*' = a writer's own fill,
+# which bumps the generation instead), TTL ms, kind (hash|list|set), marker, items...
+FILL = """
+local unpack = table.unpack or unpack
+local current = redis.call('GET', KEYS[2]) or ''
+if ARGV[1] == '*' then
+  redis.call('INCR', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+elseif current ~= ARGV[1] then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+local kind = ARGV[3]
+if kind == 'hash' then
+  redis.call('HSET', KEYS[1], '~meta', ARGV[4], unpack(ARGV, 5))
+elseif kind == 'list' then
+  if #ARGV > 4 then redis.call('RPUSH', KEYS[1], unpack(ARGV, 5)) end
+  redis.call('RPUSH', KEYS[1], ARGV[4])
+else
+  redis.call('SADD', KEYS[1], ARGV[4], unpack(ARGV, 5))
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# Drop an entry and bump its generation, so a fill already in flight is refused.
+# ARGV: generation TTL ms.
+INVALIDATE = """
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[1])
+"""
+
+# Put one message into a cached newest-first list, only if the list is complete and fresh.
+# Returns 1 inserted, 0 nothing cached, 2 already present, 3 older than all kept, -1 dropped.
+# ARGV: message JSON (starting {"id":N,), message id, max messages, now ms, generation TTL ms.
+PUSH_MESSAGE = """
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local marker = redis.call('LINDEX', KEYS[1], -1)
+if string.sub(marker, 1, 5) ~= '~meta' then
+  redis.call('DEL', KEYS[1])
+  return -1
+end
+local expires = tonumber(string.match(marker, '"exp":(%d+)'))
+if expires == nil or expires <= tonumber(ARGV[4]) then return 0 end
+local id = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local items = redis.call('LRANGE', KEYS[1], 0, -2)
+local pivot = marker
+for _, item in ipairs(items) do
+  local other = tonumber(string.match(item, '^{"id":(%d+),'))
+  if other == id then return 2 end
+  if other ~= nil and other < id then pivot = item break end
+end
+if pivot == marker and #items >= limit then return 3 end
+redis.call('LINSERT', KEYS[1], 'BEFORE', pivot, ARGV[1])
+if #items + 1 > limit then
+  redis.call('RPOP', KEYS[1])
+  redis.call('RPOP', KEYS[1])
+  redis.call('RPUSH', KEYS[1], marker)
+end
+return 1
+"""
+
+# Add or remove one member of a cached set, only if the set is complete and fresh.
+# Returns 1 changed, 0 nothing cached, -1 dropped a partial set. ARGV: op, member, now ms, generation TTL ms.
+CHANGE_MEMBER = """
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local marker = nil
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if string.sub(member, 1, 5) == '~meta' then marker = member break end
+end
+if marker == nil then
+  redis.call('DEL', KEYS[1])
+  return -1
+end
+local expires = tonumber(string.match(marker, '"exp":(%d+)'))
+if expires == nil or expires <= tonumber(ARGV[3]) or string.find(marker, '"missing":true', 1, true) then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+if ARGV[1] == 'add' then redis.call('SADD', KEYS[1], ARGV[2]) else redis.call('SREM', KEYS[1], ARGV[2]) end
+return 1
+"""
+
+# Remove presence entries older than the cutoff, once per interval across all servers.
+# KEYS: presence sorted set, the interval's lease key. ARGV: cutoff ms, lease TTL ms.
+CLEANUP_PRESENCE = """
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then
+  return redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+end
+return -1
+"""
+
+
+class Scripts:
+    """The scripts registered on one client (EVALSHA, falling back to EVAL once)."""
+
+    def __init__(self, client: redis.Redis):
+        self.fill = client.register_script(FILL)
+        self.invalidate = client.register_script(INVALIDATE)
+        self.push_message = client.register_script(PUSH_MESSAGE)
+        self.change_member = client.register_script(CHANGE_MEMBER)
+        self.cleanup_presence = client.register_script(CLEANUP_PRESENCE)
+
+    def preload(self) -> None:
+        """SCRIPT LOAD each script, so the first call of each is one round trip like the rest."""
+        for script in (self.fill, self.invalidate, self.push_message, self.change_member, self.cleanup_presence):
+            script.registered_client.script_load(script.script)

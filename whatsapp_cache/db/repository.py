@@ -1,0 +1,180 @@
+"""Parameterized queries against the source of truth; the only module that writes SQL."""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import schema as t
+
+PROFILE_FIELDS = ("username", "phone", "profile_pic", "status_message")
+
+
+def direct_conversation_id(user_a: str, user_b: str) -> str:
+    """The one canonical id of the conversation between two users, whoever writes first."""
+    low, high = sorted((user_a, user_b))
+    return f"dm.{low}.{high}"
+
+
+def group_conversation_id(group_id: str) -> str:
+    return f"grp.{group_id}"
+
+
+class Repository:
+    """Reads and writes rows; knows nothing about caching."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def create_schema(self) -> None:
+        t.metadata.create_all(self.engine)
+
+    def drop_schema(self) -> None:
+        t.metadata.drop_all(self.engine)
+
+    def _one(self, statement) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(statement).mappings().first()
+        return dict(row) if row is not None else None
+
+    def _all(self, statement) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(statement).mappings()]
+
+    def _write(self, statement) -> int:
+        with self.engine.begin() as conn:
+            return conn.execute(statement).rowcount
+
+    # users and profiles
+    def user(self, user_id: str) -> dict | None:
+        return self._one(select(t.users).where(t.users.c.id == user_id))
+
+    def existing_users(self, user_ids: Iterable[str]) -> set[str]:
+        ids = list(user_ids)
+        rows = self._all(select(t.users.c.id).where(t.users.c.id.in_(ids))) if ids else []
+        return {row["id"] for row in rows}
+
+    def insert_user(self, user_id: str, username: str, phone: str, now_ms: int, **profile) -> None:
+        self._write(insert(t.users).values(id=user_id, username=username, phone=phone, updated_ms=now_ms, **profile))
+
+    def update_profile(self, user_id: str, changes: Mapping[str, str], now_ms: int) -> bool:
+        statement = update(t.users).where(t.users.c.id == user_id).values(**changes, updated_ms=now_ms)
+        return self._write(statement) == 1
+
+    def touch_last_seen(self, user_id: str, at_ms: int) -> bool:
+        """Move a user's last-seen forward (never back); False if the user is unknown."""
+        newer = or_(t.users.c.last_seen_ms.is_(None), t.users.c.last_seen_ms < at_ms)
+        if self._write(update(t.users).where(t.users.c.id == user_id, newer).values(last_seen_ms=at_ms)):
+            return True
+        return self.user(user_id) is not None
+
+    def last_seen(self, user_ids: Iterable[str]) -> dict[str, int | None]:
+        ids = list(user_ids)
+        statement = select(t.users.c.id, t.users.c.last_seen_ms).where(t.users.c.id.in_(ids))
+        return {row["id"]: row["last_seen_ms"] for row in self._all(statement)} if ids else {}
+
+    def contacts(self, owner_id: str) -> list[str]:
+        statement = select(t.contacts.c.contact_id).where(t.contacts.c.owner_id == owner_id)
+        return sorted(row["contact_id"] for row in self._all(statement.order_by(t.contacts.c.contact_id)))
+
+    # sessions
+    def insert_session(self, token_hash: str, user_id: str, device: str, created_ms: int, expires_ms: int) -> None:
+        self._write(insert(t.sessions).values(token_hash=token_hash, user_id=user_id, device=device,
+                                              created_ms=created_ms, expires_ms=expires_ms))
+
+    def session(self, token_hash: str) -> dict | None:
+        return self._one(select(t.sessions).where(t.sessions.c.token_hash == token_hash))
+
+    def delete_session(self, token_hash: str) -> bool:
+        return self._write(delete(t.sessions).where(t.sessions.c.token_hash == token_hash)) == 1
+
+    # conversations and messages
+    def conversation(self, conversation_id: str) -> dict | None:
+        return self._one(select(t.conversations).where(t.conversations.c.id == conversation_id))
+
+    def ensure_direct_conversation(self, user_a: str, user_b: str, now_ms: int) -> str:
+        """Create the pair's conversation if it does not exist yet; return its id."""
+        conversation_id = direct_conversation_id(user_a, user_b)
+        low, high = sorted((user_a, user_b))
+        if self.conversation(conversation_id) is None:
+            try:
+                self._write(insert(t.conversations).values(id=conversation_id, kind="direct", user_lo=low,
+                                                           user_hi=high, created_ms=now_ms))
+            except IntegrityError:
+                if self.conversation(conversation_id) is None:
+                    raise  # not a lost race: a real constraint failure
+        return conversation_id
+
+    def is_participant(self, conversation: Mapping, user_id: str) -> bool:
+        if conversation["kind"] == "direct":
+            return user_id in (conversation["user_lo"], conversation["user_hi"])
+        statement = select(t.group_members.c.user_id).where(
+            t.group_members.c.group_id == conversation["group_id"], t.group_members.c.user_id == user_id)
+        return self._one(statement) is not None
+
+    def recent_messages(self, conversation_id: str, limit: int) -> list[dict]:
+        """The newest `limit` messages, newest first (by id, the order of insertion)."""
+        statement = (select(t.messages).where(t.messages.c.conversation_id == conversation_id)
+                     .order_by(t.messages.c.id.desc()).limit(limit))
+        return self._all(statement)
+
+    def insert_message(self, conversation_id: str, sender_id: str, body: str, sent_ms: int) -> dict:
+        values = dict(conversation_id=conversation_id, sender_id=sender_id, body=body, sent_ms=sent_ms)
+        with self.engine.begin() as conn:
+            message_id = conn.execute(insert(t.messages).values(**values).returning(t.messages.c.id)).scalar_one()
+        return {"id": message_id, **values}
+
+    def message_count(self, conversation_id: str) -> int:
+        statement = select(func.count()).select_from(t.messages).where(t.messages.c.conversation_id == conversation_id)
+        with self.engine.connect() as conn:
+            return conn.execute(statement).scalar_one()
+
+    # groups
+    def group(self, group_id: str) -> dict | None:
+        return self._one(select(t.groups).where(t.groups.c.id == group_id))
+
+    def insert_group(self, group_id: str, name: str, now_ms: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(t.groups).values(id=group_id, name=name, created_ms=now_ms))
+            conn.execute(insert(t.conversations).values(id=group_conversation_id(group_id), kind="group",
+                                                        group_id=group_id, created_ms=now_ms))
+
+    def group_members(self, group_id: str) -> list[str]:
+        statement = (select(t.group_members.c.user_id).where(t.group_members.c.group_id == group_id)
+                     .order_by(t.group_members.c.user_id))
+        return [row["user_id"] for row in self._all(statement)]
+
+    def add_group_member(self, group_id: str, user_id: str, now_ms: int) -> bool:
+        """Add a member; False if they already were one."""
+        try:
+            self._write(insert(t.group_members).values(group_id=group_id, user_id=user_id, joined_ms=now_ms))
+        except IntegrityError:
+            return False
+        return True
+
+    def remove_group_member(self, group_id: str, user_id: str) -> bool:
+        member = and_(t.group_members.c.group_id == group_id, t.group_members.c.user_id == user_id)
+        return self._write(delete(t.group_members).where(member)) == 1
+
+    # bulk
+    def bulk_insert(self, rows_by_table: Mapping[str, list[dict]]) -> dict[str, int]:
+        """Insert a data set in one transaction, parents before children; return row counts."""
+        counts = {}
+        with self.engine.begin() as conn:
+            for table in t.TABLES_IN_LOAD_ORDER:
+                rows = rows_by_table.get(table.name, [])
+                if rows:
+                    conn.execute(insert(table), rows)
+                counts[table.name] = len(rows)
+            if conn.dialect.name == "postgresql" and rows_by_table.get("messages"):
+                # rows came with their ids, so move the id sequence past them
+                conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('messages', 'id'), "
+                                     "(SELECT max(id) FROM messages))")
+        return counts
+
+    def row_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                    for table in t.TABLES_IN_LOAD_ORDER}

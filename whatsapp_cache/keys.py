@@ -1,0 +1,65 @@
+"""The key schema: the one place that decides what every Redis key is called.
+
+Each entity's keys share a hash tag ({...}) so a script touching an entry and its
+generation counter stays in one Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from .errors import InvalidInput
+
+NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+@dataclass(frozen=True)
+class EntryKeys:
+    """An entry's data key and the generation counter that guards its fills."""
+
+    data: str
+    generation: str
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 of a session token: what the key space and the database store instead of the token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeySchema:
+    """Builds every key from already-validated ids."""
+
+    namespace: str = "wc"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.namespace, str) or not NAMESPACE_PATTERN.fullmatch(self.namespace):
+            raise InvalidInput("namespace must be 1-32 characters from A-Z a-z 0-9 _ -")
+
+    def _entry(self, kind: str, entity: str, suffix: str) -> EntryKeys:
+        base = f"{self.namespace}:{kind}:{{{entity}}}"
+        return EntryKeys(f"{base}:{suffix}", f"{base}:gen")
+
+    def session(self, token_hash: str) -> EntryKeys:
+        return self._entry("session", token_hash, "data")
+
+    def profile(self, user_id: str) -> EntryKeys:
+        return self._entry("user", user_id, "profile")
+
+    def recent_messages(self, conversation_id: str) -> EntryKeys:
+        return self._entry("chat", conversation_id, "recent")
+
+    def group_members(self, group_id: str) -> EntryKeys:
+        return self._entry("group", group_id, "members")
+
+    def presence(self) -> str:
+        return f"{self.namespace}:{{presence}}:last_seen"
+
+    def presence_cleanup(self, interval_number: int) -> str:
+        return f"{self.namespace}:{{presence}}:cleanup:{interval_number}"
+
+    def pattern(self) -> str:
+        """A SCAN pattern matching every key of this namespace."""
+        return f"{self.namespace}:*"

@@ -1,0 +1,188 @@
+"""Every cache and database call counted per data type, with simulated and measured latency."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from typing import Callable, Iterator, TypeVar
+
+from .clock import Clock
+from .latency import LatencyModel
+
+DATA_TYPES = ("sessions", "presence", "messages", "profiles", "groups")
+_OUTCOME_COUNTERS = {"hit": "hits", "miss": "misses", "write": "writes", "error": "errors"}
+T = TypeVar("T")
+
+
+@dataclass
+class Trace:
+    """What one request cost; the data type code calls .cache() and .db() around each call."""
+
+    data_type: str
+    operation: str
+    latency: LatencyModel
+    outcome: str = "hit"
+    round_trips: int = 0
+    db_queries: int = 0
+    simulated_ms: float = 0.0
+    measured_ms: float = 0.0
+
+    def cache(self, call: Callable[..., T], *args, **kwargs) -> T:
+        """Run one Redis round trip (a command, a pipeline or a script)."""
+        self.round_trips += 1
+        self.simulated_ms += self.latency.cache_round_trip()
+        return self._timed(call, args, kwargs)
+
+    def db(self, call: Callable[..., T], *args, **kwargs) -> T:
+        """Run one database query."""
+        self.db_queries += 1
+        self.simulated_ms += self.latency.database_query()
+        return self._timed(call, args, kwargs)
+
+    def _timed(self, call, args, kwargs):
+        started = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self.measured_ms += (time.perf_counter() - started) * 1000
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One row of the request log."""
+
+    seq: int
+    at_ms: int
+    data_type: str
+    operation: str
+    outcome: str
+    round_trips: int
+    db_queries: int
+    simulated_ms: float
+    measured_ms: float
+
+
+@dataclass
+class TypeSummary:
+    """Totals for one data type (or 'overall')."""
+
+    data_type: str
+    requests: int = 0
+    hits: int = 0
+    misses: int = 0
+    writes: int = 0
+    errors: int = 0
+    db_queries: int = 0
+    round_trips: int = 0
+    simulated_ms: float = 0.0
+    measured_ms: float = 0.0
+
+    @property
+    def hit_ratio(self) -> float:
+        reads = self.hits + self.misses
+        return self.hits / reads if reads else 0.0
+
+    @property
+    def avg_simulated_ms(self) -> float:
+        return self.simulated_ms / self.requests if self.requests else 0.0
+
+    def add(self, record: RequestRecord) -> None:
+        self.requests += 1
+        counter = _OUTCOME_COUNTERS[record.outcome]
+        setattr(self, counter, getattr(self, counter) + 1)
+        self.db_queries += record.db_queries
+        self.round_trips += record.round_trips
+        self.simulated_ms += record.simulated_ms
+        self.measured_ms += record.measured_ms
+
+
+@dataclass
+class Metrics:
+    """Counters per data type plus a request log that DuckDB can query."""
+
+    latency: LatencyModel
+    clock: Clock
+    keep_log: bool = True
+    log: list[RequestRecord] = field(default_factory=list, repr=False)
+    _totals: dict[str, TypeSummary] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @contextmanager
+    def request(self, data_type: str, operation: str) -> Iterator[Trace]:
+        """Measure one request; an exception escaping it is recorded as outcome 'error'."""
+        trace = Trace(data_type, operation, self.latency)
+        try:
+            yield trace
+        except BaseException:
+            trace.outcome = "error"
+            raise
+        finally:
+            self._record(trace)
+
+    def _record(self, trace: Trace) -> None:
+        with self._lock:
+            seq = sum(t.requests for t in self._totals.values())
+            record = RequestRecord(seq, self.clock.now_ms(), trace.data_type, trace.operation, trace.outcome,
+                                   trace.round_trips, trace.db_queries, trace.simulated_ms, trace.measured_ms)
+            self._totals.setdefault(trace.data_type, TypeSummary(trace.data_type)).add(record)
+            if self.keep_log:
+                self.log.append(record)
+
+    def summary(self) -> list[TypeSummary]:
+        """One row per data type seen, in the seed's order, then an 'overall' row."""
+        with self._lock:
+            rows = [self._totals[t] for t in DATA_TYPES if t in self._totals]
+            rows += [s for t, s in self._totals.items() if t not in DATA_TYPES]
+        overall = TypeSummary("overall")
+        for row in rows:
+            for f in fields(TypeSummary)[1:]:
+                setattr(overall, f.name, getattr(overall, f.name) + getattr(row, f.name))
+        return [*rows, overall]
+
+    def of(self, data_type: str) -> TypeSummary:
+        """Totals of one data type (zeros if it has not been used)."""
+        with self._lock:
+            return self._totals.get(data_type, TypeSummary(data_type))
+
+    def reset(self) -> None:
+        with self._lock:
+            self._totals.clear()
+            self.log.clear()
+
+    def to_duckdb(self, connection=None, table: str = "requests"):
+        """Copy the request log into a DuckDB table and return the connection."""
+        import duckdb
+        import numpy as np
+
+        con = connection if connection is not None else duckdb.connect()
+        names = [f.name for f in fields(RequestRecord)]
+        with self._lock:
+            columns = {n: np.array([getattr(r, n) for r in self.log]) for n in names}
+        con.register("_request_log", columns)
+        con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM _request_log')
+        con.unregister("_request_log")
+        return con
+
+
+def format_summary(rows: list[TypeSummary], measured: bool = False) -> str:
+    """A fixed-width table of requests, hit ratio, database queries and average simulated latency."""
+    header = f"{'data type':<10} {'requests':>9} {'reads':>7} {'writes':>7} {'hit ratio':>9} {'db queries':>10} {'round trips':>11} {'avg sim ms':>10}"
+    if measured:
+        header += f" {'avg real ms':>11}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        if row.data_type == "overall":
+            lines.append("-" * len(header))
+        line = (f"{row.data_type:<10} {row.requests:>9,} {row.hits + row.misses:>7,} {row.writes:>7,} "
+                f"{row.hit_ratio:>9.1%} {row.db_queries:>10,} {row.round_trips:>11,} {row.avg_simulated_ms:>10.1f}")
+        if measured:
+            line += f" {(row.measured_ms / row.requests if row.requests else 0):>11.3f}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def summary_dicts(rows: list[TypeSummary]) -> list[dict]:
+    """Rows as plain dicts (with the derived ratios) for JSON or DataFrames."""
+    return [{**asdict(r), "hit_ratio": r.hit_ratio, "avg_simulated_ms": r.avg_simulated_ms} for r in rows]

@@ -1,0 +1,68 @@
+"""Checks at the API boundary, so bad input fails early with a clear message."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import InvalidInput
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CONVERSATION_PATTERN = re.compile(r"(dm\.[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{1,64}|grp\.[A-Za-z0-9_-]{1,64})")
+MAX_BODY_CHARS = 4096
+MAX_TOKEN_CHARS = 512
+
+
+def entity_id(value: object, what: str = "id") -> str:
+    """Return `value` if it is a key-safe id string, else raise InvalidInput."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be a string, not {type(value).__name__}")
+    if not ID_PATTERN.fullmatch(value):
+        raise InvalidInput(f"{what} must be 1-64 characters from A-Z a-z 0-9 _ -, got {value[:80]!r}")
+    return value
+
+
+def conversation_id(value: object) -> str:
+    """Return `value` if it names a direct (dm.a.b) or group (grp.g) conversation."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"conversation id must be a string, not {type(value).__name__}")
+    if not CONVERSATION_PATTERN.fullmatch(value):
+        raise InvalidInput(f"conversation id must look like 'dm.<user>.<user>' or 'grp.<group>', got {value[:80]!r}")
+    return value
+
+
+def message_body(value: object) -> str:
+    """Return a message body that is a non-blank string of at most MAX_BODY_CHARS."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"message body must be a string, not {type(value).__name__}")
+    if not value.strip():
+        raise InvalidInput("message body must not be empty or blank")
+    if len(value) > MAX_BODY_CHARS:
+        raise InvalidInput(f"message body has {len(value)} characters; the limit is {MAX_BODY_CHARS}")
+    if "\x00" in value:
+        raise InvalidInput("message body must not contain NUL characters")
+    return value
+
+
+def session_token(value: object) -> str:
+    """Return a bearer token string; the message never echoes the token itself."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"session token must be a string, not {type(value).__name__}")
+    if not 16 <= len(value) <= MAX_TOKEN_CHARS or not value.isprintable():
+        raise InvalidInput("session token must be 16-512 printable characters")
+    return value
+
+
+def positive_int(value: object, what: str) -> int:
+    """Return `value` if it is an int greater than zero."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidInput(f"{what} must be a positive integer, got {value!r}")
+    return value
+
+
+def short_text(value: object, what: str, limit: int = 256) -> str:
+    """Return a profile text field: a string of at most `limit` characters."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be a string, not {type(value).__name__}")
+    if len(value) > limit or "\x00" in value:
+        raise InvalidInput(f"{what} must be at most {limit} characters without NUL")
+    return value

@@ -1,0 +1,122 @@
+"""A World wires cache, database, clock, latency model and metrics together in one line.
+
+    world = World()                       # embedded: fakeredis + in-memory SQLite, small data set
+    world = World(redis_url="redis://127.0.0.1:6379/0",
+                  database_url="postgresql+psycopg://postgres@127.0.0.1/whatsapp")
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Callable
+
+from .backends import make_engine, make_redis
+from .clock import Clock, SimulatedClock
+from .config import BackendConfig
+from .dataset import Dataset, generate, load
+from .datatypes import Context, GroupMembers, Presence, Profiles, RecentMessages, Sessions
+from .datatypes.scripts import Scripts
+from .db import Repository
+from .errors import InvalidInput
+from .keys import KeySchema
+from .latency import LatencyModel
+from .metrics import Metrics
+from .ttl import TTLs
+
+
+class World:
+    """Everything one course experiment or one app server needs, built from two URLs.
+
+    Without arguments the URLs come from WHATSAPP_CACHE_REDIS_URL and
+    WHATSAPP_CACHE_DATABASE_URL, and fall back to the embedded backends. The clock is
+    simulated unless one is passed (use SystemClock() in production). `dataset` names a
+    synthetic data set size to load into an empty database ("small", "large" or None).
+    """
+
+    def __init__(self, redis_url: str | None = None, database_url: str | None = None, *,
+                 clock: Clock | None = None, seed: int = 0, ttls: TTLs | None = None,
+                 latency: LatencyModel | None = None, dataset: str | None = "small",
+                 namespace: str = "wc", token_factory: Callable[[], str] | None = None):
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise InvalidInput("seed must be an integer")
+        self.config = BackendConfig.resolve(redis_url, database_url)
+        self.seed = seed
+        self.clock = clock if clock is not None else SimulatedClock()
+        self.latency = latency if latency is not None else LatencyModel(seed=seed)
+        self.metrics = Metrics(self.latency, self.clock)
+        self.keys = KeySchema(namespace)
+        self.redis = make_redis(self.config)
+        self.engine = make_engine(self.config)
+        self.repo = Repository(self.engine)
+        self.scripts = Scripts(self.redis)
+        self._ttls = ttls if ttls is not None else TTLs()
+        self._token_factory = token_factory or (lambda: secrets.token_urlsafe(32))
+        self.dataset: Dataset | None = None
+        self._build_types()
+        self.scripts.preload()
+        self.repo.create_schema()
+        if dataset is not None:
+            self._load_if_empty(dataset)
+
+    def _build_types(self) -> None:
+        context = Context(self.redis, self.repo, self.keys, self.clock, self.metrics, self.scripts,
+                          self._ttls, self._token_factory)
+        self.sessions = Sessions(context)
+        self.presence = Presence(context)
+        self.messages = RecentMessages(context)
+        self.profiles = Profiles(context)
+        self.groups = GroupMembers(context)
+
+    @property
+    def ttls(self) -> TTLs:
+        return self._ttls
+
+    @ttls.setter
+    def ttls(self, value: TTLs) -> None:
+        if not isinstance(value, TTLs):
+            raise InvalidInput("ttls must be a TTLs instance")
+        self._ttls = value
+        self._build_types()
+
+    def _load_if_empty(self, size: str) -> None:
+        self.dataset = generate(size=size, seed=self.seed)
+        if self.repo.row_counts()["users"] == 0:
+            load(self.repo, self.dataset)
+            self.flush_cache()
+
+    def flush_cache(self) -> int:
+        """Delete every key of this world's namespace (and nothing else); return how many."""
+        deleted = 0
+        batch = []
+        for key in self.redis.scan_iter(match=self.keys.pattern(), count=1000):
+            batch.append(key)
+            if len(batch) == 500:
+                deleted += self.redis.delete(*batch)
+                batch.clear()
+        if batch:
+            deleted += self.redis.delete(*batch)
+        return deleted
+
+    def reset(self, dataset: str | None = "small") -> None:
+        """Drop and recreate the schema, empty the cache and metrics, reload a data set."""
+        self.repo.drop_schema()
+        self.repo.create_schema()
+        self.flush_cache()
+        self.metrics.reset()
+        self.dataset = None
+        if dataset is not None:
+            self._load_if_empty(dataset)
+
+    def close(self) -> None:
+        self.redis.close()
+        self.engine.dispose()
+
+    def __enter__(self) -> "World":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"World(redis={self.config.redis_label!r}, database={self.config.database_label!r}, "
+                f"clock={self.clock!r}, namespace={self.keys.namespace!r})")
