@@ -22,6 +22,7 @@ from .errors import InvalidInput
 from .keys import token_digest
 
 SIZES = {
+    "tiny": dict(users=60, contacts=5, groups=8, direct_conversations=80, messages=600),
     "small": dict(users=2_000, contacts=12, groups=150, direct_conversations=3_000, messages=30_000),
     "large": dict(users=20_000, contacts=25, groups=1_500, direct_conversations=40_000, messages=400_000),
 }
@@ -89,7 +90,7 @@ def session_token(seed: int, user_id: str) -> str:
 
 
 def generate(size: str = "small", seed: int = 0) -> Dataset:
-    """Build the data set for a size ('small' or 'large') and seed."""
+    """Build the data set for a size ('tiny' for tests, 'small' by default, or 'large') and seed."""
     if size not in SIZES:
         raise InvalidInput(f"size must be one of {sorted(SIZES)}, got {size!r}")
     plan = SIZES[size]

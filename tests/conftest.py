@@ -1,0 +1,112 @@
+"""Backends for every test: embedded (fakeredis + SQLite) and live (Redis + PostgreSQL).
+
+Live tests skip when the services are down, except when WHATSAPP_CACHE_REQUIRE_LIVE=1
+(set by .ci/run): then a skipped live test is reported as a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+from whatsapp_cache import World
+from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV
+
+REQUIRE_LIVE = os.environ.get("WHATSAPP_CACHE_REQUIRE_LIVE") == "1"
+TEST_REDIS_URL = os.environ.get("WHATSAPP_CACHE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PG_SERVER_URL = os.environ.get("WHATSAPP_CACHE_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
+TEST_DATABASE = "whatsapp_cache_test"
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    redis_url: str | None
+    database_url: str | None
+
+
+def _unavailable(what: str, exc: Exception):
+    message = f"live {what} unavailable: {type(exc).__name__}: {exc}"
+    if REQUIRE_LIVE:
+        pytest.fail(message + " (WHATSAPP_CACHE_REQUIRE_LIVE=1)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def live_redis_url():
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        _unavailable("Redis", exc)
+    client.flushdb()
+    yield TEST_REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def live_database_url():
+    server = sa.create_engine(f"{PG_SERVER_URL}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{TEST_DATABASE}"')
+    except sa.exc.OperationalError as exc:
+        server.dispose()
+        _unavailable("PostgreSQL", exc)
+    yield f"{PG_SERVER_URL}/{TEST_DATABASE}"
+    with server.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
+    server.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_backend_environment(monkeypatch):
+    """Tests choose their backends explicitly; a developer's environment must not leak in."""
+    monkeypatch.delenv(REDIS_URL_ENV, raising=False)
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+
+
+@pytest.fixture(params=["embedded", pytest.param("live", marks=pytest.mark.live)])
+def backend(request) -> Backend:
+    if request.param == "embedded":
+        return Backend("embedded", None, None)
+    return Backend("live", request.getfixturevalue("live_redis_url"), request.getfixturevalue("live_database_url"))
+
+
+@pytest.fixture
+def make_world(backend):
+    """Build Worlds on this test's backend; each is emptied (cache and schema) afterwards."""
+    worlds = []
+
+    def build(**options) -> World:
+        options.setdefault("dataset", "tiny")
+        world = World(backend.redis_url, backend.database_url, **options)
+        worlds.append(world)
+        return world
+
+    yield build
+    for world in worlds:
+        world.flush_cache()
+        world.repo.drop_schema()
+        world.close()
+
+
+@pytest.fixture
+def world(make_world) -> World:
+    return make_world()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With live runs required, a skipped live test counts as a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_LIVE and report.skipped and item.get_closest_marker("live"):
+        report.outcome = "failed"
+        report.longrepr = f"live test skipped but WHATSAPP_CACHE_REQUIRE_LIVE=1: {report.longrepr}"
