@@ -11,9 +11,16 @@ from .world import World
 
 
 def tour(spec: WorkloadSpec, *, redis_url: str | None = None, database_url: str | None = None,
-         size: str = "small", ttls: TTLs | None = None, progress: bool = True, as_json: bool = False) -> str:
-    """Run the workload on a fresh cache and return the report text (or JSON)."""
+         size: str = "small", ttls: TTLs | None = None, progress: bool = True, as_json: bool = False,
+         reset: bool = False) -> str:
+    """Run the workload on a fresh cache and return the report text (or JSON).
+
+    `reset` drops and reloads the course tables first, so a live database that an earlier
+    run wrote to gives the same figures again.
+    """
     with World(redis_url, database_url, seed=spec.seed, dataset=size, ttls=ttls) as world:
+        if reset:
+            world.reset(size)
         world.flush_cache()  # a live Redis may hold entries of an earlier run
         rows = run(world, spec, progress=progress)
         if as_json:
