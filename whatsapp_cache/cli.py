@@ -21,6 +21,16 @@ def _tour(args: argparse.Namespace) -> str:
                 progress=not args.no_progress, as_json=args.json, reset=args.reset)
 
 
+def _course(args: argparse.Namespace) -> str:
+    from .course import build, refresh_navigation
+
+    if args.action == "nav":
+        changed = refresh_navigation()
+        return f"navigation refreshed in {len(changed)} notebook(s)"
+    built = build(args.notebooks)
+    return "executed and stored: " + ", ".join(p.name for p in built)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whatsapp-cache", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     tour.add_argument("--no-progress", action="store_true", help="no progress bar")
     tour.set_defaults(run=_tour)
+
+    course = commands.add_parser("course", help="maintain the notebooks (navigation bars, stored outputs)",
+                                 description="nav: rewrite every notebook's navigation cells; build: nav, "
+                                             "then execute notebooks in place so their stored outputs are fresh.")
+    course.add_argument("action", choices=("nav", "build"))
+    course.add_argument("notebooks", nargs="*", help="with build: only these (e.g. 01_what_to_cache)")
+    course.set_defaults(run=_course)
     return parser
 
 

@@ -63,6 +63,13 @@ class RequestRecord:
     simulated_ms: float
     measured_ms: float
 
+    def describe(self) -> str:
+        """One readable line, without the wall-clock time (which differs run to run)."""
+        queries = f"{self.db_queries} database quer{'y' if self.db_queries == 1 else 'ies'}"
+        trips = f"{self.round_trips} round trip{'' if self.round_trips == 1 else 's'}"
+        return (f"{self.data_type}.{self.operation}: {self.outcome}, {trips}, {queries}, "
+                f"{self.simulated_ms:.1f} ms simulated")
+
 
 @dataclass
 class TypeSummary:

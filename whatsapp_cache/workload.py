@@ -160,6 +160,20 @@ class _Replayer:
             pass
 
 
+SEED_HIT_RATIOS = {"sessions": 0.95, "presence": 1.00, "messages": 0.70, "profiles": 0.90, "groups": 0.85}
+
+
+def measure(ttls=None, spec: WorkloadSpec = WorkloadSpec(), size: str = "small") -> list[TypeSummary]:
+    """Replay `spec` on a fresh embedded World with these TTLs; the per-type summary."""
+    from .world import World
+
+    world = World(None, None, seed=spec.seed, dataset=size, ttls=ttls)
+    try:
+        return run(world, spec)
+    finally:
+        world.close()
+
+
 def run(world, spec: WorkloadSpec = WorkloadSpec(), progress: bool = False) -> list[TypeSummary]:
     """Replay the workload on `world` (its clock must be simulated); return the per-type summary."""
     if world.dataset is None:

@@ -118,6 +118,10 @@ class Scripts:
         self.change_member = client.register_script(CHANGE_MEMBER)
         self.cleanup_presence = client.register_script(CLEANUP_PRESENCE)
 
+    def names(self) -> dict[str, str]:
+        """SHA1 of each script -> its name, to show EVALSHA calls readably."""
+        return {script.sha: name for name, script in vars(self).items()}
+
     def preload(self) -> None:
         """SCRIPT LOAD each script, so the first call of each is one round trip like the rest."""
         for script in (self.fill, self.invalidate, self.push_message, self.change_member, self.cleanup_presence):

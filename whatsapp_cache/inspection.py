@@ -1,0 +1,80 @@
+"""See the exact Redis commands a call sends, and how many round trips they take.
+
+It wraps redis-py's connection class for the duration of a `with` block, so it
+works the same on fakeredis (which speaks through redis-py's connections) and on a
+live server. Meant for teaching and tests, not for production.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from redis.connection import AbstractConnection
+
+_patch_lock = threading.Lock()
+
+
+@dataclass
+class CommandLog:
+    """Commands in the order they were packed, and the number of network writes (round trips)."""
+
+    commands: list[tuple[str, ...]] = field(default_factory=list)
+    round_trips: int = 0
+    script_names: dict[str, str] = field(default_factory=dict)
+
+    def lines(self, width: int = 100) -> list[str]:
+        """Commands as redis-cli would show them, with script SHAs replaced by script names."""
+        return [_shorten(" ".join(self._words(command)), width) for command in self.commands]
+
+    def _words(self, command: tuple[str, ...]) -> list[str]:
+        words = [str(part) for part in command]
+        if words and words[0].upper() == "EVALSHA" and len(words) > 1:
+            words[1] = f"<{self.script_names.get(words[1], words[1][:8])}>"
+        return words
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines()) + f"\n({len(self.commands)} commands in {self.round_trips} round trips)"
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+@contextmanager
+def watch_commands(world=None) -> Iterator[CommandLog]:
+    """Record every command sent by any redis-py client inside the block."""
+    log = CommandLog()
+    if world is not None:
+        log.script_names = world.scripts.names()
+    with _patch_lock:
+        one, pack_many, send = (AbstractConnection.send_command, AbstractConnection.pack_commands,
+                                AbstractConnection.send_packed_command)
+
+        def send_command(self, *args, **kwargs):
+            log.commands.append(tuple(_text(a) for a in args))
+            return one(self, *args, **kwargs)
+
+        def pack_commands(self, commands):
+            log.commands.extend(tuple(_text(a) for a in command) for command in commands)
+            return pack_many(self, commands)
+
+        def send_packed_command(self, command, check_health=True):
+            log.round_trips += 1
+            return send(self, command, check_health)
+
+        AbstractConnection.send_command = send_command
+        AbstractConnection.pack_commands = pack_commands
+        AbstractConnection.send_packed_command = send_packed_command
+        try:
+            yield log
+        finally:
+            AbstractConnection.send_command = one
+            AbstractConnection.pack_commands = pack_many
+            AbstractConnection.send_packed_command = send
+
+
+def _text(part) -> str:
+    return part.decode("utf-8", "replace") if isinstance(part, bytes) else str(part)

@@ -1,0 +1,28 @@
+"""Plots the notebooks show; each takes plain results and returns the matplotlib Figure."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+
+from .metrics import TypeSummary
+from .workload import SEED_HIT_RATIOS
+
+
+def hit_ratio_bars(rows: list[TypeSummary], claims: dict[str, float] = SEED_HIT_RATIOS, title: str = ""):
+    """Measured hit ratio per data type beside the seed's claimed one."""
+    rows = [r for r in rows if r.data_type != "overall"]
+    names = [r.data_type for r in rows]
+    positions = range(len(rows))
+    figure, axes = plt.subplots(figsize=(7, 3.2))
+    axes.bar([p - 0.2 for p in positions], [r.hit_ratio for r in rows], width=0.4, label="measured")
+    axes.bar([p + 0.2 for p in positions], [claims.get(n, 0) for n in names], width=0.4, label="seed claims",
+             color="lightgray", edgecolor="gray")
+    for p, row in zip(positions, rows):
+        axes.annotate(f"{row.hit_ratio:.0%}", (p - 0.2, row.hit_ratio), ha="center", va="bottom", fontsize=8)
+    axes.set_xticks(list(positions), names)
+    axes.set_ylim(0, 1.1)
+    axes.set_ylabel("hit ratio of reads")
+    axes.set_title(title or "Hit ratio per data type")
+    axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    return figure
