@@ -34,7 +34,6 @@ STATUS_LINES = ("Hey there! I'm using WhatsApp", "Available", "Busy", "At work",
 SYLLABLES = ("ka", "lo", "mi", "ra", "sen", "ta", "vi", "no", "el", "an", "zu", "be", "ri", "do", "fa")
 WORDS = ("hi", "ok", "see you", "on my way", "lunch?", "call me", "thanks!", "haha", "sounds good",
          "running late", "where are you", "done", "tomorrow?", "good night", "nice photo", "what time")
-INT_COLUMNS = {"last_seen_ms", "updated_ms", "created_ms", "expires_ms", "joined_ms", "id", "sent_ms"}
 
 
 @dataclass
@@ -75,13 +74,22 @@ class Dataset:
             if not path.exists():
                 raise InvalidInput(f"data set file {path} is missing")
             with path.open(newline="", encoding="utf-8") as handle:
-                tables[table.name] = [_typed(row) for row in csv.DictReader(handle)]
+                tables[table.name] = [_typed(table, row) for row in csv.DictReader(handle)]
         return cls(size, seed, tables)
 
 
-def _typed(row: dict) -> dict:
-    return {k: (None if v == "" and k not in ("body", "status_message", "profile_pic")
-                else int(v) if k in INT_COLUMNS and v != "" else v) for k, v in row.items()}
+def _typed(table, row: dict) -> dict:
+    """CSV text back to column types: integers, and '' as NULL in nullable columns."""
+    typed = {}
+    for column in table.columns:
+        value = row[column.name]
+        if value == "" and column.nullable:
+            typed[column.name] = None
+        elif column.type.python_type is int:
+            typed[column.name] = int(value)
+        else:
+            typed[column.name] = value
+    return typed
 
 
 def session_token(seed: int, user_id: str) -> str:
