@@ -1,0 +1,47 @@
+"""The stored notebooks are complete: fresh navigation, executed top to bottom, few skipped outputs."""
+
+import shutil
+
+import nbformat
+import pytest
+
+from whatsapp_cache.dataset import session_token
+from whatsapp_cache.course import CHAPTERS, NAV_TAG, nav_markdown, notebooks_dir, refresh_navigation
+
+NOTEBOOKS = [c for c in CHAPTERS if (notebooks_dir() / c.filename).exists()]
+
+
+def test_the_first_two_chapters_exist():
+    assert [c.stem for c in NOTEBOOKS[:2]] == ["00_welcome", "01_what_to_cache"]
+
+
+def test_navigation_cells_are_current(tmp_path):
+    for chapter in NOTEBOOKS:
+        shutil.copy(notebooks_dir() / chapter.filename, tmp_path / chapter.filename)
+    assert refresh_navigation(tmp_path) == []
+
+
+def test_navigation_names_the_neighbours():
+    bar = nav_markdown(1)
+    assert "00. Welcome" in bar and "02. Cache patterns" in bar and "Contents" in bar
+
+
+@pytest.mark.parametrize("chapter", NOTEBOOKS, ids=lambda c: c.stem)
+def test_notebook_is_stored_executed(chapter):
+    notebook = nbformat.read(notebooks_dir() / chapter.filename, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1))
+    assert not [o for cell in code for o in cell.outputs if o.output_type == "error"]
+    navigation = [cell for cell in notebook.cells if NAV_TAG in cell.metadata.get("tags", [])]
+    assert notebook.cells[0] in navigation and notebook.cells[-1] in navigation
+    skipped = [cell for cell in code if {"nbval-ignore-output", "nbval-skip"} & set(cell.metadata.get("tags", []))]
+    assert len(skipped) <= max(1, len(code) // 10)
+
+
+@pytest.mark.parametrize("chapter", NOTEBOOKS, ids=lambda c: c.stem)
+def test_notebook_outputs_show_no_password_and_no_token(chapter):
+    notebook = nbformat.read(notebooks_dir() / chapter.filename, as_version=4)
+    outputs = str([cell.get("outputs", []) for cell in notebook.cells])
+    tokens = (session_token(0, f"u{i:06d}") for i in range(2000))
+    assert "s3cret" not in outputs
+    assert not [token for token in tokens if token in outputs]
