@@ -18,7 +18,7 @@ def _tour(args: argparse.Namespace) -> str:
     ttls = TTLs().with_(**{name: value for name, value in (("messages", args.messages_ttl),
                                                            ("profiles", args.profiles_ttl)) if value})
     return tour(spec, redis_url=args.redis_url, database_url=args.database_url, size=args.size, ttls=ttls,
-                progress=not args.no_progress, as_json=args.json, reset=args.reset)
+                progress=not args.no_progress, as_json=args.json, reset=args.reset, measured=args.measured)
 
 
 def _course(args: argparse.Namespace) -> str:
@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--database-url", help=f"SQLAlchemy URL (default: ${DATABASE_URL_ENV}, else SQLite)")
     tour.add_argument("--reset", action="store_true",
                       help="drop and reload the course tables first (repeatable figures on a live database)")
+    tour.add_argument("--measured", action="store_true",
+                      help="add a column of the real measured time per request on this machine")
     tour.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     tour.add_argument("--no-progress", action="store_true", help="no progress bar")
     tour.set_defaults(run=_tour)

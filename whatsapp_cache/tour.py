@@ -12,7 +12,7 @@ from .world import World
 
 def tour(spec: WorkloadSpec, *, redis_url: str | None = None, database_url: str | None = None,
          size: str = "small", ttls: TTLs | None = None, progress: bool = True, as_json: bool = False,
-         reset: bool = False) -> str:
+         reset: bool = False, measured: bool = False) -> str:
     """Run the workload on a fresh cache and return the report text (or JSON).
 
     `reset` drops and reloads the course tables first, so a live database that an earlier
@@ -27,10 +27,10 @@ def tour(spec: WorkloadSpec, *, redis_url: str | None = None, database_url: str 
             return json.dumps({"backends": {"redis": world.config.redis_label,
                                             "database": world.config.database_label},
                                "workload": vars(spec), "summary": summary_dicts(rows)}, indent=2)
-        return _report(world, spec, rows)
+        return _report(world, spec, rows, measured)
 
 
-def _report(world: World, spec: WorkloadSpec, rows) -> str:
+def _report(world: World, spec: WorkloadSpec, rows, measured: bool) -> str:
     overall = rows[-1]
     without_cache = overall.requests  # every request would have been at least one query
     lines = [
@@ -38,7 +38,7 @@ def _report(world: World, spec: WorkloadSpec, rows) -> str:
         f"(user skew {spec.user_skew:g}, seed {spec.seed})",
         f"cache: {world.config.redis_label}   database: {world.config.database_label}",
         "",
-        format_summary(rows),
+        format_summary(rows, measured=measured),
         "",
         f"Overall: {overall.requests:,} requests, hit ratio {overall.hit_ratio:.1%} of reads, "
         f"{overall.db_queries:,} database queries (at least {without_cache:,} without a cache), "
