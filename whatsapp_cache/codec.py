@@ -45,7 +45,7 @@ def decode_meta(raw: str | None) -> Meta:
     try:
         data = json.loads(raw[len(META_PREFIX):])
         return Meta(int(data["v"]), int(data["exp"]), bool(data.get("missing", False)))
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
         raise CorruptEntry(f"bad marker: {exc}") from None
 
 
@@ -62,7 +62,7 @@ def encode_message(message: Mapping[str, Any]) -> str:
 def decode_message(raw: str) -> dict:
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):
         raise CorruptEntry("message is not JSON") from None
     if not isinstance(data, dict):
         raise CorruptEntry("message is not an object")
@@ -85,7 +85,7 @@ def hash_items(fields: Mapping[str, Any]) -> list[str]:
 def decode_fields(raw: Mapping[str, str], expected: Mapping[str, type]) -> dict:
     try:
         data = {name: json.loads(raw[name]) for name in expected}
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, RecursionError) as exc:
         raise CorruptEntry(f"hash field unreadable: {exc}") from None
     for name, kind in expected.items():
         value = data[name]

@@ -99,7 +99,7 @@ def session_token(seed: int, user_id: str) -> str:
 
 def generate(size: str = "small", seed: int = 0) -> Dataset:
     """Build the data set for a size ('tiny' for tests, 'small' by default, or 'large') and seed."""
-    if size not in SIZES:
+    if not isinstance(size, str) or size not in SIZES:
         raise InvalidInput(f"size must be one of {sorted(SIZES)}, got {size!r}")
     plan = SIZES[size]
     rng = random.Random(seed)

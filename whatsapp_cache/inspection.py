@@ -36,7 +36,9 @@ class CommandLog:
         return words
 
     def __str__(self) -> str:
-        return "\n".join(self.lines()) + f"\n({len(self.commands)} commands in {self.round_trips} round trips)"
+        trips = f"{self.round_trips} round trip{'' if self.round_trips == 1 else 's'}"
+        count = f"{len(self.commands)} command{'' if len(self.commands) == 1 else 's'}"
+        return "\n".join(self.lines()) + f"\n({count} in {trips})"
 
 
 def _shorten(text: str, width: int) -> str:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Callable, Iterator, TypeVar
 
 from .clock import Clock
+from .errors import NotFound
 from .latency import LatencyModel
 
 DATA_TYPES = ("sessions", "presence", "messages", "profiles", "groups")
@@ -118,10 +119,19 @@ class Metrics:
 
     @contextmanager
     def request(self, data_type: str, operation: str) -> Iterator[Trace]:
-        """Measure one request; an exception escaping it is recorded as outcome 'error'."""
+        """Measure one request; an exception escaping it is recorded as outcome 'error'.
+
+        Except NotFound escaping a read: that is the read's answer, counted as its hit or miss.
+        """
         trace = Trace(data_type, operation, self.latency)
         try:
             yield trace
+        except NotFound:
+            # "No such id" is a read's answer (often served from the negative cache), not a failure;
+            # a write that finds nothing to change did fail.
+            if trace.outcome not in ("hit", "miss"):
+                trace.outcome = "error"
+            raise
         except BaseException:
             trace.outcome = "error"
             raise
@@ -168,7 +178,9 @@ class Metrics:
         with self._lock:
             columns = {n: np.array([getattr(r, n) for r in self.log]) for n in names}
         con.register("_request_log", columns)
-        con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM _request_log')
+        # numpy strings would arrive as ENUMs; plain VARCHAR columns read better in SQL output
+        select = ", ".join(f"CAST({n} AS VARCHAR) AS {n}" if columns[n].dtype.kind in "UO" else n for n in names)
+        con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT {select} FROM _request_log')
         con.unregister("_request_log")
         return con
 

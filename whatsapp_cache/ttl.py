@@ -9,6 +9,7 @@ from .errors import InvalidInput
 MINUTE = 60
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
+MAX_TTL = 365 * DAY  # far below what Redis' PEXPIRE accepts; longer is no cache TTL
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,9 @@ class TTLs:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise InvalidInput(f"TTL for {name} must be a positive whole number of seconds, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_TTL:
+                raise InvalidInput(f"TTL for {name} must be a whole number of seconds from 1 to {MAX_TTL}, "
+                                   f"got {value!r}")
 
     def ms(self, data_type: str) -> int:
         return getattr(self, data_type) * 1000

@@ -40,7 +40,7 @@ def message_body(value: object) -> str:
         raise InvalidInput(f"message body has {len(value)} characters; the limit is {MAX_BODY_CHARS}")
     if "\x00" in value:
         raise InvalidInput("message body must not contain NUL characters")
-    return value
+    return _utf8(value, "message body")
 
 
 def session_token(value: object) -> str:
@@ -65,4 +65,13 @@ def short_text(value: object, what: str, limit: int = 256) -> str:
         raise InvalidInput(f"{what} must be a string, not {type(value).__name__}")
     if len(value) > limit or "\x00" in value:
         raise InvalidInput(f"{what} must be at most {limit} characters without NUL")
+    return _utf8(value, what)
+
+
+def _utf8(value: str, what: str) -> str:
+    """Reject lone surrogates, which no database or Redis encoding can store."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what} is not valid Unicode text (lone surrogate)") from None
     return value

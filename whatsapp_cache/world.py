@@ -13,7 +13,7 @@ from typing import Callable
 from .backends import make_engine, make_redis
 from .clock import Clock, SimulatedClock
 from .config import BackendConfig
-from .dataset import Dataset, generate, load
+from .dataset import SIZES, Dataset, generate, load
 from .datatypes import Context, GroupMembers, Presence, Profiles, RecentMessages, Sessions
 from .datatypes.scripts import Scripts
 from .db import Repository
@@ -39,6 +39,10 @@ class World:
                  namespace: str = "wc", token_factory: Callable[[], str] | None = None):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidInput("seed must be an integer")
+        if ttls is not None and not isinstance(ttls, TTLs):
+            raise InvalidInput("ttls must be a TTLs instance")
+        if dataset is not None and (not isinstance(dataset, str) or dataset not in SIZES):
+            raise InvalidInput(f"dataset must be one of {sorted(SIZES)} or None, got {dataset!r}")
         self.config = BackendConfig.resolve(redis_url, database_url)
         self.seed = seed
         self.clock = clock if clock is not None else SimulatedClock()

@@ -17,6 +17,7 @@ from ..ttl import TTLs
 from .scripts import Scripts
 
 log = logging.getLogger("whatsapp_cache")
+EMPTY_REPLIES = {"hgetall": dict, "lrange": list, "smembers": set}
 
 
 @dataclass
@@ -55,16 +56,30 @@ class CachedType:
         return self.ctx.metrics.request(self.data_type, operation)
 
     def _read(self, trace: Trace, keys: EntryKeys, command: str, *args: Any) -> tuple[Any, str]:
-        """One round trip: the entry (by `command`) and its generation."""
+        """One round trip: the entry (by `command`) and its generation.
+
+        A key of another type (not written by this library) reads as an empty, corrupt entry,
+        so the miss path's fill replaces it instead of every read failing until it expires.
+        """
         pipe = self.ctx.redis.pipeline(transaction=False)
         getattr(pipe, command)(keys.data, *args)
         pipe.get(keys.generation)
-        raw, generation = trace.cache(pipe.execute)
+        raw, generation = trace.cache(pipe.execute, raise_on_error=False)
+        if isinstance(generation, Exception):
+            raise generation
+        if isinstance(raw, redis.ResponseError):
+            self._corrupt(keys, str(raw))
+            raw = EMPTY_REPLIES[command]()
         return raw, generation or ""
 
-    def _fresh_meta(self, keys: EntryKeys, raw_marker: str | None) -> Meta | None:
-        """The marker if the entry is complete, current and unexpired; None is a miss."""
+    def _fresh_meta(self, keys: EntryKeys, raw_marker: str | None, present: bool = False) -> Meta | None:
+        """The marker if the entry is complete, current and unexpired; None is a miss.
+
+        `present` says the entry exists: the library never writes one without its marker.
+        """
         if raw_marker is None:
+            if present:
+                self._corrupt(keys, "marker missing")
             return None
         try:
             meta = decode_meta(raw_marker)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import validation
 from ..codec import is_meta
+from ..db.repository import group_conversation_id
 from ..errors import InvalidInput, NotFound
 from .base import CachedType
 
@@ -20,14 +21,14 @@ class GroupMembers(CachedType):
         with self._request("members") as trace:
             raw, generation = self._read(trace, keys, "smembers")
             marker = next((member for member in raw if is_meta(member)), None)
-            meta = self._fresh_meta(keys, marker)
+            meta = self._fresh_meta(keys, marker, present=bool(raw))
             if meta is not None:
                 if meta.missing:
                     raise NotFound(f"no group {group_id!r}")
                 return frozenset(raw) - {marker}
             trace.outcome = "miss"
-            members = trace.db(self.ctx.repo.group_members, group_id)
-            if not members and trace.db(self.ctx.repo.group, group_id) is None:
+            members = trace.db(self.ctx.repo.group_roster, group_id)
+            if members is None:
                 self._fill(trace, keys, generation, "set", [], missing=True)
                 raise NotFound(f"no group {group_id!r}")
             self._fill(trace, keys, generation, "set", members)
@@ -37,6 +38,8 @@ class GroupMembers(CachedType):
         """A new group with its conversation; drops any cached 'no such group' answer."""
         group_id = validation.entity_id(group_id, "group id")
         name = validation.short_text(name, "group name", 128)
+        if isinstance(member_ids, (str, bytes)) or not hasattr(member_ids, "__iter__"):
+            raise InvalidInput("member ids must be a list of strings")  # not one id's characters
         member_ids = sorted({validation.entity_id(m, "member id") for m in member_ids})
         with self._request("create") as trace:
             trace.outcome = "write"
@@ -47,6 +50,8 @@ class GroupMembers(CachedType):
             for member in member_ids:
                 trace.db(self.ctx.repo.add_group_member, group_id, member, self.now())
             self._invalidate(trace, self.ctx.keys.group_members(group_id))
+            # the group's conversation is new too: drop a cached "no such conversation"
+            self._invalidate(trace, self.ctx.keys.recent_messages(group_conversation_id(group_id)))
 
     def add_member(self, group_id: str, user_id: str) -> bool:
         """Add a member in the database, then to the cached set only if that set is complete."""

@@ -1,7 +1,8 @@
 """Recent messages: one newest-first list of the last 100 per conversation (1 h).
 
     read:  LRANGE chat:{conv}:recent 0 -1   -> complete and fresh? hit
-           miss -> SELECT ... ORDER BY id DESC LIMIT 100 -> FILL (refused if a send came first)
+           miss -> SELECT ... ORDER BY id DESC LIMIT 100 (one query, which also tells an unknown
+                   conversation from an empty one) -> FILL (refused if a send came first)
     send:  INSERT -> PUSH_MESSAGE (inserts in id order, skips duplicates, only into a complete list)
 """
 
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import redis
+
 from .. import validation
 from ..codec import CorruptEntry, decode_message, encode_message
 from ..db.repository import direct_conversation_id
 from ..errors import InvalidInput, NotFound
-from .base import CachedType
+from .base import CachedType, log
 
 RECENT_LIMIT = 100
 
@@ -45,6 +48,8 @@ class RecentMessages(CachedType):
                 if len(trace.db(self.ctx.repo.existing_users, [user_a, user_b])) < 2:
                     raise NotFound(f"unknown user among {user_a!r}, {user_b!r}")
                 trace.db(self.ctx.repo.ensure_direct_conversation, user_a, user_b, self.now())
+                # a read before this may have cached "no such conversation"
+                self._invalidate(trace, self.ctx.keys.recent_messages(conversation_id))
         return conversation_id
 
     def recent(self, conversation_id: str, limit: int = RECENT_LIMIT) -> list[Message]:
@@ -60,8 +65,8 @@ class RecentMessages(CachedType):
             if cached is not None:
                 return cached[:limit]
             trace.outcome = "miss"
-            rows = trace.db(self.ctx.repo.recent_messages, conversation_id, RECENT_LIMIT)
-            if not rows and trace.db(self.ctx.repo.conversation, conversation_id) is None:
+            rows = trace.db(self.ctx.repo.conversation_history, conversation_id, RECENT_LIMIT)
+            if rows is None:
                 self._fill(trace, keys, generation, "list", [], missing=True)
                 raise NotFound(f"no conversation {conversation_id!r}")
             self._fill(trace, keys, generation, "list", [encode_message(row) for row in rows])
@@ -94,8 +99,22 @@ class RecentMessages(CachedType):
                 raise InvalidInput(f"{sender_id!r} is not a participant of {conversation_id!r}")
             row = trace.db(self.ctx.repo.insert_message, conversation_id, sender_id, body, self.now())
             args = [encode_message(row), row["id"], RECENT_LIMIT, self.now(), self.ttl_ms]
-            trace.cache(self.ctx.scripts.push_message, keys=[keys.data, keys.generation], args=args)
+            try:
+                trace.cache(self.ctx.scripts.push_message, keys=[keys.data, keys.generation], args=args)
+            except redis.RedisError as exc:
+                # The message is stored; failing now would invite a retry that stores it twice.
+                # A cached list without it must not outlive this, so drop the list if we can.
+                self._drop_after_failed_push(trace, keys, exc)
             return Message(**row)
+
+    def _drop_after_failed_push(self, trace, keys, exc: Exception) -> None:
+        try:
+            self._invalidate(trace, keys)
+        except redis.RedisError as again:
+            log.error("message stored, but cache %s could not be updated (%s) nor dropped (%s); "
+                      "it may miss the message until it expires", keys.data, exc, again)
+        else:
+            log.warning("message stored, but cache %s could not be updated (%s); dropped it", keys.data, exc)
 
 
 def message_dict(message: Message) -> dict:

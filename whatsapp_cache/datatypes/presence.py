@@ -1,17 +1,24 @@
 """Online status: one sorted set of last-seen times; online = seen in the last 5 minutes.
 
     heartbeat:      UPDATE users.last_seen (never backwards) -> MULTI ZADD GT + PEXPIRE
-    online_among:   EXISTS + ZMSCORE of the asker's contacts -> one round trip
+    online_among:   ZMSCORE of the marker and the asker's contacts -> one round trip
+                    no marker (the set was lost, or rebuilt only by heartbeats since): miss ->
+                    every user seen in the window from the database -> MULTI ZADD GT + marker
     cleanup:        ZREMRANGEBYSCORE, run by whichever server first takes the interval's lease
+
+The marker member (score +inf, so cleanup never removes it) is written only by a full
+refill, so a set without it may lack users who are online: it is never trusted.
 """
 
 from __future__ import annotations
 
 from .. import validation
+from ..codec import META_PREFIX
 from ..errors import InvalidInput, NotFound
 from .base import CachedType
 
 MAX_ASKED = 10_000
+PRESENCE_MARKER = META_PREFIX  # not a valid user id, so it cannot collide with one
 CLEANUP_INTERVAL_MS = 60_000
 
 
@@ -46,25 +53,23 @@ class Presence(CachedType):
         key = self.ctx.keys.presence()
         cutoff = self.now() - self.window_ms
         with self._request("online_among") as trace:
-            pipe = self.ctx.redis.pipeline(transaction=False)
-            pipe.exists(key)
-            pipe.zmscore(key, user_ids)
-            exists, scores = trace.cache(pipe.execute)
-            if exists:
+            marker, *scores = trace.cache(self.ctx.redis.zmscore, key, [PRESENCE_MARKER, *user_ids])
+            if marker is not None:
                 return frozenset(u for u, score in zip(user_ids, scores) if score is not None and score > cutoff)
             trace.outcome = "miss"
-            seen = trace.db(self.ctx.repo.last_seen, user_ids)
-            recent = {u: t for u, t in seen.items() if t is not None and t > cutoff}
-            if recent:
-                self._refill(trace, key, recent)
-            return frozenset(recent)
+            recent = trace.db(self.ctx.repo.seen_since, cutoff)
+            self._refill(trace, key, recent)
+            return frozenset(u for u in user_ids if u in recent)
 
     def is_online(self, user_id: str) -> bool:
         return user_id in self.online_among([user_id])
 
     def _refill(self, trace, key: str, last_seen: dict[str, int]) -> None:
+        """Make the set complete: everyone seen in the window (never moving a score back), and the marker."""
         pipe = self.ctx.redis.pipeline(transaction=True)
-        pipe.zadd(key, last_seen, gt=True)
+        if last_seen:
+            pipe.zadd(key, last_seen, gt=True)
+        pipe.zadd(key, {PRESENCE_MARKER: float("inf")})
         pipe.pexpire(key, self.window_ms)
         trace.cache(pipe.execute)
 
@@ -80,7 +85,7 @@ class Presence(CachedType):
 
     def tracked(self) -> int:
         """How many users the sorted set holds (online or not yet cleaned up)."""
-        return self.ctx.redis.zcard(self.ctx.keys.presence())
+        return self.ctx.redis.zcount(self.ctx.keys.presence(), "-inf", "(inf")  # all but the marker
 
 
 def _checked_ids(user_ids) -> list[str]:

@@ -34,7 +34,7 @@ class Profiles(CachedType):
         keys = self.ctx.keys.profile(user_id)
         with self._request("get") as trace:
             raw, generation = self._read(trace, keys, "hgetall")
-            meta = self._fresh_meta(keys, raw.get(META_FIELD))
+            meta = self._fresh_meta(keys, raw.get(META_FIELD), present=bool(raw))
             if meta is not None:
                 profile = self._decode(keys, user_id, raw, meta.missing)
                 if profile is not None:

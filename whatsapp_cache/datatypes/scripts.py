@@ -43,19 +43,25 @@ return redis.call('DEL', KEYS[1])
 """
 
 # Put one message into a cached newest-first list, only if the list is complete and fresh.
-# Returns 1 inserted, 0 nothing cached, 2 already present, 3 older than all kept, -1 dropped.
+# Returns 1 inserted, 0 nothing cached, 2 already present, 3 older than all kept, -1 dropped
+# (an incomplete list or a key of another type).
 # ARGV: message JSON (starting {"id":N,), message id, max messages, now ms, generation TTL ms.
 PUSH_MESSAGE = """
 redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local marker = redis.call('LINDEX', KEYS[1], -1)
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then return 0 end
+local marker = kind == 'list' and redis.call('LINDEX', KEYS[1], -1) or ''
 if string.sub(marker, 1, 5) ~= '~meta' then
   redis.call('DEL', KEYS[1])
   return -1
 end
 local expires = tonumber(string.match(marker, '"exp":(%d+)'))
 if expires == nil or expires <= tonumber(ARGV[4]) then return 0 end
+if string.find(marker, '"missing":true', 1, true) then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
 local id = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local items = redis.call('LRANGE', KEYS[1], 0, -2)
@@ -76,13 +82,14 @@ return 1
 """
 
 # Add or remove one member of a cached set, only if the set is complete and fresh.
-# Returns 1 changed, 0 nothing cached, -1 dropped a partial set. ARGV: op, member, now ms, generation TTL ms.
+# Returns 1 changed, 0 nothing cached, -1 dropped a partial set (or a key of another type). ARGV: op, member, now ms, generation TTL ms.
 CHANGE_MEMBER = """
 redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then return 0 end
 local marker = nil
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+for _, member in ipairs(kind == 'set' and redis.call('SMEMBERS', KEYS[1]) or {}) do
   if string.sub(member, 1, 5) == '~meta' then marker = member break end
 end
 if marker == nil then

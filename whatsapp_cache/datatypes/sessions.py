@@ -75,7 +75,7 @@ class Sessions(CachedType):
         keys = self.ctx.keys.session(digest)
         with self._request("authenticate") as trace:
             raw, generation = self._read(trace, keys, "hgetall")
-            meta = self._fresh_meta(keys, raw.get(META_FIELD))
+            meta = self._fresh_meta(keys, raw.get(META_FIELD), present=bool(raw))
             if meta is not None and meta.missing:
                 return None
             if meta is not None and (session := self._decode(keys, raw)) is not None:

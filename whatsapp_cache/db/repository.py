@@ -75,6 +75,11 @@ class Repository:
         statement = select(t.users.c.id, t.users.c.last_seen_ms).where(t.users.c.id.in_(ids))
         return {row["id"]: row["last_seen_ms"] for row in self._all(statement)} if ids else {}
 
+    def seen_since(self, cutoff_ms: int) -> dict[str, int]:
+        """Every user whose last-seen time is after the cutoff (who may be online)."""
+        statement = select(t.users.c.id, t.users.c.last_seen_ms).where(t.users.c.last_seen_ms > cutoff_ms)
+        return {row["id"]: row["last_seen_ms"] for row in self._all(statement)}
+
     def contacts(self, owner_id: str) -> list[str]:
         statement = select(t.contacts.c.contact_id).where(t.contacts.c.owner_id == owner_id)
         return sorted(row["contact_id"] for row in self._all(statement.order_by(t.contacts.c.contact_id)))
@@ -120,6 +125,16 @@ class Repository:
                      .order_by(t.messages.c.id.desc()).limit(limit))
         return self._all(statement)
 
+    def conversation_history(self, conversation_id: str, limit: int) -> list[dict] | None:
+        """Like recent_messages, but None for an unknown conversation: one query either way."""
+        joined = t.conversations.outerjoin(t.messages, t.messages.c.conversation_id == t.conversations.c.id)
+        statement = (select(t.conversations.c.id.label("known"), *t.messages.c).select_from(joined)
+                     .where(t.conversations.c.id == conversation_id).order_by(t.messages.c.id.desc()).limit(limit))
+        rows = self._all(statement)
+        if not rows:
+            return None
+        return [{name: row[name] for name in t.messages.c.keys()} for row in rows if row["id"] is not None]
+
     def insert_message(self, conversation_id: str, sender_id: str, body: str, sent_ms: int) -> dict:
         values = dict(conversation_id=conversation_id, sender_id=sender_id, body=body, sent_ms=sent_ms)
         with self.engine.begin() as conn:
@@ -145,6 +160,16 @@ class Repository:
         statement = (select(t.group_members.c.user_id).where(t.group_members.c.group_id == group_id)
                      .order_by(t.group_members.c.user_id))
         return [row["user_id"] for row in self._all(statement)]
+
+    def group_roster(self, group_id: str) -> list[str] | None:
+        """Like group_members, but None for an unknown group: one query either way."""
+        joined = t.groups.outerjoin(t.group_members, t.group_members.c.group_id == t.groups.c.id)
+        statement = (select(t.groups.c.id.label("known"), t.group_members.c.user_id).select_from(joined)
+                     .where(t.groups.c.id == group_id).order_by(t.group_members.c.user_id))
+        rows = self._all(statement)
+        if not rows:
+            return None
+        return [row["user_id"] for row in rows if row["user_id"] is not None]
 
     def add_group_member(self, group_id: str, user_id: str, now_ms: int) -> bool:
         """Add a member; False if they already were one."""
