@@ -110,3 +110,13 @@ def pytest_runtest_makereport(item, call):
     if REQUIRE_LIVE and report.skipped and item.get_closest_marker("live"):
         report.outcome = "failed"
         report.longrepr = f"live test skipped but WHATSAPP_CACHE_REQUIRE_LIVE=1: {report.longrepr}"
+
+
+def pytest_addoption(parser, pluginmanager):
+    """pyproject's addopts pass nbval's options; accept them inertly when run with -p no:nbval."""
+    if pluginmanager.has_plugin("nbval"):
+        return
+    group = parser.getgroup("nbval (disabled)")
+    group.addoption("--nbval", action="store_true", help="(nbval is disabled: ignored)")
+    group.addoption("--nbval-current-env", action="store_true", help="(nbval is disabled: ignored)")
+    group.addoption("--nbval-sanitize-with", action="store", help="(nbval is disabled: ignored)")

@@ -1,0 +1,134 @@
+"""Metrics: per-type counters, the request log in DuckDB, and errors recorded as such."""
+
+import pytest
+import redis
+
+from support import SMALL_CHAT, counts
+
+from whatsapp_cache import InvalidInput, NotFound
+from whatsapp_cache.faults import fail_on_round_trip
+from whatsapp_cache.metrics import DATA_TYPES, format_summary, summary_dicts
+
+
+def small_workload(world) -> None:
+    token = world.sessions.login("u000001")
+    for _ in range(3):
+        world.sessions.authenticate(token)
+        world.sessions.authenticate(world.dataset.session_token("u000002"))
+    world.presence.heartbeat("u000001")
+    world.presence.online_among(["u000001", "u000002"])
+    world.presence.online_among(["u000001", "u000002"])
+    for user in ("u000001", "u000002", "u000001", "u000003", "u000001"):
+        world.profiles.get(user)
+    with pytest.raises(NotFound):
+        world.profiles.get("nobody")
+    for _ in range(3):
+        world.messages.recent(SMALL_CHAT)
+    world.messages.send(SMALL_CHAT, "u000003", "hello")
+    world.groups.members("g00002")
+    world.groups.members("g00002")
+    world.clock.advance(2 * 3600 * 1000)
+    world.messages.recent(SMALL_CHAT)
+
+
+def test_request_log_lands_in_duckdb(world):
+    small_workload(world)
+    con = world.metrics.to_duckdb()
+    assert con.execute("SELECT count(*) FROM requests").fetchone()[0] == len(world.metrics.log) > 20
+    columns = [row[0] for row in con.execute("DESCRIBE requests").fetchall()]
+    assert columns == ["seq", "at_ms", "data_type", "operation", "outcome", "round_trips", "db_queries",
+                       "simulated_ms", "measured_ms"]
+    assert con.execute("SELECT min(seq), max(seq) FROM requests").fetchone() == (0, len(world.metrics.log) - 1)
+
+
+def test_sql_hit_ratio_per_type_equals_the_summary(world):
+    small_workload(world)
+    con = world.metrics.to_duckdb()
+    rows = con.execute("""
+        SELECT data_type,
+               coalesce(sum(CASE WHEN outcome = 'hit' THEN 1 ELSE 0 END)::DOUBLE
+                        / nullif(sum(CASE WHEN outcome IN ('hit', 'miss') THEN 1 ELSE 0 END), 0), 0),
+               count(*), sum(db_queries), sum(round_trips)
+        FROM requests GROUP BY data_type""").fetchall()
+    from_sql = {t: (ratio, n, q, r) for t, ratio, n, q, r in rows}
+    summary = {s.data_type: s for s in world.metrics.summary() if s.data_type != "overall"}
+    assert set(from_sql) == set(summary) == set(DATA_TYPES)
+    for data_type, s in summary.items():
+        ratio, n, queries, trips = from_sql[data_type]
+        assert ratio == pytest.approx(s.hit_ratio)
+        assert (n, queries, trips) == (s.requests, s.db_queries, s.round_trips)
+    assert 0 < summary["profiles"].hit_ratio < 1
+
+
+def test_to_duckdb_uses_a_given_connection_and_table(world):
+    import duckdb
+    world.profiles.get("u000001")
+    con = duckdb.connect()
+    assert world.metrics.to_duckdb(con, table="log") is con
+    assert con.execute("SELECT data_type, outcome FROM log").fetchall() == [("profiles", "miss")]
+
+
+def test_empty_log_gives_an_empty_table(world):
+    world.metrics.reset()
+    assert world.metrics.to_duckdb().execute("SELECT count(*) FROM requests").fetchone()[0] == 0
+
+
+def test_error_outcome_is_recorded_when_an_exception_escapes(world):
+    with pytest.raises(NotFound):
+        world.profiles.update("nobody", username="x")
+    with pytest.raises(InvalidInput):
+        world.messages.send(SMALL_CHAT, "u000001", "not a participant")
+    with fail_on_round_trip(1), pytest.raises(redis.ConnectionError):
+        world.groups.members("g00002")
+    assert [(r.data_type, r.operation, r.outcome) for r in world.metrics.log] == [
+        ("profiles", "update", "error"), ("messages", "send", "error"), ("groups", "members", "error")]
+    assert (counts(world, "profiles").errors, counts(world, "messages").errors, counts(world, "groups").errors) \
+        == (1, 1, 1)
+    con = world.metrics.to_duckdb()
+    assert con.execute("SELECT count(*) FROM requests WHERE outcome = 'error'").fetchone()[0] == 3
+
+
+def test_not_found_on_a_read_is_its_hit_or_miss_not_an_error(world):
+    for _ in range(2):
+        with pytest.raises(NotFound):
+            world.groups.members("gnone")
+    assert [r.outcome for r in world.metrics.log] == ["miss", "hit"]
+
+
+def test_overall_row_adds_up_the_types(world):
+    small_workload(world)
+    *rows, overall = world.metrics.summary()
+    assert overall.data_type == "overall"
+    assert overall.requests == sum(r.requests for r in rows) == len(world.metrics.log)
+    assert overall.db_queries == sum(r.db_queries for r in rows)
+    assert overall.hits + overall.misses + overall.writes + overall.errors == overall.requests
+
+
+def test_records_carry_the_simulated_time(world):
+    world.clock.advance(12_345)
+    world.profiles.get("u000001")
+    assert world.metrics.log[-1].at_ms == world.clock.now_ms()
+
+
+def test_simulated_latency_follows_the_model_per_round_trip_and_query(world):
+    world.profiles.get("u000001")
+    world.profiles.get("u000001")
+    miss, hit = world.metrics.log
+    assert 1.0 <= hit.simulated_ms <= 5.0  # one cache round trip
+    assert 50.0 + 2 * 1.0 <= miss.simulated_ms <= 100.0 + 2 * 5.0  # two round trips and one query
+
+
+def test_reset_clears_counters_and_log(world):
+    small_workload(world)
+    world.metrics.reset()
+    assert world.metrics.log == [] and counts(world, "profiles").hits == 0
+    assert [s.data_type for s in world.metrics.summary()] == ["overall"]
+
+
+def test_summary_formats_and_exports(world):
+    small_workload(world)
+    table = format_summary(world.metrics.summary())
+    assert all(t in table for t in DATA_TYPES) and "overall" in table
+    exported = summary_dicts(world.metrics.summary())
+    assert exported[-1]["data_type"] == "overall"
+    assert exported[-1]["hit_ratio"] == pytest.approx(world.metrics.summary()[-1].hit_ratio)
