@@ -6,7 +6,8 @@ import nbformat
 import pytest
 
 from whatsapp_cache.dataset import session_token
-from whatsapp_cache.course import CHAPTERS, NAV_TAG, nav_markdown, notebooks_dir, refresh_navigation
+from whatsapp_cache.course import (CHAPTERS, NAV_TAG, jupyter_lab_command, nav_markdown, notebooks_dir,
+                                   refresh_navigation)
 
 NOTEBOOKS = [c for c in CHAPTERS if (notebooks_dir() / c.filename).exists()]
 
@@ -45,3 +46,10 @@ def test_notebook_outputs_show_no_password_and_no_token(chapter):
     tokens = (session_token(0, f"u{i:06d}") for i in range(2000))
     assert "s3cret" not in outputs
     assert not [token for token in tokens if token in outputs]
+
+
+def test_open_starts_jupyterlab_on_the_first_chapter():
+    command = jupyter_lab_command(["--no-browser"])
+    assert command[1:4] == ["-m", "jupyter", "lab"]
+    assert command[4] == f"--ServerApp.root_dir={notebooks_dir().parent}"
+    assert command[5] == str(notebooks_dir() / "00_welcome.ipynb") and "--no-browser" in command

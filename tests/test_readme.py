@@ -16,7 +16,7 @@ def _commands() -> list[str]:
 def test_quickstart_has_exactly_two_commands():
     commands = _commands()
     assert len(commands) == 2
-    assert "jupyter lab" in commands[0] and "pytest" in commands[1]
+    assert "course open" in commands[0] and "pytest" in commands[1]
 
 
 def test_ci_runs_the_readme_test_command_word_for_word():

@@ -22,8 +22,13 @@ def _tour(args: argparse.Namespace) -> str:
 
 
 def _course(args: argparse.Namespace) -> str:
-    from .course import build, refresh_navigation
+    from .course import build, jupyter_lab_command, refresh_navigation
 
+    if args.action == "open":
+        import os
+
+        command = jupyter_lab_command(args.notebooks)
+        os.execv(command[0], command)
     if args.action == "nav":
         changed = refresh_navigation()
         return f"navigation refreshed in {len(changed)} notebook(s)"
@@ -58,11 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--no-progress", action="store_true", help="no progress bar")
     tour.set_defaults(run=_tour)
 
-    course = commands.add_parser("course", help="maintain the notebooks (navigation bars, stored outputs)",
-                                 description="nav: rewrite every notebook's navigation cells; build: nav, "
-                                             "then execute notebooks in place so their stored outputs are fresh.")
-    course.add_argument("action", choices=("nav", "build"))
-    course.add_argument("notebooks", nargs="*", help="with build: only these (e.g. 01_what_to_cache)")
+    course = commands.add_parser("course", help="open the course in JupyterLab, or maintain its notebooks",
+                                 description="open: start JupyterLab on the first chapter (extra arguments go "
+                                             "to JupyterLab); nav: rewrite every notebook's navigation cells; "
+                                             "build: nav, then execute notebooks in place so their stored "
+                                             "outputs are fresh.")
+    course.add_argument("action", choices=("open", "nav", "build"))
+    course.add_argument("notebooks", nargs=argparse.REMAINDER,
+                        help="with build: only these (e.g. 01_what_to_cache); with open: JupyterLab options")
     course.set_defaults(run=_course)
     return parser
 

@@ -1,5 +1,6 @@
 """The notebook series: its chapters, the navigation bars, and a command to rebuild them.
 
+    python -m whatsapp_cache course open     # start JupyterLab on the first chapter
     python -m whatsapp_cache course nav      # rewrite the top and bottom navigation cells
     python -m whatsapp_cache course build    # nav, then execute every notebook in place
 """
@@ -88,6 +89,19 @@ def execute(path: Path, timeout: int = 600) -> None:
     NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     nbformat.write(notebook, path)
+
+
+def jupyter_lab_command(extra: list[str] = ()) -> list[str]:
+    """The JupyterLab command that opens the course (allowed to run as root, as in containers)."""
+    import os
+    import sys
+
+    root = notebooks_dir().parent  # the repository, so the README the navigation links to is reachable
+    first = str(notebooks_dir() / CHAPTERS[0].filename)
+    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root}", first, *extra]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # JupyterLab refuses root otherwise; containers and CI run as root
+    return command
 
 
 def build(names: list[str] | None = None) -> list[Path]:

@@ -1,0 +1,19 @@
+"""The widget panels rerun their experiment when a control moves."""
+
+from matplotlib.figure import Figure
+
+import whatsapp_cache.widgets as widgets
+from whatsapp_cache import TTLs
+
+
+def test_ttl_explorer_replays_with_the_slider_values(monkeypatch):
+    calls = []
+    monkeypatch.setattr(widgets, "measure", lambda ttls, spec, size: calls.append((ttls, spec, size)) or [])
+    monkeypatch.setattr(widgets, "hit_ratio_bars", lambda rows, title: Figure())
+    panel = widgets.ttl_explorer(size="tiny", seed=3)
+    messages_slider = next(c for c in panel.children if getattr(c, "description", "") == "messages TTL (min)")
+    messages_slider.value = 10
+    assert len(calls) == 2
+    first, second = calls
+    assert first[0] == TTLs() and first[1].seed == 3 and first[2] == "tiny"
+    assert second[0].messages == 600 and second[0].profiles == TTLs().profiles
