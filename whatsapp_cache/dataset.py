@@ -134,7 +134,7 @@ def _users(rng: random.Random, count: int) -> list[dict]:
         rows.append({"id": f"u{i:06d}", "username": name, "phone": f"+1555{rng.randrange(10**7):07d}",
                      "profile_pic": f"https://cdn.example.com/pic/u{i:06d}.jpg",
                      "status_message": rng.choice(STATUS_LINES), "last_seen_ms": None,
-                     "updated_ms": start + rng.randrange(HISTORY_DAYS * DAY_MS)})
+                     "updated_ms": start + rng.randrange(HISTORY_DAYS * DAY_MS), "version": 1})
     return rows
 
 

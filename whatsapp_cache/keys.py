@@ -54,6 +54,17 @@ class KeySchema:
     def group_members(self, group_id: str) -> EntryKeys:
         return self._entry("group", group_id, "members")
 
+    def status(self, user_id: str) -> EntryKeys:
+        """A user's status message as the caching-pattern lessons cache it (shares the profile's generation)."""
+        return EntryKeys(f"{self.namespace}:user:{{{user_id}}}:status", self.profile(user_id).generation)
+
+    def status_version(self, user_id: str) -> str:
+        """Write-behind's per-user version counter (no TTL: versions must never go backwards)."""
+        return f"{self.namespace}:user:{{{user_id}}}:version"
+
+    def write_behind_stream(self) -> str:
+        return f"{self.namespace}:{{writes}}:status"
+
     def presence(self) -> str:
         return f"{self.namespace}:{{presence}}:last_seen"
 

@@ -6,6 +6,8 @@ lesson or a test can show it every time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .naive import NaiveSeedCache
 
 
@@ -44,3 +46,74 @@ def naive_fill_between_insert_and_push(naive: NaiveSeedCache, sender: str, recei
         if "lpush" in vars(client):
             del client.lpush
     return [message["id"] for message in naive.get_recent_messages(sender, receiver)]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One call by one actor, and what the database and the cache hold right after it."""
+
+    actor: str
+    action: str
+    database: str
+    cache: str
+
+
+def replay(world, user_id: str, actors: dict, order: list[tuple[str, str]]) -> tuple[list[Step], dict]:
+    """Advance each actor's operation (a step generator) by one real call at a time, in `order`
+    ((actor, what that call does) pairs); then let every actor finish. Returns the timeline and results."""
+    from .patterns.base import decode_record
+
+    results, timeline = {}, []
+    key = world.keys.status(user_id).data
+
+    def advance(actor: str) -> bool:
+        try:
+            next(actors[actor])
+            return True
+        except StopIteration as stop:
+            results[actor] = stop.value
+            return False
+
+    for actor, action in order:
+        advance(actor)
+        text, version = world.repo.status(user_id)
+        raw = world.redis.get(key)
+        cached = "nothing" if raw is None else "v{0.version} {0.value!r}".format(decode_record(raw)[0])
+        timeline.append(Step(actor, action, f"v{version} {text!r}", cached))
+    for actor in actors:
+        while actor not in results and advance(actor):
+            pass
+    return timeline, results
+
+
+def stale_set_race(world, user_id: str, guarded: bool) -> tuple[list[Step], "object"]:
+    """Cache-aside's stale set: the reader misses and reads v1, the writer commits v2 and deletes,
+    then the reader fills v1. Returns the timeline and what a later read returns."""
+    from .patterns import CacheAside, PatternContext
+
+    pattern = CacheAside(PatternContext.from_world(world), guarded=guarded)
+    actors = {"reader": pattern.read(user_id), "writer": pattern.write(user_id, "new status")}
+    order = [("reader", "GET: a miss"), ("reader", "SELECT: reads the row"),
+             ("writer", "UPDATE: commits a new version"),
+             ("writer", "DEL + bump generation" if guarded else "DEL"),
+             ("reader", "fill, if generation unchanged" if guarded else "SET what it read")]
+    timeline, _ = replay(world, user_id, actors, order)
+    return timeline, pattern.get(user_id)
+
+
+def out_of_order_writes(world, user_id: str, guarded: bool) -> tuple[list[Step], "object"]:
+    """Write-through's race: writer A commits first but reaches the cache last."""
+    from .patterns import PatternContext, WriteThrough
+
+    pattern = WriteThrough(PatternContext.from_world(world), guarded=guarded)
+    actors = {"writer A": pattern.write(user_id, "from A"), "writer B": pattern.write(user_id, "from B")}
+    action = "SET if newer" if guarded else "SET"
+    order = [("writer A", "UPDATE"), ("writer B", "UPDATE"), ("writer B", action), ("writer A", action)]
+    timeline, _ = replay(world, user_id, actors, order)
+    return timeline, pattern.get(user_id)
+
+
+def format_timeline(timeline: list[Step]) -> str:
+    lines = [f"{'step':>4}  {'actor':<9} {'call':<30} {'database now':<18} cache now"]
+    lines += [f"{i:>4}  {s.actor:<9} {s.action:<30} {s.database:<18} {s.cache}" for i, s in enumerate(timeline, 1)]
+    return "\n".join(lines)

@@ -60,8 +60,32 @@ class Repository:
         self._write(insert(t.users).values(id=user_id, username=username, phone=phone, updated_ms=now_ms, **profile))
 
     def update_profile(self, user_id: str, changes: Mapping[str, str], now_ms: int) -> bool:
-        statement = update(t.users).where(t.users.c.id == user_id).values(**changes, updated_ms=now_ms)
+        statement = (update(t.users).where(t.users.c.id == user_id)
+                     .values(**changes, updated_ms=now_ms, version=t.users.c.version + 1))
         return self._write(statement) == 1
+
+    def status(self, user_id: str) -> tuple[str, int] | None:
+        """A user's status message and its version."""
+        row = self._one(select(t.users.c.status_message, t.users.c.version).where(t.users.c.id == user_id))
+        return (row["status_message"], row["version"]) if row else None
+
+    def write_status(self, user_id: str, text: str, now_ms: int) -> int | None:
+        """Set the status message; return the new version (None for an unknown user)."""
+        statement = (update(t.users).where(t.users.c.id == user_id)
+                     .values(status_message=text, updated_ms=now_ms, version=t.users.c.version + 1)
+                     .returning(t.users.c.version))
+        with self.engine.begin() as conn:
+            return conn.execute(statement).scalar_one_or_none()
+
+    def apply_status_updates(self, updates: Mapping[str, tuple[str, int]], now_ms: int) -> int:
+        """Write-behind's batch: each (text, version) lands only if newer than the row; return rows changed."""
+        changed = 0
+        with self.engine.begin() as conn:
+            for user_id, (text, version) in sorted(updates.items()):
+                statement = (update(t.users).where(t.users.c.id == user_id, t.users.c.version < version)
+                             .values(status_message=text, updated_ms=now_ms, version=version))
+                changed += conn.execute(statement).rowcount
+        return changed
 
     def touch_last_seen(self, user_id: str, at_ms: int) -> bool:
         """Move a user's last-seen forward (never back); False if the user is unknown."""

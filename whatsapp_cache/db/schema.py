@@ -18,6 +18,8 @@ users = Table(
     Column("status_message", String(256), nullable=False, default=""),
     Column("last_seen_ms", Millis),
     Column("updated_ms", Millis, nullable=False),
+    # Bumped by every profile write; write-behind applies an update only if its version is newer.
+    Column("version", BigInteger, nullable=False, default=0),
 )
 
 sessions = Table(

@@ -1,0 +1,32 @@
+"""The caching patterns of the seed, as swappable strategies over one piece of data.
+
+Each pattern caches users' status messages; `make(name, context)` builds one by name.
+"""
+
+from __future__ import annotations
+
+from .base import PatternContext, StatusPattern, Versioned
+from .cache_aside import CacheAside, TTLOnly
+from .write_behind import WriteBehind, WriteBehindWorker
+from .write_through import WriteThrough
+
+PATTERNS = {
+    "cache-aside": lambda ctx: CacheAside(ctx, guarded=True),
+    "cache-aside (naive)": lambda ctx: CacheAside(ctx, guarded=False),
+    "write-through": lambda ctx: WriteThrough(ctx, guarded=True),
+    "write-through (naive)": lambda ctx: WriteThrough(ctx, guarded=False),
+    "write-behind": WriteBehind,
+    "TTL only": TTLOnly,
+}
+
+
+def make(name: str, context: PatternContext) -> StatusPattern:
+    from ..errors import InvalidInput
+
+    if name not in PATTERNS:
+        raise InvalidInput(f"unknown pattern {name!r}; choose from {sorted(PATTERNS)}")
+    return PATTERNS[name](context)
+
+
+__all__ = ["PATTERNS", "CacheAside", "PatternContext", "StatusPattern", "TTLOnly", "Versioned", "WriteBehind",
+           "WriteBehindWorker", "WriteThrough", "make"]

@@ -1,0 +1,82 @@
+"""Cache-aside (lazy loading), in the seed's naive form and with the stale-set race fixed.
+
+    read:  GET record + generation -> hit? done
+           miss -> SELECT -> fill (fixed: only if the generation is unchanged)
+    write: UPDATE -> drop the cached record (fixed: and bump the generation)
+
+The race the fix closes (Nishtala et al., "Scaling Memcache at Facebook", NSDI 2013):
+a reader misses and reads the old row; a writer updates the row and deletes the key;
+the reader then fills the old row, which stays cached until its TTL.
+"""
+
+from __future__ import annotations
+
+from ..concurrency import Steps
+from ..datatypes.scripts import INVALIDATE
+from .base import StatusPattern, Versioned
+from .scripts import GUARDED_SET
+
+
+class CacheAside(StatusPattern):
+    """Read-through on a miss, delete on write; `guarded=False` is the seed's version."""
+
+    def __init__(self, context, guarded: bool = True):
+        super().__init__(context)
+        self.guarded = guarded
+        self.name = "cache-aside" if guarded else "cache-aside (naive)"
+        self.summary = ("fill only if no write came first (generation check)" if guarded
+                        else "fill unconditionally: a slow reader can put an old value back")
+        self._guarded_set = context.redis.register_script(GUARDED_SET)
+        self._invalidate = context.redis.register_script(INVALIDATE)
+
+    def read(self, user_id: str) -> Steps:
+        keys = self.ctx.keys.status(user_id)
+        with self.ctx.metrics.request("profiles", "status_read") as trace:
+            cached, generation = yield from self._cached(trace, user_id)
+            if cached is not None:
+                return self._observed(user_id, cached)
+            trace.outcome = "miss"
+            fresh = yield from self._load(trace, user_id)
+            ttl = self.ctx.ttl_with_jitter()
+            if self.guarded:
+                yield from self._cache(trace, self._guarded_set, keys=[keys.data, keys.generation],
+                                       args=[generation, ttl, self._record(fresh, ttl)])
+            else:
+                yield from self._cache(trace, self.ctx.redis.set, keys.data, self._record(fresh, ttl), px=ttl)
+            return self._observed(user_id, fresh)
+
+    def write(self, user_id: str, text: str) -> Steps:
+        user_id, text = self._checked(user_id, text)
+        keys = self.ctx.keys.status(user_id)
+        with self.ctx.metrics.request("profiles", "status_write") as trace:
+            trace.outcome = "write"
+            version = yield from self._db(trace, self.ctx.repo.write_status, user_id, text, self._now())
+            self.ctx.truth.committed(user_id, version, self._now())
+            if self.guarded:
+                yield from self._cache(trace, self._invalidate, keys=[keys.data, keys.generation],
+                                       args=[self.ctx.ttl_ms])
+            else:
+                yield from self._cache(trace, self.ctx.redis.delete, keys.data)
+            return version
+
+
+class TTLOnly(StatusPattern):
+    """No invalidation at all: writes go to the database, the cached copy lives out its TTL."""
+
+    name = "TTL only"
+    summary = "writes never touch the cache; readers see the old value until it expires"
+
+    def __init__(self, context):
+        super().__init__(context)
+        self._reader = CacheAside(context, guarded=True)
+
+    def read(self, user_id: str) -> Steps:
+        return (yield from self._reader.read(user_id))
+
+    def write(self, user_id: str, text: str) -> Steps:
+        user_id, text = self._checked(user_id, text)
+        with self.ctx.metrics.request("profiles", "status_write") as trace:
+            trace.outcome = "write"
+            version = yield from self._db(trace, self.ctx.repo.write_status, user_id, text, self._now())
+            self.ctx.truth.committed(user_id, version, self._now())
+            return version

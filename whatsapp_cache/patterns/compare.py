@@ -1,0 +1,149 @@
+"""One concurrent read/write workload, run under each pattern on a fresh world, side by side.
+
+Clients run at the same time on the simulated clock (concurrency.py), so readers and
+writers overlap as on a busy server; staleness is judged against `VersionLog`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from dataclasses import dataclass
+from itertools import accumulate
+
+from ..concurrency import Simulation
+from ..errors import InvalidInput
+from ..latency import LatencyModel
+from . import PatternContext, WriteBehindWorker, make
+
+DEFAULT_PATTERNS = ("cache-aside (naive)", "cache-aside", "write-through", "write-behind", "TTL only")
+
+
+@dataclass(frozen=True)
+class MixSpec:
+    """The workload: how many operations, what share are writes, over how many users and clients."""
+
+    operations: int = 2_000
+    write_share: float = 0.2
+    users: int = 20
+    clients: int = 16
+    think_ms: float = 200.0
+    skew: float = 1.0
+    ttl_s: int = 60
+    jitter: float = 0.0
+    worker_every_ms: int = 500
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.operations <= 1_000_000 or not 1 <= self.clients <= 1_000 or not 1 <= self.users <= 60:
+            raise InvalidInput("operations 1..1,000,000, clients 1..1,000, users 1..60 (the tiny data set)")
+        if not 0 <= self.write_share <= 1 or not 0 <= self.jitter <= 1:
+            raise InvalidInput("write_share and jitter are fractions from 0 to 1")
+        if self.ttl_s <= 0 or self.think_ms < 0 or self.worker_every_ms <= 0:
+            raise InvalidInput("ttl_s and worker_every_ms must be positive, think_ms not negative")
+
+
+@dataclass
+class PatternResult:
+    """One row of the comparison."""
+
+    pattern: str
+    reads: int
+    writes: int
+    hit_ratio: float
+    db_reads: int
+    db_writes: int
+    stale_reads: int
+    stale_share: float
+    longest_stale_ms: int
+    avg_read_ms: float
+    avg_write_ms: float
+    max_queue: int = 0
+
+
+def run_pattern(world, name: str, spec: MixSpec) -> PatternResult:
+    """Run the workload under one pattern on `world` (its clock must be simulated)."""
+    context = PatternContext.from_world(world, ttl_s=spec.ttl_s, jitter=spec.jitter)
+    pattern = make(name, context)
+    users = [row["id"] for row in world.dataset.tables["users"][: spec.users]]
+    simulation = Simulation(world.clock)
+    rng = random.Random(spec.seed)
+    weights = list(accumulate(1 / (rank + 1) ** spec.skew for rank in range(len(users))))
+    plan = [(users[bisect.bisect(weights, rng.random() * weights[-1])], rng.random() < spec.write_share)
+            for _ in range(spec.operations)]
+    finished = []
+    for client in range(spec.clients):
+        mine = plan[client:: spec.clients]
+        simulation.spawn(_client(pattern, mine, spec.think_ms, random.Random(spec.seed * 1000 + client)),
+                         name=f"client-{client}", on_done=finished.append)
+    worker = None
+    queue = [0]
+    if name == "write-behind":
+        worker = WriteBehindWorker(world.redis, world.repo, world.keys, world.clock, metrics=world.metrics)
+        simulation.spawn(_worker(worker, spec, finished, queue), name="worker")
+    simulation.run()
+    errors = [task.error for task in simulation.finished if task.error is not None]
+    if errors:
+        raise errors[0]
+    return _result(world, name, context, worker, queue[0])
+
+
+def _client(pattern, operations, think_ms, rng):
+    for user, is_write in operations:
+        yield rng.expovariate(1 / think_ms) if think_ms else 0
+        if is_write:
+            yield from pattern.write(user, f"status {rng.randrange(1_000_000)}")
+        else:
+            yield from pattern.read(user)
+
+
+def _worker(worker, spec, finished, queue):
+    while len(finished) < spec.clients or worker.lag().waiting:
+        yield spec.worker_every_ms
+        queue[0] = max(queue[0], worker.lag().waiting)
+        yield from worker.steps()
+
+
+def _result(world, name, context, worker, max_queue) -> PatternResult:
+    log = world.metrics.log
+    reads = [r for r in log if r.operation == "status_read"]
+    writes = [r for r in log if r.operation == "status_write"]
+    hits = sum(r.outcome == "hit" for r in reads)
+    db_writes = sum(r.db_queries for r in writes)
+    if worker is not None:
+        db_writes = worker.totals.applied + worker.totals.skipped
+    report = context.truth.report
+    return PatternResult(
+        pattern=name, reads=len(reads), writes=len(writes), hit_ratio=hits / len(reads) if reads else 0.0,
+        db_reads=sum(r.db_queries for r in reads), db_writes=db_writes, stale_reads=report.stale_reads,
+        stale_share=report.stale_share, longest_stale_ms=report.longest_window_ms,
+        avg_read_ms=sum(r.simulated_ms for r in reads) / len(reads) if reads else 0.0,
+        avg_write_ms=sum(r.simulated_ms for r in writes) / len(writes) if writes else 0.0,
+        max_queue=max_queue)
+
+
+def compare(spec: MixSpec = MixSpec(), patterns=DEFAULT_PATTERNS, progress: bool = False) -> list[PatternResult]:
+    """Each pattern on its own fresh embedded world (tiny data set), same seed, same workload."""
+    from ..world import World
+
+    names = list(patterns)
+    if progress:
+        from tqdm.auto import tqdm
+        names = tqdm(names, desc="patterns")
+    rows = []
+    for name in names:
+        with World(None, None, seed=spec.seed, dataset="tiny",
+                   latency=LatencyModel(seed=spec.seed)) as world:
+            rows.append(run_pattern(world, name, spec))
+    return rows
+
+
+def format_comparison(rows: list[PatternResult]) -> str:
+    header = (f"{'pattern':<22} {'reads':>6} {'writes':>6} {'hit ratio':>9} {'db reads':>8} {'db writes':>9} "
+              f"{'stale reads':>11} {'longest stale ms':>16} {'read ms':>7} {'write ms':>8}")
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(f"{r.pattern:<22} {r.reads:>6,} {r.writes:>6,} {r.hit_ratio:>9.1%} {r.db_reads:>8,} "
+                     f"{r.db_writes:>9,} {r.stale_share:>11.1%} {r.longest_stale_ms:>16,} "
+                     f"{r.avg_read_ms:>7.1f} {r.avg_write_ms:>8.1f}")
+    return "\n".join(lines)

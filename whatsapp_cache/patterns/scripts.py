@@ -1,0 +1,35 @@
+"""Lua for the caching patterns; each is one atomic step on one user's keys."""
+
+# Fill from the database only if no write bumped the generation since the reader looked.
+# KEYS: value, generation. ARGV: expected generation, TTL ms, record.
+GUARDED_SET = """
+local current = redis.call('GET', KEYS[2]) or ''
+if current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+return 1
+"""
+
+# Store a record only if it is newer than the cached one (records start {"version":N,).
+# KEYS: value. ARGV: version, TTL ms, record.
+SET_IF_NEWER = """
+local cached = redis.call('GET', KEYS[1])
+if cached then
+  local version = tonumber(string.match(cached, '^{"version":(%d+),'))
+  if version ~= nil and version >= tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+return 1
+"""
+
+# Write-behind: next version, cached record and queued update, all or nothing.
+# KEYS: value, version counter, stream. ARGV: value as JSON, now ms, TTL ms, user id, expiry ms,
+# the counter's first value (now * 1000, so versions stay ahead of any earlier ones).
+WRITE_BEHIND = """
+redis.call('SET', KEYS[2], ARGV[6], 'NX')
+redis.call('INCR', KEYS[2])
+local version = redis.call('GET', KEYS[2])
+local record = '{"version":' .. version .. ',"exp":' .. ARGV[5] .. ',"v":1,"value":' .. ARGV[1] .. '}'
+redis.call('SET', KEYS[1], record, 'PX', ARGV[3])
+redis.call('XADD', KEYS[3], '*', 'user_id', ARGV[4], 'version', version, 'value', ARGV[1], 'enqueued_ms', ARGV[2])
+return version
+"""

@@ -1,0 +1,232 @@
+"""Write-behind: the write lands in Redis and a durable queue; a worker brings it to the database.
+
+    write:  one script: next version, cached record, XADD to a stream  (all or nothing)
+    worker: XAUTOCLAIM entries a dead worker left pending, XREADGROUP new ones,
+            keep the newest version per user (coalescing), UPDATE ... WHERE version < new,
+            then XACK + XDEL
+    read:   cached record; on a miss the database (which may still lag the queue)
+
+The seed publishes to a queue after writing the cache, so a failed publish loses the
+write, and two workers can apply one user's updates out of order. Here the queue entry
+is written in the same script as the cache, entries stay pending until a worker
+acknowledges them, and the version check makes a redelivered or late entry harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import redis
+
+from ..clock import Clock
+from ..concurrency import Steps, run_steps
+from ..db import Repository
+from ..keys import KeySchema
+from ..metrics import Metrics
+from .base import StatusPattern, Versioned
+from .cache_aside import CacheAside
+from .scripts import WRITE_BEHIND
+
+log = logging.getLogger("whatsapp_cache")
+GROUP = "db-writers"
+
+
+def ensure_group(client: redis.Redis, stream: str) -> None:
+    """Create the consumer group (and the stream) once; from id 0, so nothing written earlier is skipped."""
+    try:
+        client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+class WriteBehind(StatusPattern):
+    """Writes return after one Redis round trip; the database catches up through the worker."""
+
+    name = "write-behind"
+    summary = "write to Redis and a stream in one script; a worker applies batches to the database"
+
+    def __init__(self, context):
+        super().__init__(context)
+        self._write_script = context.redis.register_script(WRITE_BEHIND)
+        self._reader = CacheAside(context, guarded=True)
+        self.stream = context.keys.write_behind_stream()
+        ensure_group(context.redis, self.stream)
+
+    def read(self, user_id: str) -> Steps:
+        return (yield from self._reader.read(user_id))
+
+    def write(self, user_id: str, text: str) -> Steps:
+        user_id, text = self._checked(user_id, text)
+        keys = self.ctx.keys
+        now = self._now()
+        ttl = self.ctx.ttl_with_jitter()
+        with self.ctx.metrics.request("profiles", "status_write") as trace:
+            trace.outcome = "write"
+            args = [json.dumps(text, ensure_ascii=False), now, ttl, user_id, now + ttl, now * 1000]
+            version = yield from self._cache(trace, self._write_script,
+                                             keys=[keys.status(user_id).data, keys.status_version(user_id),
+                                                   self.stream], args=args)
+            self.ctx.truth.committed(user_id, int(version), now)  # acknowledged: this is now the truth
+            return int(version)
+
+
+@dataclass
+class BatchResult:
+    """What one worker pass did."""
+
+    claimed: int = 0
+    read: int = 0
+    applied: int = 0
+    skipped: int = 0
+    acknowledged: int = 0
+
+    @property
+    def coalesced(self) -> int:
+        """Entries that needed no database write of their own (a newer one for the same user came along)."""
+        return self.read - self.applied - self.skipped
+
+
+@dataclass
+class QueueLag:
+    waiting: int
+    oldest_age_ms: int
+
+
+@dataclass
+class WorkerTotals:
+    passes: int = 0
+    claimed: int = 0
+    read: int = 0
+    applied: int = 0
+    skipped: int = 0
+    acknowledged: int = 0
+    db_writes: int = 0
+
+
+@dataclass
+class WriteBehindWorker:
+    """Drains the write-behind stream into the database; many may run, each under its own name."""
+
+    redis: redis.Redis
+    repo: Repository
+    keys: KeySchema
+    clock: Clock
+    consumer: str = "worker-1"
+    batch: int = 200
+    claim_idle_ms: int = 5_000
+    metrics: Metrics | None = None
+    totals: WorkerTotals = field(default_factory=WorkerTotals)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def __post_init__(self) -> None:
+        self.stream = self.keys.write_behind_stream()
+        ensure_group(self.redis, self.stream)
+
+    def run_once(self, block_ms: int | None = None) -> BatchResult:
+        """One pass: reclaim abandoned entries, read new ones, apply, acknowledge."""
+        claimed = self._claim()
+        fresh = self._read_new(block_ms if not claimed else None)
+        return self._apply(claimed + fresh, len(claimed))
+
+    def _claim(self) -> list:
+        reply = self.redis.xautoclaim(self.stream, GROUP, self.consumer, min_idle_time=self.claim_idle_ms,
+                                      start_id="0-0", count=self.batch)
+        return [entry for entry in reply[1] if entry[1]]  # entries deleted meanwhile come back empty
+
+    def _read_new(self, block_ms: int | None) -> list:
+        reply = self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=self.batch, block=block_ms)
+        if not reply:
+            return []
+        return reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))[0]
+
+    def _apply(self, entries: list, claimed: int) -> BatchResult:
+        result = BatchResult(claimed=claimed, read=len(entries))
+        if not entries:
+            return result
+        newest: dict[str, tuple[str, int]] = {}
+        for _entry_id, fields in entries:
+            try:
+                user_id, version, value = fields["user_id"], int(fields["version"]), json.loads(fields["value"])
+            except (KeyError, ValueError, TypeError):
+                log.warning("write-behind entry %s is malformed; acknowledged and dropped", _entry_id)
+                continue
+            if user_id not in newest or version > newest[user_id][1]:
+                newest[user_id] = (value, version)
+        result.applied = self._write(newest)
+        result.skipped = len(newest) - result.applied
+        ids = [entry_id for entry_id, _ in entries]
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xack(self.stream, GROUP, *ids)
+        pipe.xdel(self.stream, *ids)
+        result.acknowledged = pipe.execute()[0]
+        self._count(result, bool(newest))
+        return result
+
+    def _write(self, newest: dict[str, tuple[str, int]]) -> int:
+        if self.metrics is None:
+            return self.repo.apply_status_updates(newest, self.clock.now_ms())
+        with self.metrics.request("profiles", "status_flush") as trace:
+            trace.outcome = "write"
+            return trace.db(self.repo.apply_status_updates, newest, self.clock.now_ms())
+
+    def _count(self, result: BatchResult, wrote: bool) -> None:
+        totals = self.totals
+        totals.passes += 1
+        totals.claimed += result.claimed
+        totals.read += result.read
+        totals.applied += result.applied
+        totals.skipped += result.skipped
+        totals.acknowledged += result.acknowledged
+        totals.db_writes += int(wrote)
+
+    def drain(self, max_passes: int = 1_000) -> WorkerTotals:
+        """Pass until the stream has nothing new for this worker."""
+        for _ in range(max_passes):
+            if not self.run_once().read:
+                break
+        return self.totals
+
+    def lag(self) -> QueueLag:
+        """Entries not yet acknowledged, and how long the oldest has waited (on this worker's clock)."""
+        entries = self.redis.xrange(self.stream, count=1)  # acknowledged entries are deleted
+        waiting = self.redis.xlen(self.stream)
+        if not entries:
+            return QueueLag(0, 0)
+        enqueued = int(entries[0][1].get("enqueued_ms", self.clock.now_ms()))
+        return QueueLag(waiting, max(0, self.clock.now_ms() - enqueued))
+
+    def steps(self) -> Steps:
+        """One pass as simulation steps: the stream round trips and the database batch take simulated time."""
+        before = self.totals.passes
+        result = self.run_once()
+        latency = self.metrics.latency if self.metrics is not None else None
+        if latency is not None:
+            yield latency.cache_round_trip() * (2 + int(result.claimed > 0))
+            if self.totals.passes > before and result.applied + result.skipped:
+                yield latency.database_query()
+        return result
+
+    # a background thread, for notebooks and tests with real concurrency
+    def start(self, block_ms: int = 200) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, args=(block_ms,), name=self.consumer, daemon=True)
+        self._thread.start()
+
+    def _loop(self, block_ms: int) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once(block_ms=block_ms)
+            except redis.ConnectionError as exc:
+                log.warning("write-behind worker %s: %s; retrying", self.consumer, exc)
+                self._stop.wait(0.2)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
