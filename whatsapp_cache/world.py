@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 from typing import Callable
 
@@ -64,7 +65,7 @@ class World:
 
     def _build_types(self) -> None:
         context = Context(self.redis, self.repo, self.keys, self.clock, self.metrics, self.scripts,
-                          self._ttls, self._token_factory)
+                          self._ttls, self._token_factory, random.Random(self.seed))
         self.sessions = Sessions(context)
         self.presence = Presence(context)
         self.messages = RecentMessages(context)

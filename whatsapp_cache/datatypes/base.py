@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import redis
@@ -32,6 +33,7 @@ class Context:
     scripts: Scripts
     ttls: TTLs
     token_factory: Callable[[], str]
+    rng: random.Random = field(default_factory=random.Random)
 
 
 class CachedType:
@@ -91,7 +93,7 @@ class CachedType:
     def _fill(self, trace: Trace, keys: EntryKeys, generation: str, kind: str, items: list[str],
               missing: bool = False, ttl_ms: int | None = None) -> bool:
         """Write a complete entry with its marker and TTL atomically, unless a write came first."""
-        ttl_ms = ttl_ms or (self.ctx.ttls.ms("negative") if missing else self.ttl_ms)
+        ttl_ms = ttl_ms or self.ctx.ttls.jittered_ms("negative" if missing else self.data_type, self.ctx.rng)
         marker = encode_meta(self.now() + ttl_ms, missing)
         args = [generation, ttl_ms, kind, marker, *items]
         return bool(trace.cache(self.ctx.scripts.fill, keys=[keys.data, keys.generation], args=args))

@@ -40,7 +40,7 @@ class CacheAside(StatusPattern):
             ttl = self.ctx.ttl_with_jitter()
             if self.guarded:
                 yield from self._cache(trace, self._guarded_set, keys=[keys.data, keys.generation],
-                                       args=[generation, ttl, self._record(fresh, ttl)])
+                                       args=[generation, ttl, self._record(fresh, ttl), fresh.version])
             else:
                 yield from self._cache(trace, self.ctx.redis.set, keys.data, self._record(fresh, ttl), px=ttl)
             return self._observed(user_id, fresh)

@@ -1,10 +1,16 @@
 """Lua for the caching patterns; each is one atomic step on one user's keys."""
 
-# Fill from the database only if no write bumped the generation since the reader looked.
-# KEYS: value, generation. ARGV: expected generation, TTL ms, record.
+# Fill from the database only if no write bumped the generation since the reader looked,
+# and never over a newer cached version (write-behind's cache can be ahead of the database).
+# KEYS: value, generation. ARGV: expected generation, TTL ms, record, its version.
 GUARDED_SET = """
 local current = redis.call('GET', KEYS[2]) or ''
 if current ~= ARGV[1] then return 0 end
+local cached = redis.call('GET', KEYS[1])
+if cached then
+  local version = tonumber(string.match(cached, '^{"version":(%d+),'))
+  if version ~= nil and version >= tonumber(ARGV[4]) then return 0 end
+end
 redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
 return 1
 """
@@ -21,10 +27,13 @@ redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
 return 1
 """
 
-# Write-behind: next version, cached record and queued update, all or nothing.
-# KEYS: value, version counter, stream. ARGV: value as JSON, now ms, TTL ms, user id, expiry ms,
-# the counter's first value (now * 1000, so versions stay ahead of any earlier ones).
+# Write-behind: next version, cached record and queued update, all or nothing; the generation
+# bump refuses fills already in flight (they read the database, which lags the queue).
+# KEYS: value, version counter, stream, generation. ARGV: value as JSON, now ms, TTL ms, user id,
+# expiry ms, the counter's first value (now * 1000, so versions stay ahead of any earlier ones).
 WRITE_BEHIND = """
+redis.call('INCR', KEYS[4])
+redis.call('PEXPIRE', KEYS[4], ARGV[3])
 redis.call('SET', KEYS[2], ARGV[6], 'NX')
 redis.call('INCR', KEYS[2])
 local version = redis.call('GET', KEYS[2])

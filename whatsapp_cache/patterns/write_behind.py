@@ -69,7 +69,7 @@ class WriteBehind(StatusPattern):
             args = [json.dumps(text, ensure_ascii=False), now, ttl, user_id, now + ttl, now * 1000]
             version = yield from self._cache(trace, self._write_script,
                                              keys=[keys.status(user_id).data, keys.status_version(user_id),
-                                                   self.stream], args=args)
+                                                   self.stream, keys.status(user_id).generation], args=args)
             self.ctx.truth.committed(user_id, int(version), now)  # acknowledged: this is now the truth
             return int(version)
 
