@@ -52,7 +52,7 @@ def nav_markdown(index: int, folder: Path | None = None) -> str:
     if index > 0:
         previous = CHAPTERS[index - 1]
         parts.append("&lt; " + _link(previous, folder, f"{previous.stem[:2]}. {previous.title}"))
-    parts.append("[Contents](../README.md#the-notebooks)")
+    parts.append("[Contents](../README.md)")
     if index + 1 < len(CHAPTERS):
         following = CHAPTERS[index + 1]
         parts.append(_link(following, folder, f"{following.stem[:2]}. {following.title}") + " &gt;")

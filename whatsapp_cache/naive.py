@@ -99,3 +99,12 @@ class NaiveSeedCache:
     def cleanup(self) -> int:
         """The setInterval body that every app server runs every minute (bug 12)."""
         return self.redis.zremrangebyscore("online_users", "-inf", self.now_ms() - 5 * 60 * 1000)
+
+    def update_user_status(self, user_id: str, status: str) -> dict:
+        """updateUserStatus (write-behind): cache first, then a fire-and-forget publish (bug 9).
+
+        Returns how many workers heard the update: 0 means the database will never learn it.
+        """
+        self.redis.hset(f"user:{user_id}", "status", status)
+        receivers = self.redis.publish("user_updates", json.dumps({"userId": user_id, "status": status}))
+        return {"success": True, "workers_that_heard_it": receivers}

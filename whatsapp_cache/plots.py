@@ -26,3 +26,24 @@ def hit_ratio_bars(rows: list[TypeSummary], claims: dict[str, float] = SEED_HIT_
     axes.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def pattern_panels(rows):
+    """Per pattern: database writes, share of stale reads, and average write and read latency."""
+    names = [r.pattern for r in rows]
+    panels = (("database writes", [r.db_writes for r in rows], "{:,.0f}"),
+              ("stale reads", [r.stale_share for r in rows], "{:.1%}"),
+              ("avg write ms (simulated)", [r.avg_write_ms for r in rows], "{:.0f}"),
+              ("avg read ms (simulated)", [r.avg_read_ms for r in rows], "{:.0f}"))
+    figure, axes = plt.subplots(1, len(panels), figsize=(12, 3.2))
+    for ax, (title, values, fmt) in zip(axes, panels):
+        bars = ax.barh(names, values, color="tab:blue")
+        ax.bar_label(bars, [fmt.format(v) for v in values], fontsize=7, padding=2)
+        ax.set_title(title, fontsize=9)
+        ax.invert_yaxis()
+        ax.tick_params(labelsize=8)
+        ax.margins(x=0.3)
+    for ax in axes[1:]:
+        ax.set_yticklabels([])
+    figure.tight_layout()
+    return figure

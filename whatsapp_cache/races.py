@@ -65,6 +65,7 @@ def replay(world, user_id: str, actors: dict, order: list[tuple[str, str]]) -> t
 
     results, timeline = {}, []
     key = world.keys.status(user_id).data
+    world.redis.delete(key)  # every replay starts from an empty cache
 
     def advance(actor: str) -> bool:
         try:

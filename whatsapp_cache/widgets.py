@@ -11,22 +11,28 @@ from .plots import hit_ratio_bars
 from .ttl import TTLs
 from .workload import WorkloadSpec, measure
 
-_MINUTES = {"sessions": (5, 7 * 24 * 60), "presence": (1, 30), "messages": (1, 6 * 60),
-            "profiles": (5, 48 * 60), "groups": (5, 24 * 60)}
+# TTL choices per data type, in minutes (the seed's default is always among them)
+_TTL_CHOICES = {
+    "sessions": (60, 360, 1440, 2880, 4320, 10080, 20160),
+    "presence": (1, 2, 3, 5, 10, 15, 30),
+    "messages": (1, 5, 10, 15, 30, 60, 120, 240, 360),
+    "profiles": (5, 15, 60, 240, 720, 1440, 2880),
+    "groups": (5, 15, 60, 120, 360, 720, 1440),
+}
+_STYLE = {"description_width": "160px"}
 
 
 def ttl_explorer(size: str = "small", seed: int = 0):
     """Sliders for each data type's TTL (minutes), the workload's size and skew; shows hit ratios."""
     defaults = TTLs()
-    sliders = {name: widgets.IntSlider(value=min(getattr(defaults, name) // 60, high), min=low, max=high,
-                                       step=max(1, (high - low) // 100), description=f"{name} TTL (min)",
-                                       continuous_update=False, style={"description_width": "130px"},
-                                       layout={"width": "480px"})
-               for name, (low, high) in _MINUTES.items()}
-    actions = widgets.IntSlider(value=2000, min=200, max=10_000, step=200, description="actions",
-                                continuous_update=False, style={"description_width": "130px"})
+    sliders = {name: widgets.SelectionSlider(options=choices, value=getattr(defaults, name) // 60,
+                                             description=f"{name} TTL (min)", continuous_update=False,
+                                             style=_STYLE, layout={"width": "520px"})
+               for name, choices in _TTL_CHOICES.items()}
+    actions = widgets.IntSlider(value=3000, min=500, max=10_000, step=500, description="actions",
+                                continuous_update=False, style=_STYLE)
     skew = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="user skew",
-                               continuous_update=False, style={"description_width": "130px"})
+                               continuous_update=False, style=_STYLE)
     output = widgets.Output()
 
     def redraw(_change=None) -> None:
@@ -44,3 +50,40 @@ def ttl_explorer(size: str = "small", seed: int = 0):
     redraw()
     return widgets.VBox([widgets.HTML("<b>Run live to explore:</b> each change replays the workload."),
                          *sliders.values(), actions, skew, output])
+
+
+def pattern_explorer(seed: int = 0):
+    """Sliders for the read/write mix, TTL, jitter and concurrency; shows every pattern side by side."""
+    from .patterns.compare import MixSpec, compare, format_comparison
+    from .plots import pattern_panels
+
+    style = _STYLE
+    controls = {
+        "write_share": widgets.FloatSlider(value=0.2, min=0.0, max=0.9, step=0.05, description="write share",
+                                           continuous_update=False, style=style),
+        "ttl_s": widgets.IntSlider(value=60, min=5, max=600, step=5, description="TTL (s)",
+                                   continuous_update=False, style=style),
+        "jitter": widgets.FloatSlider(value=0.0, min=0.0, max=0.5, step=0.05, description="TTL jitter",
+                                      continuous_update=False, style=style),
+        "clients": widgets.IntSlider(value=16, min=1, max=64, description="clients",
+                                     continuous_update=False, style=style),
+        "operations": widgets.IntSlider(value=1000, min=200, max=5000, step=200, description="operations",
+                                        continuous_update=False, style=style),
+    }
+    output = widgets.Output()
+
+    def redraw(_change=None) -> None:
+        spec = MixSpec(seed=seed, **{name: control.value for name, control in controls.items()})
+        rows = compare(spec)
+        with output:
+            output.clear_output(wait=True)
+            print(format_comparison(rows))
+            figure = pattern_panels(rows)
+            display(figure)
+            plt.close(figure)
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HTML("<b>Run live to explore:</b> each change reruns every pattern."),
+                         *controls.values(), output])

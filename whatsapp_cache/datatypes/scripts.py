@@ -119,11 +119,16 @@ class Scripts:
     """The scripts registered on one client (EVALSHA, falling back to EVAL once)."""
 
     def __init__(self, client: redis.Redis):
+        from ..patterns.scripts import GUARDED_SET, SET_IF_NEWER, WRITE_BEHIND
+
         self.fill = client.register_script(FILL)
         self.invalidate = client.register_script(INVALIDATE)
         self.push_message = client.register_script(PUSH_MESSAGE)
         self.change_member = client.register_script(CHANGE_MEMBER)
         self.cleanup_presence = client.register_script(CLEANUP_PRESENCE)
+        self.guarded_set = client.register_script(GUARDED_SET)
+        self.set_if_newer = client.register_script(SET_IF_NEWER)
+        self.write_behind = client.register_script(WRITE_BEHIND)
 
     def names(self) -> dict[str, str]:
         """SHA1 of each script -> its name, to show EVALSHA calls readably."""
@@ -131,5 +136,5 @@ class Scripts:
 
     def preload(self) -> None:
         """SCRIPT LOAD each script, so the first call of each is one round trip like the rest."""
-        for script in (self.fill, self.invalidate, self.push_message, self.change_member, self.cleanup_presence):
+        for script in vars(self).values():
             script.registered_client.script_load(script.script)

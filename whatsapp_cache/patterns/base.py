@@ -16,6 +16,7 @@ from ..clock import SimulatedClock
 from ..codec import CorruptEntry, PAYLOAD_VERSION
 from ..concurrency import Steps, run_steps
 from ..datatypes.base import log
+from ..datatypes.scripts import Scripts
 from ..db import Repository
 from ..keys import KeySchema
 from ..metrics import Metrics, Trace
@@ -57,6 +58,7 @@ class PatternContext:
     """The parts a pattern needs; `truth` records when each version became the truth."""
 
     redis: redis.Redis
+    scripts: Scripts
     repo: Repository
     keys: KeySchema
     clock: SimulatedClock
@@ -75,7 +77,7 @@ class PatternContext:
     @classmethod
     def from_world(cls, world, ttl_s: int | None = None, jitter: float = 0.0) -> "PatternContext":
         ttl_ms = (ttl_s if ttl_s is not None else world.ttls.profiles) * 1000
-        return cls(world.redis, world.repo, world.keys, world.clock, world.metrics, ttl_ms, jitter, world.seed)
+        return cls(world.redis, world.scripts, world.repo, world.keys, world.clock, world.metrics, ttl_ms, jitter, world.seed)
 
     def ttl_with_jitter(self) -> int:
         """The TTL stretched by up to `jitter` of itself, so entries filled together expire apart."""

@@ -12,9 +12,7 @@ the reader then fills the old row, which stays cached until its TTL.
 from __future__ import annotations
 
 from ..concurrency import Steps
-from ..datatypes.scripts import INVALIDATE
-from .base import StatusPattern, Versioned
-from .scripts import GUARDED_SET
+from .base import StatusPattern
 
 
 class CacheAside(StatusPattern):
@@ -26,8 +24,6 @@ class CacheAside(StatusPattern):
         self.name = "cache-aside" if guarded else "cache-aside (naive)"
         self.summary = ("fill only if no write came first (generation check)" if guarded
                         else "fill unconditionally: a slow reader can put an old value back")
-        self._guarded_set = context.redis.register_script(GUARDED_SET)
-        self._invalidate = context.redis.register_script(INVALIDATE)
 
     def read(self, user_id: str) -> Steps:
         keys = self.ctx.keys.status(user_id)
@@ -39,7 +35,7 @@ class CacheAside(StatusPattern):
             fresh = yield from self._load(trace, user_id)
             ttl = self.ctx.ttl_with_jitter()
             if self.guarded:
-                yield from self._cache(trace, self._guarded_set, keys=[keys.data, keys.generation],
+                yield from self._cache(trace, self.ctx.scripts.guarded_set, keys=[keys.data, keys.generation],
                                        args=[generation, ttl, self._record(fresh, ttl), fresh.version])
             else:
                 yield from self._cache(trace, self.ctx.redis.set, keys.data, self._record(fresh, ttl), px=ttl)
@@ -53,7 +49,7 @@ class CacheAside(StatusPattern):
             version = yield from self._db(trace, self.ctx.repo.write_status, user_id, text, self._now())
             self.ctx.truth.committed(user_id, version, self._now())
             if self.guarded:
-                yield from self._cache(trace, self._invalidate, keys=[keys.data, keys.generation],
+                yield from self._cache(trace, self.ctx.scripts.invalidate, keys=[keys.data, keys.generation],
                                        args=[self.ctx.ttl_ms])
             else:
                 yield from self._cache(trace, self.ctx.redis.delete, keys.data)

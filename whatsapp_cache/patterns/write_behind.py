@@ -22,16 +22,18 @@ from dataclasses import dataclass, field
 import redis
 
 from ..clock import Clock
-from ..concurrency import Steps, run_steps
+from ..concurrency import Steps
 from ..db import Repository
 from ..keys import KeySchema
 from ..metrics import Metrics
-from .base import StatusPattern, Versioned
+from .. import validation
+from .base import StatusPattern
 from .cache_aside import CacheAside
-from .scripts import WRITE_BEHIND
 
 log = logging.getLogger("whatsapp_cache")
 GROUP = "db-writers"
+STATUS_LIMIT = 256          # the users.status_message column
+MAX_VERSION = 2 ** 63 - 1   # the users.version column (BIGINT)
 
 
 def ensure_group(client: redis.Redis, stream: str) -> None:
@@ -51,7 +53,6 @@ class WriteBehind(StatusPattern):
 
     def __init__(self, context):
         super().__init__(context)
-        self._write_script = context.redis.register_script(WRITE_BEHIND)
         self._reader = CacheAside(context, guarded=True)
         self.stream = context.keys.write_behind_stream()
         ensure_group(context.redis, self.stream)
@@ -67,7 +68,7 @@ class WriteBehind(StatusPattern):
         with self.ctx.metrics.request("profiles", "status_write") as trace:
             trace.outcome = "write"
             args = [json.dumps(text, ensure_ascii=False), now, ttl, user_id, now + ttl, now * 1000]
-            version = yield from self._cache(trace, self._write_script,
+            version = yield from self._cache(trace, self.ctx.scripts.write_behind,
                                              keys=[keys.status(user_id).data, keys.status_version(user_id),
                                                    self.stream, keys.status(user_id).generation], args=args)
             self.ctx.truth.committed(user_id, int(version), now)  # acknowledged: this is now the truth
@@ -151,8 +152,14 @@ class WriteBehindWorker:
         newest: dict[str, tuple[str, int]] = {}
         for _entry_id, fields in entries:
             try:
-                user_id, version, value = fields["user_id"], int(fields["version"]), json.loads(fields["value"])
-            except (KeyError, ValueError, TypeError):
+                # Whatever the database would refuse (no string, too long, a version past BIGINT) counts
+                # as malformed too: one such entry would otherwise fail every batch it is in, forever.
+                user_id = validation.entity_id(fields["user_id"], "user id")
+                version = int(fields["version"])
+                value = validation.short_text(json.loads(fields["value"]), "status message", STATUS_LIMIT)
+                if not 0 < version <= MAX_VERSION:
+                    raise ValueError("version out of range")
+            except (KeyError, ValueError, TypeError, RecursionError):
                 log.warning("write-behind entry %s is malformed; acknowledged and dropped", _entry_id)
                 continue
             if user_id not in newest or version > newest[user_id][1]:
@@ -197,7 +204,10 @@ class WriteBehindWorker:
         waiting = self.redis.xlen(self.stream)
         if not entries:
             return QueueLag(0, 0)
-        enqueued = int(entries[0][1].get("enqueued_ms", self.clock.now_ms()))
+        try:
+            enqueued = int(entries[0][1].get("enqueued_ms", self.clock.now_ms()))
+        except ValueError:  # a malformed entry the next pass will drop: no age to report
+            enqueued = self.clock.now_ms()
         return QueueLag(waiting, max(0, self.clock.now_ms() - enqueued))
 
     def steps(self) -> Steps:

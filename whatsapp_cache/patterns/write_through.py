@@ -12,7 +12,6 @@ from __future__ import annotations
 from ..concurrency import Steps
 from .base import StatusPattern, Versioned
 from .cache_aside import CacheAside
-from .scripts import SET_IF_NEWER
 
 
 class WriteThrough(StatusPattern):
@@ -25,7 +24,6 @@ class WriteThrough(StatusPattern):
         self.summary = ("cache updated on write, only by a newer version" if guarded
                         else "cache updated on write by whichever writer arrives last")
         self._reader = CacheAside(context, guarded=True)
-        self._set_if_newer = context.redis.register_script(SET_IF_NEWER)
 
     def read(self, user_id: str) -> Steps:
         return (yield from self._reader.read(user_id))
@@ -43,7 +41,7 @@ class WriteThrough(StatusPattern):
             pipe.incr(keys.generation)
             pipe.pexpire(keys.generation, self.ctx.ttl_ms)
             if self.guarded:
-                self._set_if_newer(keys=[keys.data], args=[version, ttl, record], client=pipe)
+                self.ctx.scripts.set_if_newer(keys=[keys.data], args=[version, ttl, record], client=pipe)
             else:
                 pipe.set(keys.data, record, px=ttl)
             yield from self._cache(trace, pipe.execute)
