@@ -80,3 +80,23 @@ def watch_commands(world=None) -> Iterator[CommandLog]:
 
 def _text(part) -> str:
     return part.decode("utf-8", "replace") if isinstance(part, bytes) else str(part)
+
+
+def logical_expiry_ms(client, key: str) -> int | None:
+    """When a cached entry expires on the world's clock (from its marker); None if it has none."""
+    from .codec import META_FIELD, CorruptEntry, decode_meta, is_meta
+
+    kind = client.type(key)
+    if kind == "hash":
+        raw = client.hget(key, META_FIELD)
+    elif kind == "list":
+        raw = client.lindex(key, -1)
+    elif kind in ("set", "zset"):
+        members = client.smembers(key) if kind == "set" else client.zrange(key, 0, -1)
+        raw = next((m for m in members if is_meta(m)), None)
+    else:
+        return None
+    try:
+        return decode_meta(raw).expires_ms
+    except CorruptEntry:
+        return None
