@@ -92,7 +92,7 @@ def make_world(backend):
 
     yield build
     for world in worlds:
-        world.flush_cache()
+        world.flush_cache(keep_queue=False)
         world.repo.drop_schema()
         world.close()
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .config import DATABASE_URL_ENV, REDIS_URL_ENV
-from .errors import WhatsAppCacheError
+from .errors import ConfigError, WhatsAppCacheError
 from .ttl import TTLs
 from .workload import WorkloadSpec
 
@@ -34,6 +34,182 @@ def _course(args: argparse.Namespace) -> str:
         return f"navigation refreshed in {len(changed)} notebook(s)"
     built = build(args.notebooks)
     return "executed and stored: " + ", ".join(p.name for p in built)
+
+
+WORKER_DESCRIPTION = """\
+Drain the write-behind queue into the database (the worker half of the write-behind
+pattern; the write half is WriteBehind, which puts each status update in Redis and in the
+stream <namespace>:{writes}:status in one Lua script).
+
+Every pass of the worker:
+  1. XAUTOCLAIM  takes over entries another worker read but never acknowledged and that
+                 have been idle longer than --claim-idle-ms (that worker crashed or hangs);
+  2. XREADGROUP  reads new entries as consumer --consumer of the group "db-writers"
+                 (waiting up to --block-ms for some to arrive);
+  3. coalesces   keeps only the newest version per user, so many writes cost one UPDATE;
+  4. applies     UPDATE users ... WHERE version < new, in one transaction: a redelivered
+                 or late entry can never overwrite a newer status;
+  5. XACK + XDEL acknowledges and deletes the batch, only after the database committed.
+Entries that cannot be stored (malformed) are acknowledged and dropped with a warning.
+
+Run as many workers as you like, each with its own --consumer name; if one dies, the
+others pick up its entries after --claim-idle-ms. Without --once or --drain the worker
+runs until SIGTERM or SIGINT, finishes the batch in hand, and prints its totals as one
+JSON line (a second signal leaves at once; what it held is redelivered to another worker).
+
+Backends: --redis-url / --database-url, else $%s / $%s.
+Both must be live; the database must already hold the course tables (a World or
+`whatsapp-cache tour` creates them). Passwords in URLs are never printed.
+""" % (REDIS_URL_ENV, DATABASE_URL_ENV)
+
+
+class WorkerError(WhatsAppCacheError):
+    """A backend the worker needs failed; the message names it, with any password masked."""
+
+
+def _count_arg(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _url_secrets(url: str | None) -> set[str]:
+    """The password of a URL (raw and percent-decoded), to scrub from a driver's error text."""
+    from urllib.parse import unquote
+
+    from .config import REDIS_SCHEMES
+
+    if not url:
+        return set()
+    scheme, _, rest = url.partition("://")
+    userinfo = rest.rpartition("@")[0]
+    _user, colon, password = userinfo.partition(":")
+    secret = password if colon else (userinfo if scheme.lower() in REDIS_SCHEMES else "")
+    return {text for text in (secret, unquote(secret)) if text}
+
+
+def _describe(exc: BaseException, config) -> str:
+    """One line naming the backend (masked URL) and the driver's complaint (password scrubbed)."""
+    import redis
+
+    where = f"Redis at {config.redis_label}" if isinstance(exc, redis.RedisError) else \
+        f"database at {config.database_label}"
+    inner = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's exception
+    lines = str(inner).strip().splitlines()
+    text = lines[0].strip() if lines else ""
+    for secret in _url_secrets(config.redis_url) | _url_secrets(config.database_url):
+        text = text.replace(secret, "***")
+    return f"{where}: {type(inner).__name__}" + (f": {text}" if text else "")
+
+
+def _worker(args: argparse.Namespace) -> str:
+    import contextlib
+    import json
+    import logging
+    import os
+    import signal
+    import socket
+    import threading
+    from dataclasses import asdict
+
+    import redis
+    from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError, SQLAlchemyError
+
+    from .backends import REDIS_TIMEOUT_S, make_engine, make_redis
+    from .clock import SystemClock
+    from .config import BackendConfig
+    from .db import Repository
+    from .keys import KeySchema
+    from .patterns.write_behind import WriteBehindWorker, ensure_group
+
+    log = logging.getLogger("whatsapp_cache")
+    config = BackendConfig.resolve(args.redis_url, args.database_url)
+    if config.redis_url is None or config.database_url is None:
+        raise ConfigError("the worker needs a live Redis and a live database: pass --redis-url and "
+                          f"--database-url, or set ${REDIS_URL_ENV} and ${DATABASE_URL_ENV}")
+    keys = KeySchema(args.namespace)
+    consumer = args.consumer if args.consumer is not None else f"{socket.gethostname()}-{os.getpid()}"
+    if not consumer.strip():
+        raise ConfigError("--consumer must not be empty")
+    block_limit = int(REDIS_TIMEOUT_S * 1000) - 500
+    if args.block_ms > block_limit:
+        raise ConfigError(f"--block-ms must be at most {block_limit} (the Redis client times out "
+                          f"after {int(REDIS_TIMEOUT_S * 1000)} ms)")
+
+    @contextlib.contextmanager
+    def backend_errors(doing: str):
+        try:
+            yield
+        except (redis.RedisError, SQLAlchemyError) as exc:
+            raise WorkerError(f"{doing}: {_describe(exc, config)}") from None
+
+    transient = (redis.ConnectionError, redis.TimeoutError, OperationalError, InterfaceError)
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        if stop.is_set():
+            raise SystemExit(128 + signum)  # second signal: leave now; unacknowledged entries are redelivered
+        stop.set()
+
+    client = make_redis(config)
+    engine = None
+    previous = {}
+    try:
+        engine = make_engine(config)
+        repo = Repository(engine)
+        with backend_errors("cannot start the worker"):
+            client.ping()
+            try:
+                repo.status("")  # the users table with its version column is there
+            except ProgrammingError as exc:
+                raise WorkerError(f"cannot start the worker: {_describe(exc, config)} (the database needs the "
+                                  "course tables: a World or `whatsapp-cache tour` creates them)") from None
+            worker = WriteBehindWorker(client, repo, keys, SystemClock(), consumer=consumer, batch=args.batch,
+                                       claim_idle_ms=args.claim_idle_ms)
+        if threading.current_thread() is threading.main_thread():
+            previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
+        if args.once:
+            with backend_errors("worker pass failed"):
+                result = worker.run_once()
+            return json.dumps({**asdict(result), "coalesced": result.coalesced})
+        if args.drain:
+            with backend_errors("worker pass failed"):
+                while not stop.is_set() and worker.run_once().read:
+                    pass
+            return json.dumps(asdict(worker.totals))
+        print(f"write-behind worker {consumer}: stream {worker.stream} -> {config.database_label} "
+              f"(Redis {config.redis_label}); SIGTERM or Ctrl-C to stop", file=sys.stderr, flush=True)
+        delay = 0.0
+        with backend_errors("worker stopped"):
+            while not stop.is_set():
+                try:
+                    worker.run_once(block_ms=args.block_ms)
+                    delay = 0.0
+                except transient as exc:
+                    delay = min(5.0, max(0.2, delay * 2))
+                    log.warning("write-behind worker %s: %s; retrying in %.1f s", consumer,
+                                _describe(exc, config), delay)
+                    stop.wait(delay)
+                except redis.ResponseError as exc:
+                    if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
+                        raise
+                    log.warning("write-behind worker %s: the stream or its group was deleted; creating it again",
+                                consumer)
+                    ensure_group(client, worker.stream)
+        return json.dumps(asdict(worker.totals))
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        client.close()
+        if engine is not None:
+            engine.dispose()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +248,27 @@ def build_parser() -> argparse.ArgumentParser:
     course.add_argument("notebooks", nargs=argparse.REMAINDER,
                         help="with build: only these (e.g. 01_what_to_cache); with open: JupyterLab options")
     course.set_defaults(run=_course)
+
+    worker = commands.add_parser("worker", help="drain the write-behind queue into the database (run one or more)",
+                                 description=WORKER_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    worker.add_argument("--redis-url", help=f"Redis URL (default: ${REDIS_URL_ENV})")
+    worker.add_argument("--database-url", help=f"SQLAlchemy URL (default: ${DATABASE_URL_ENV})")
+    worker.add_argument("--namespace", default="wc", help="key namespace the writers use (default wc)")
+    worker.add_argument("--consumer", help="this worker's name in the consumer group; give each worker its own "
+                                           "(default: hostname-pid)")
+    worker.add_argument("--batch", type=_count_arg(1), default=200,
+                        help="entries read (and claimed) per pass (default 200)")
+    worker.add_argument("--claim-idle-ms", type=_count_arg(0), default=5000,
+                        help="take over another consumer's unacknowledged entries once idle this long "
+                             "(default 5000; 0 takes everything pending)")
+    worker.add_argument("--block-ms", type=_count_arg(1), default=1000,
+                        help="how long a pass waits for new entries when there are none (default 1000)")
+    mode = worker.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true",
+                      help="one pass without waiting; print what it did as one JSON line and exit")
+    mode.add_argument("--drain", action="store_true",
+                      help="pass until a pass finds nothing; print the totals as one JSON line and exit")
+    worker.set_defaults(run=_worker)
     return parser
 
 

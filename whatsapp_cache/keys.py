@@ -65,11 +65,20 @@ class KeySchema:
     def write_behind_stream(self) -> str:
         return f"{self.namespace}:{{writes}}:status"
 
+    def is_queue(self, key: str) -> bool:
+        """Whether a key holds write-behind state (the stream, a version counter) rather than cache."""
+        return key.startswith(f"{self.namespace}:{{writes}}:") or (
+            key.startswith(f"{self.namespace}:user:{{") and key.endswith("}:version"))
+
     def presence(self) -> str:
         return f"{self.namespace}:{{presence}}:last_seen"
 
     def presence_cleanup(self, interval_number: int) -> str:
         return f"{self.namespace}:{{presence}}:cleanup:{interval_number}"
+
+    def invalidation_channel(self) -> str:
+        """The pub/sub channel on which app servers announce invalidations of their local copies."""
+        return f"{self.namespace}:invalidate"
 
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this namespace."""

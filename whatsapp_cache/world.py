@@ -89,11 +89,17 @@ class World:
             load(self.repo, self.dataset)
             self.flush_cache()
 
-    def flush_cache(self) -> int:
-        """Delete every key of this world's namespace (and nothing else); return how many."""
+    def flush_cache(self, keep_queue: bool = True) -> int:
+        """Delete the keys of this world's namespace (and nothing else); return how many.
+
+        Write-behind's stream and version counters are not cache but writes on their way to
+        the database, so they stay unless `keep_queue` is False (reset() drops them with the schema).
+        """
         deleted = 0
         batch = []
         for key in self.redis.scan_iter(match=self.keys.pattern(), count=1000):
+            if keep_queue and self.keys.is_queue(key):
+                continue
             batch.append(key)
             if len(batch) == 500:
                 deleted += self.redis.delete(*batch)
@@ -106,7 +112,7 @@ class World:
         """Drop and recreate the schema, empty the cache and metrics, reload a data set."""
         self.repo.drop_schema()
         self.repo.create_schema()
-        self.flush_cache()
+        self.flush_cache(keep_queue=False)
         self.metrics.reset()
         self.dataset = None
         if dataset is not None:

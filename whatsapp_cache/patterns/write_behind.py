@@ -10,6 +10,11 @@ The seed publishes to a queue after writing the cache, so a failed publish loses
 write, and two workers can apply one user's updates out of order. Here the queue entry
 is written in the same script as the cache, entries stay pending until a worker
 acknowledges them, and the version check makes a redelivered or late entry harmless.
+
+Versions come from a per-user counter in Redis that starts at now * 1000, so every write
+to a key must go through write-behind: a database-side write elsewhere would take its own
+version (the row's + 1) and could overtake the counter. If Redis loses the counter, it
+restarts from the clock, ahead of earlier versions as long as the clock moves forward.
 """
 
 from __future__ import annotations
