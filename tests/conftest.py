@@ -19,7 +19,7 @@ from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV
 REQUIRE_LIVE = os.environ.get("WHATSAPP_CACHE_REQUIRE_LIVE") == "1"
 TEST_REDIS_URL = os.environ.get("WHATSAPP_CACHE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PG_SERVER_URL = os.environ.get("WHATSAPP_CACHE_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
-TEST_DATABASE = "whatsapp_cache_test"
+TEST_DATABASE = f"whatsapp_cache_test_{os.getpid()}"  # concurrent runs do not collide
 
 
 @dataclass(frozen=True)
