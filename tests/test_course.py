@@ -36,7 +36,7 @@ def test_notebook_is_stored_executed(chapter):
     navigation = [cell for cell in notebook.cells if NAV_TAG in cell.metadata.get("tags", [])]
     assert notebook.cells[0] in navigation and notebook.cells[-1] in navigation
     skipped = [cell for cell in code if {"nbval-ignore-output", "nbval-skip"} & set(cell.metadata.get("tags", []))]
-    assert len(skipped) <= max(1, len(code) // 10)
+    assert len(skipped) / len(code) <= 0.15  # the house rule: widget and real-timing cells only, and few
 
 
 @pytest.mark.parametrize("chapter", NOTEBOOKS, ids=lambda c: c.stem)

@@ -47,3 +47,35 @@ def pattern_panels(rows):
         ax.set_yticklabels([])
     figure.tight_layout()
     return figure
+
+
+def expiry_histograms(expiries_s: dict[str, list[float]], bin_s: float = 10.0):
+    """When entries filled in one instant expire, one panel per jitter setting (seconds after the fill)."""
+    figure, axes = plt.subplots(1, len(expiries_s), figsize=(5 * len(expiries_s), 3), sharey=True)
+    axes = [axes] if len(expiries_s) == 1 else axes
+    for ax, (label, times) in zip(axes, expiries_s.items()):
+        low, high = min(times), max(times)
+        bins = max(1, int((high - low) // bin_s) + 1)
+        ax.hist(times, bins=bins, range=(low, low + bins * bin_s), color="tab:orange")
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("seconds after the fill")
+    axes[0].set_ylabel(f"entries expiring per {bin_s:g} s")
+    figure.tight_layout()
+    return figure
+
+
+def fleet_panels(rows):
+    """Per invalidation mode: share of stale reads and the longest staleness window."""
+    names = [r.mode for r in rows]
+    figure, axes = plt.subplots(1, 2, figsize=(9, 2.6))
+    for ax, title, values, fmt in ((axes[0], "stale reads", [r.stale_share for r in rows], "{:.1%}"),
+                                   (axes[1], "longest stale window (s)", [r.longest_stale_ms / 1000 for r in rows],
+                                    "{:.1f}")):
+        bars = ax.barh(names, values, color="tab:purple")
+        ax.bar_label(bars, [fmt.format(v) for v in values], fontsize=8, padding=2)
+        ax.set_title(title, fontsize=9)
+        ax.invert_yaxis()
+        ax.margins(x=0.3)
+    axes[1].set_yticklabels([])
+    figure.tight_layout()
+    return figure

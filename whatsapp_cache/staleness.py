@@ -16,10 +16,15 @@ class StalenessReport:
     reads: int = 0
     stale_reads: int = 0
     longest_window_ms: int = 0
+    windows_ms: list[int] = field(default_factory=list, repr=False)
 
     @property
     def stale_share(self) -> float:
         return self.stale_reads / self.reads if self.reads else 0.0
+
+    def stale_longer_than(self, ms: int) -> int:
+        """Stale reads whose value had been outdated for more than `ms`."""
+        return sum(window > ms for window in self.windows_ms)
 
 
 @dataclass
@@ -45,6 +50,7 @@ class VersionLog:
             self.report.reads += 1
             if window:
                 self.report.stale_reads += 1
+                self.report.windows_ms.append(window)
                 self.report.longest_window_ms = max(self.report.longest_window_ms, window)
             return window
 

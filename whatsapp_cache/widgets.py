@@ -87,3 +87,39 @@ def pattern_explorer(seed: int = 0):
     redraw()
     return widgets.VBox([widgets.HTML("<b>Run live to explore:</b> each change reruns every pattern."),
                          *controls.values(), output])
+
+
+def fleet_explorer(seed: int = 0):
+    """Sliders for the number of servers, local TTL, delivery delay and write share; an outage switch."""
+    from .invalidation.fleet import FleetSpec, compare_fleet, format_fleet
+    from .plots import fleet_panels
+
+    controls = {
+        "servers": widgets.IntSlider(value=3, min=1, max=10, description="app servers",
+                                     continuous_update=False, style=_STYLE),
+        "local_ttl_s": widgets.IntSlider(value=30, min=1, max=120, description="local TTL (s)",
+                                         continuous_update=False, style=_STYLE),
+        "poll_every_ms": widgets.IntSlider(value=100, min=10, max=2000, step=10, description="delivery (ms)",
+                                           continuous_update=False, style=_STYLE),
+        "write_share": widgets.FloatSlider(value=0.05, min=0.0, max=0.5, step=0.01, description="write share",
+                                           continuous_update=False, style=_STYLE),
+    }
+    outage = widgets.Checkbox(value=True, description="cut app0 off pub/sub from 60 s to 120 s")
+    output = widgets.Output()
+
+    def redraw(_change=None) -> None:
+        spec = FleetSpec(seed=seed, outage_s=(60.0, 120.0) if outage.value else None,
+                         **{name: control.value for name, control in controls.items()})
+        rows = compare_fleet(spec)
+        with output:
+            output.clear_output(wait=True)
+            print(format_fleet(rows))
+            figure = fleet_panels(rows)
+            display(figure)
+            plt.close(figure)
+
+    for control in (*controls.values(), outage):
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HTML("<b>Run live to explore:</b> each change reruns the fleet."),
+                         *controls.values(), outage, output])

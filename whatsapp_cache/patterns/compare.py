@@ -59,6 +59,7 @@ class PatternResult:
     avg_read_ms: float
     avg_write_ms: float
     max_queue: int = 0
+    stale_over_1s: int = 0
 
 
 def run_pattern(world, name: str, spec: MixSpec) -> PatternResult:
@@ -119,7 +120,7 @@ def _result(world, name, context, worker, max_queue) -> PatternResult:
         stale_share=report.stale_share, longest_stale_ms=report.longest_window_ms,
         avg_read_ms=sum(r.simulated_ms for r in reads) / len(reads) if reads else 0.0,
         avg_write_ms=sum(r.simulated_ms for r in writes) / len(writes) if writes else 0.0,
-        max_queue=max_queue)
+        max_queue=max_queue, stale_over_1s=report.stale_longer_than(1000))
 
 
 def compare(spec: MixSpec = MixSpec(), patterns=DEFAULT_PATTERNS, progress: bool = False) -> list[PatternResult]:
