@@ -120,3 +120,19 @@ def pytest_addoption(parser, pluginmanager):
     group.addoption("--nbval", action="store_true", help="(nbval is disabled: ignored)")
     group.addoption("--nbval-current-env", action="store_true", help="(nbval is disabled: ignored)")
     group.addoption("--nbval-sanitize-with", action="store", help="(nbval is disabled: ignored)")
+
+
+FIGURES: list[str] = []
+
+
+@pytest.fixture
+def figures():
+    """Report a measured figure: printed in a section of its own at the end of the run, even in CI."""
+    return FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("figures measured by the tests")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -80,8 +80,10 @@ def test_corrupt_record_is_a_logged_miss(world, caplog):
     assert decode_record(world.redis.get(world.keys.status(USER).data))[0].version == 1
 
 
-def test_stale_set_race_leaves_an_old_value_in_the_naive_version(world):
+def test_stale_set_race_leaves_an_old_value_in_the_naive_version(world, figures):
     timeline, later = stale_set_race(world, USER, guarded=False)
+    figures(f"stale-set race, naive ({world.config.redis_label}): later read v{later.version}, "
+            f"database v{world.repo.status(USER)[1]}")
     assert later.version == 1 and world.repo.status(USER)[1] == 2
     assert timeline[-1].cache.startswith("v1")
 
@@ -170,8 +172,11 @@ def test_run_steps_returns_the_result_and_moves_the_clock(world):
     assert run_steps(op(), world.clock) == "done" and world.clock.now_ms() == before + 25
 
 
-def test_comparison_shows_each_pattern_trade_off():
+def test_comparison_shows_each_pattern_trade_off(figures):
     rows = {r.pattern: r for r in compare(MixSpec(operations=600, seed=3))}
+    for r in rows.values():
+        figures(f"pattern {r.pattern:<20} db writes {r.db_writes:>4}  stale reads {r.stale_share:6.1%}  "
+                f"longest stale {r.longest_stale_ms:>6} ms  write {r.avg_write_ms:5.1f} ms (simulated)")
     assert rows["write-behind"].db_writes < rows["write-through"].db_writes
     assert rows["write-behind"].avg_write_ms < rows["write-through"].avg_write_ms / 5
     assert rows["TTL only"].stale_share > 0.3 > rows["cache-aside"].stale_share

@@ -275,7 +275,7 @@ def wait_for(condition, timeout_s: float, what: str):
 
 @LIVE_ONLY
 def test_killed_workers_lose_no_update_and_apply_none_out_of_order(make_world, live_redis_url, live_database_url,
-                                                                   tmp_path):
+                                                                   tmp_path, figures):
     world = make_world(clock=SystemClock())             # loads the tiny data set first
     pattern = writer(world)
     stream = world.keys.write_behind_stream()
@@ -388,14 +388,14 @@ def test_killed_workers_lose_no_update_and_apply_none_out_of_order(make_world, l
     summed = {field: sum(report[field] for report in reports)
               for field in ("read", "claimed", "applied", "skipped", "acknowledged")}
     holding = [held for _name, _how, held in kills if held]
-    print(f"\nwrite-behind crash test: {written} updates to {len(last)} users; "
+    figures(f"write-behind crash test: {written} updates to {len(last)} users; "
           f"{len(kills)} workers SIGKILLed ({sum(how == 'mid-batch' for _n, how, _h in kills)} hung mid-batch), "
           f"{len(holding)} of them holding {sum(holding)} read but unacknowledged entries "
           "(an entry redelivered to a worker killed later counts again)")
-    print(f"  surviving workers ({len(reports) - 1}) + final in-process drain: "
+    figures(f"  surviving workers ({len(reports) - 1}) + final in-process drain: "
           + ", ".join(f"{field} {value}" for field, value in summed.items())
           + " (the killed workers cannot report)")
-    print(f"  database: {at_last_version}/{len(last)} users at the version of their last write")
+    figures(f"  database: {at_last_version}/{len(last)} users at the version of their last write")
 
     assert written == UPDATES and len(last) == len(CRASH_USERS)
     assert len(kills) >= 10
