@@ -22,6 +22,24 @@ _TTL_CHOICES = {
 _STYLE = {"description_width": "160px"}
 
 
+def _live_panel(headline: str, controls: list, render) -> widgets.VBox:
+    """Controls above an output that `render()` -> (text, figure) refills whenever one of them moves."""
+    output = widgets.Output()
+
+    def redraw(_change=None) -> None:
+        text, figure = render()
+        with output:
+            output.clear_output(wait=True)
+            print(text)
+            display(figure)
+            plt.close(figure)
+
+    for control in controls:
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HTML(f"<b>Run live to explore:</b> {headline}"), *controls, output])
+
+
 def ttl_explorer(size: str = "small", seed: int = 0):
     """Sliders for each data type's TTL (minutes), the workload's size and skew; shows hit ratios."""
     defaults = TTLs()
@@ -33,23 +51,13 @@ def ttl_explorer(size: str = "small", seed: int = 0):
                                 continuous_update=False, style=_STYLE)
     skew = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="user skew",
                                continuous_update=False, style=_STYLE)
-    output = widgets.Output()
 
-    def redraw(_change=None) -> None:
+    def render():
         ttls = TTLs().with_(**{name: slider.value * 60 for name, slider in sliders.items()})
         rows = measure(ttls, WorkloadSpec(actions=actions.value, user_skew=skew.value, seed=seed), size)
-        with output:
-            output.clear_output(wait=True)
-            print(format_summary(rows))
-            figure = hit_ratio_bars(rows, title="Hit ratio per data type (this run)")
-            display(figure)
-            plt.close(figure)
+        return format_summary(rows), hit_ratio_bars(rows, title="Hit ratio per data type (this run)")
 
-    for control in (*sliders.values(), actions, skew):
-        control.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([widgets.HTML("<b>Run live to explore:</b> each change replays the workload."),
-                         *sliders.values(), actions, skew, output])
+    return _live_panel("each change replays the workload.", [*sliders.values(), actions, skew], render)
 
 
 def pattern_explorer(seed: int = 0):
@@ -70,23 +78,12 @@ def pattern_explorer(seed: int = 0):
         "operations": widgets.IntSlider(value=1000, min=200, max=5000, step=200, description="operations",
                                         continuous_update=False, style=style),
     }
-    output = widgets.Output()
 
-    def redraw(_change=None) -> None:
-        spec = MixSpec(seed=seed, **{name: control.value for name, control in controls.items()})
-        rows = compare(spec)
-        with output:
-            output.clear_output(wait=True)
-            print(format_comparison(rows))
-            figure = pattern_panels(rows)
-            display(figure)
-            plt.close(figure)
+    def render():
+        rows = compare(MixSpec(seed=seed, **{name: control.value for name, control in controls.items()}))
+        return format_comparison(rows), pattern_panels(rows)
 
-    for control in controls.values():
-        control.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([widgets.HTML("<b>Run live to explore:</b> each change reruns every pattern."),
-                         *controls.values(), output])
+    return _live_panel("each change reruns every pattern.", list(controls.values()), render)
 
 
 def fleet_explorer(seed: int = 0):
@@ -105,21 +102,11 @@ def fleet_explorer(seed: int = 0):
                                            continuous_update=False, style=_STYLE),
     }
     outage = widgets.Checkbox(value=True, description="cut app0 off pub/sub from 60 s to 120 s")
-    output = widgets.Output()
 
-    def redraw(_change=None) -> None:
+    def render():
         spec = FleetSpec(seed=seed, outage_s=(60.0, 120.0) if outage.value else None,
                          **{name: control.value for name, control in controls.items()})
         rows = compare_fleet(spec)
-        with output:
-            output.clear_output(wait=True)
-            print(format_fleet(rows))
-            figure = fleet_panels(rows)
-            display(figure)
-            plt.close(figure)
+        return format_fleet(rows), fleet_panels(rows)
 
-    for control in (*controls.values(), outage):
-        control.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([widgets.HTML("<b>Run live to explore:</b> each change reruns the fleet."),
-                         *controls.values(), outage, output])
+    return _live_panel("each change reruns the fleet.", [*controls.values(), outage], render)

@@ -85,10 +85,15 @@ class PatternContext:
 
 
 class StatusPattern:
-    """Base of the patterns: read() and write() are step generators (see concurrency.py)."""
+    """Base of the patterns: read() and write() are step generators (see concurrency.py).
+
+    Every pattern reads the same way (the cache, else the database and a fill); they differ
+    in how they write. `guarded_fill = False` is the seed's fill, which the stale-set race beats.
+    """
 
     name = ""
     summary = ""
+    guarded_fill = True
 
     def __init__(self, context: PatternContext):
         self.ctx = context
@@ -97,7 +102,20 @@ class StatusPattern:
         return f"<{type(self).__name__} {self.name!r} ttl={self.ctx.ttl_ms // 1000}s jitter={self.ctx.jitter}>"
 
     def read(self, user_id: str) -> Steps:
-        raise NotImplementedError
+        keys = self.ctx.keys.status(user_id)
+        with self.ctx.metrics.request("profiles", "status_read") as trace:
+            cached, generation = yield from self._cached(trace, user_id)
+            if cached is not None:
+                return self._observed(user_id, cached)
+            trace.outcome = "miss"
+            fresh = yield from self._load(trace, user_id)
+            ttl = self.ctx.ttl_with_jitter()
+            if self.guarded_fill:
+                yield from self._cache(trace, self.ctx.scripts.guarded_set, keys=[keys.data, keys.generation],
+                                       args=[generation, ttl, self._record(fresh, ttl), fresh.version])
+            else:
+                yield from self._cache(trace, self.ctx.redis.set, keys.data, self._record(fresh, ttl), px=ttl)
+            return self._observed(user_id, fresh)
 
     def write(self, user_id: str, text: str) -> Steps:
         raise NotImplementedError

@@ -20,26 +20,10 @@ class CacheAside(StatusPattern):
 
     def __init__(self, context, guarded: bool = True):
         super().__init__(context)
-        self.guarded = guarded
+        self.guarded = self.guarded_fill = guarded
         self.name = "cache-aside" if guarded else "cache-aside (naive)"
         self.summary = ("fill only if no write came first (generation check)" if guarded
                         else "fill unconditionally: a slow reader can put an old value back")
-
-    def read(self, user_id: str) -> Steps:
-        keys = self.ctx.keys.status(user_id)
-        with self.ctx.metrics.request("profiles", "status_read") as trace:
-            cached, generation = yield from self._cached(trace, user_id)
-            if cached is not None:
-                return self._observed(user_id, cached)
-            trace.outcome = "miss"
-            fresh = yield from self._load(trace, user_id)
-            ttl = self.ctx.ttl_with_jitter()
-            if self.guarded:
-                yield from self._cache(trace, self.ctx.scripts.guarded_set, keys=[keys.data, keys.generation],
-                                       args=[generation, ttl, self._record(fresh, ttl), fresh.version])
-            else:
-                yield from self._cache(trace, self.ctx.redis.set, keys.data, self._record(fresh, ttl), px=ttl)
-            return self._observed(user_id, fresh)
 
     def write(self, user_id: str, text: str) -> Steps:
         user_id, text = self._checked(user_id, text)
@@ -61,13 +45,6 @@ class TTLOnly(StatusPattern):
 
     name = "TTL only"
     summary = "writes never touch the cache; readers see the old value until it expires"
-
-    def __init__(self, context):
-        super().__init__(context)
-        self._reader = CacheAside(context, guarded=True)
-
-    def read(self, user_id: str) -> Steps:
-        return (yield from self._reader.read(user_id))
 
     def write(self, user_id: str, text: str) -> Steps:
         user_id, text = self._checked(user_id, text)

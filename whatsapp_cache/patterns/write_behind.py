@@ -33,7 +33,6 @@ from ..keys import KeySchema
 from ..metrics import Metrics
 from .. import validation
 from .base import StatusPattern
-from .cache_aside import CacheAside
 
 log = logging.getLogger("whatsapp_cache")
 GROUP = "db-writers"
@@ -58,12 +57,8 @@ class WriteBehind(StatusPattern):
 
     def __init__(self, context):
         super().__init__(context)
-        self._reader = CacheAside(context, guarded=True)
         self.stream = context.keys.write_behind_stream()
         ensure_group(context.redis, self.stream)
-
-    def read(self, user_id: str) -> Steps:
-        return (yield from self._reader.read(user_id))
 
     def write(self, user_id: str, text: str) -> Steps:
         user_id, text = self._checked(user_id, text)

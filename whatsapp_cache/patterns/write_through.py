@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from ..concurrency import Steps
 from .base import StatusPattern, Versioned
-from .cache_aside import CacheAside
 
 
 class WriteThrough(StatusPattern):
@@ -23,10 +22,6 @@ class WriteThrough(StatusPattern):
         self.name = "write-through" if guarded else "write-through (naive)"
         self.summary = ("cache updated on write, only by a newer version" if guarded
                         else "cache updated on write by whichever writer arrives last")
-        self._reader = CacheAside(context, guarded=True)
-
-    def read(self, user_id: str) -> Steps:
-        return (yield from self._reader.read(user_id))
 
     def write(self, user_id: str, text: str) -> Steps:
         user_id, text = self._checked(user_id, text)
