@@ -12,6 +12,7 @@ from support import (BIG_CHAT, BIG_CHAT_USERS, EMPTY_CHAT, EMPTY_CHAT_USERS, GRO
                      SMALL_CHAT, SMALL_CHAT_USERS, counts, db_ids, dump_keyspace, ids, incomplete_entries,
                      keys_without_ttl)
 
+from whatsapp_cache import NotFound
 from whatsapp_cache.datatypes import Presence
 from whatsapp_cache.datatypes.messages import RECENT_LIMIT
 from whatsapp_cache.datatypes.presence import CLEANUP_INTERVAL_MS
@@ -211,7 +212,7 @@ def mixed_workload(world) -> None:
     world.profiles.create("u999999", "New", "+15550000000")
     for unknown in (lambda: world.profiles.get("nobody"), lambda: world.groups.members("gnone"),
                     lambda: world.messages.recent("dm.u000000.u000005")):
-        with pytest.raises(Exception):
+        with pytest.raises(NotFound):
             unknown()
     world.messages.recent(SMALL_CHAT)
     world.messages.send(SMALL_CHAT, A, "mixed")
