@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 import random
 import threading
 import time
@@ -30,6 +29,8 @@ from whatsapp_cache.invalidation import (AppServer, InvalidationBus, TrackingApp
                                          encode_message, supports_tracking)
 from whatsapp_cache.keys import KeySchema
 
+# What pickle.dumps({"v": 1}) produces (protocol 4), written out: the project imports no pickle.
+PICKLED_DICT = b"\x80\x04\x95\n\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01v\x94K\x01s."
 USER = "u000001"
 OTHER = "u000002"
 TTL_MS = 30 * SECOND
@@ -198,7 +199,7 @@ def test_malformed_messages_are_ignored_and_logged(world, servers, caplog):
                '{"v":2,"kind":"profile","id":"u000001"}', '{"v":true,"kind":"profile","id":"u000001"}',
                '{"v":1,"kind":"group","id":"g00002"}', '{"v":1,"kind":["profile"],"id":"u000001"}',
                '{"v":1,"kind":"profile"}', '{"v":1,"kind":"profile","id":"wc:*"}',
-               pickle.dumps({"v": 1, "kind": "profile", "id": USER}), b"\xff\xfe"]
+               PICKLED_DICT, b"\xff\xfe"]
     with caplog.at_level(logging.WARNING, logger="whatsapp_cache"):
         for payload in garbage:
             world.redis.publish(server.channel, payload)
