@@ -212,6 +212,31 @@ def _worker(args: argparse.Namespace) -> str:
             engine.dispose()
 
 
+def _simulate(args: argparse.Namespace) -> str:
+    import json
+
+    from .eviction import workloads
+    from .eviction.simulator import format_results, simulate
+
+    if args.trace:
+        trace = workloads.load_trace(args.trace)
+    else:
+        trace = _generated_trace(args, workloads)
+    options = {"samples": args.samples} if args.samples and args.policy.startswith("redis-") else {}
+    result = simulate(trace, args.policy, args.size, **options)
+    return json.dumps(result.to_dict()) if args.json else format_results([result])
+
+
+def _generated_trace(args: argparse.Namespace, workloads):
+    if args.workload == "zipf":
+        return workloads.zipf(args.keys, args.requests, alpha=args.alpha, seed=args.seed)
+    if args.workload == "whatsapp":
+        from .dataset import generate
+
+        return workloads.whatsapp_mix(generate("small", args.seed), args.requests, seed=args.seed)
+    return workloads.WORKLOADS[args.workload](args.keys, args.requests, seed=args.seed)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whatsapp-cache", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -269,6 +294,26 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--drain", action="store_true",
                       help="pass until a pass finds nothing; print the totals as one JSON line and exit")
     worker.set_defaults(run=_worker)
+
+    simulate = commands.add_parser(
+        "simulate", help="replay a key trace against an eviction policy and cache size",
+        description="Replay a trace (a file: one key per line, '#' comments, or CSV with a header whose first "
+                    "column is the key; or a seeded generated workload) against one eviction policy at one "
+                    "cache size (in keys) and print policy, size, requests, hits, misses, hit ratio and "
+                    "evictions. redis-lru and redis-lfu model Redis' sampled approximations.")
+    simulate.add_argument("--policy", required=True, choices=("lru", "lfu", "fifo", "redis-lru", "redis-lfu"))
+    simulate.add_argument("--size", required=True, type=int, help="cache size in keys")
+    source = simulate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--trace", help="a trace file")
+    source.add_argument("--workload", choices=("zipf", "uniform", "hotspot", "scan", "whatsapp"),
+                        help="generate a seeded workload instead")
+    simulate.add_argument("--alpha", type=float, default=1.0, help="Zipf skew (default 1.0)")
+    simulate.add_argument("--keys", type=int, default=100_000, help="distinct keys (default 100,000)")
+    simulate.add_argument("--requests", type=int, default=300_000, help="requests (default 300,000)")
+    simulate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    simulate.add_argument("--samples", type=int, help="maxmemory-samples for the redis-* models (default 5)")
+    simulate.add_argument("--json", action="store_true", help="print one JSON object")
+    simulate.set_defaults(run=_simulate)
     return parser
 
 

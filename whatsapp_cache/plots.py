@@ -79,3 +79,20 @@ def fleet_panels(rows):
     axes[1].set_yticklabels([])
     figure.tight_layout()
     return figure
+
+
+def eviction_curves(sizes: list[int], results: dict[str, dict[str, list[float]]]):
+    """Hit ratio against cache size, one panel per workload, one line per policy."""
+    figure, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 3), sharey=True)
+    axes = [axes] if len(results) == 1 else axes
+    for ax, (workload, by_policy) in zip(axes, results.items()):
+        for policy, ratios in by_policy.items():
+            ax.plot(sizes, ratios, marker="o", markersize=3, label=policy)
+        ax.set_xscale("log")
+        ax.set_title(workload, fontsize=9)
+        ax.set_xlabel("cache size (keys)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("hit ratio")
+    axes[0].legend(fontsize=8)
+    figure.tight_layout()
+    return figure

@@ -196,3 +196,21 @@ _EXACT = {"lru": _lru, "lfu": _lfu, "fifo": _fifo}
 def compare_policies(trace, size: int, policies: Sequence[str] = ("lru", "lfu", "fifo")) -> dict[str, float]:
     """The hit ratio of each policy on one trace at one cache size."""
     return {policy: simulate(trace, policy, size).hit_ratio for policy in policies}
+
+
+def request_hits(trace, policy: str, size: int) -> np.ndarray:
+    """Whether each request hit, replayed on the policy's cache class (slower; for per-request views)."""
+    from . import FIFOCache, LFUCache, LRUCache
+
+    classes = {"lru": LRUCache, "lfu": LFUCache, "fifo": FIFOCache}
+    if policy not in classes:
+        raise InvalidInput(f"per-request hits are available for {sorted(classes)}, not {policy!r}")
+    cache = classes[policy](_size(size))
+    hits = np.zeros(len(trace), dtype=bool)
+    for index, key in enumerate(_keys(trace)):
+        if key in cache:
+            cache[key]
+            hits[index] = True
+        else:
+            cache[key] = True
+    return hits
