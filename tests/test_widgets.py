@@ -17,3 +17,14 @@ def test_ttl_explorer_replays_with_the_slider_values(monkeypatch):
     first, second = calls
     assert first[0] == TTLs() and first[1].seed == 3 and first[2] == "tiny"
     assert second[0].messages == 600 and second[0].profiles == TTLs().profiles
+
+
+def test_every_explorer_builds_and_rerenders_when_a_control_moves():
+    from whatsapp_cache.invalidation.fleet import FleetSpec  # noqa: F401 - the fleet panel's module imports
+
+    panel = widgets.eviction_explorer(keys=1_000, requests=5_000)
+    policy = next(c for c in panel.children if getattr(c, "description", "") == "policy")
+    policy.value = "redis-lfu"
+    size = next(c for c in panel.children if getattr(c, "description", "") == "cache size (keys)")
+    size.value = 200
+    assert policy.value == "redis-lfu" and size.value == 200

@@ -113,11 +113,12 @@ def fleet_explorer(seed: int = 0):
 
 
 def eviction_explorer(keys: int = 10_000, requests: int = 100_000, seed: int = 0):
-    """Sliders for the Zipf skew and the cache size; every policy's hit ratio and exact LRU's curve."""
+    """A policy, the Zipf skew and the cache size; the policy's hit ratio beside the others, and LRU's curve."""
     from .eviction import workloads
     from .eviction.curve import hit_ratio_curve
     from .eviction.simulator import POLICIES, format_results, simulate
 
+    policy = widgets.Dropdown(options=POLICIES, value="lru", description="policy", style=_STYLE)
     skew = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="Zipf skew",
                                continuous_update=False, style=_STYLE)
     size = widgets.IntSlider(value=500, min=10, max=keys // 2, step=10, description="cache size (keys)",
@@ -125,15 +126,18 @@ def eviction_explorer(keys: int = 10_000, requests: int = 100_000, seed: int = 0
 
     def render():
         trace = workloads.zipf(keys, requests, alpha=skew.value, seed=seed)
-        text = format_results([simulate(trace, policy, size.value) for policy in POLICIES])
+        results = {name: simulate(trace, name, size.value) for name in POLICIES}
+        chosen = results[policy.value]
+        text = (f"{policy.value} at {size.value:,} keys: hit ratio {chosen.hit_ratio:.4f}\n\n"
+                + format_results(list(results.values())))
         sizes, ratios = hit_ratio_curve(trace, list(range(10, keys // 2 + 1, 10)))
         figure, axes = plt.subplots(figsize=(6, 3))
         axes.plot(sizes, ratios, label="exact LRU, every size")
-        axes.axvline(size.value, color="gray", linestyle="--", label="chosen size")
+        axes.scatter([size.value], [chosen.hit_ratio], color="tab:red", zorder=3, label=policy.value)
         axes.set_xlabel("cache size (keys)")
         axes.set_ylabel("hit ratio")
         axes.legend(fontsize=8)
         figure.tight_layout()
         return text, figure
 
-    return _live_panel("each change rebuilds the trace and replays every policy.", [skew, size], render)
+    return _live_panel("each change rebuilds the trace and replays every policy.", [policy, skew, size], render)
