@@ -206,3 +206,9 @@ def test_patterns_run_on_the_system_clock(make_world):
     pattern = _pattern(world, "write-through")
     version = pattern.set(USER, "real time")
     assert pattern.get(USER) == pattern.get(USER) and pattern.get(USER).version == version
+
+
+@pytest.mark.parametrize("name", ["cache-aside", "cache-aside (naive)", "write-through", "TTL only"])
+def test_writing_for_an_unknown_user_is_not_found(world, name):
+    with pytest.raises(NotFound):
+        _pattern(world, name).set("nobody", "hello")

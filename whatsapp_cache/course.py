@@ -88,6 +88,8 @@ def execute(path: Path, timeout: int = 600) -> None:
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)  # wall-clock timestamps: noise in every diff
     nbformat.write(notebook, path)
 
 

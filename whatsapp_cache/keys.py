@@ -80,6 +80,14 @@ class KeySchema:
         """The pub/sub channel on which app servers announce invalidations of their local copies."""
         return f"{self.namespace}:invalidate"
 
+    def hot(self, name: str) -> str:
+        """One hot value of the stampede lessons (a JSON entry carrying its own expiry)."""
+        return f"{self.namespace}:hot:{{{name}}}:value"
+
+    def lock(self, name: str) -> str:
+        """The recompute lock of a hot value (same hash tag, so the same Cluster slot)."""
+        return f"{self.namespace}:hot:{{{name}}}:lock"
+
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this namespace."""
         return f"{self.namespace}:*"

@@ -13,6 +13,8 @@ The interface and semantics are those of cachetools' `Cache`.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from collections.abc import MutableMapping
 from numbers import Real
 from typing import Any, Callable, Hashable, Iterator
@@ -151,3 +153,32 @@ class Cache(MutableMapping):
 
     def _cleared(self) -> None:
         """Every key has left the cache."""
+
+
+class QueueCache(Cache):
+    """A cache that keeps its keys in one queue and evicts from the front; subclasses say what moves a key back."""
+
+    def __init__(self, maxsize: float, getsizeof=None):
+        super().__init__(maxsize, getsizeof)
+        self._order: OrderedDict[Hashable, None] = OrderedDict()
+
+    def popitem(self) -> tuple[Hashable, Any]:
+        """Remove and return the (key, value) pair at the front of the queue."""
+        if not self._order:
+            raise self._empty()
+        return self._pop_key(next(iter(self._order)))
+
+    def __copy__(self) -> "QueueCache":
+        clone = super().__copy__()
+        clone._order = self._order.copy()
+        return clone
+
+    def _stored(self, key: Hashable) -> None:
+        self._order[key] = None
+        self._order.move_to_end(key)
+
+    def _removed(self, key: Hashable) -> None:
+        del self._order[key]
+
+    def _cleared(self) -> None:
+        self._order.clear()

@@ -164,6 +164,14 @@ class StatusPattern:
             return None, generation or ""
         return (record if expires > self._now() else None), generation or ""
 
+    def _write_database(self, trace: Trace, user_id: str, text: str) -> Steps:
+        """UPDATE the row (the new version is the truth from this moment); return the version."""
+        version = yield from self._db(trace, self.ctx.repo.write_status, user_id, text, self._now())
+        if version is None:
+            raise NotFound(f"no user with id {user_id!r}")
+        self.ctx.truth.committed(user_id, version, self._now())
+        return version
+
     def _load(self, trace: Trace, user_id: str) -> Steps:
         """The database's current record."""
         row = yield from self._db(trace, self.ctx.repo.status, user_id)

@@ -30,8 +30,7 @@ class CacheAside(StatusPattern):
         keys = self.ctx.keys.status(user_id)
         with self.ctx.metrics.request("profiles", "status_write") as trace:
             trace.outcome = "write"
-            version = yield from self._db(trace, self.ctx.repo.write_status, user_id, text, self._now())
-            self.ctx.truth.committed(user_id, version, self._now())
+            version = yield from self._write_database(trace, user_id, text)
             if self.guarded:
                 yield from self._cache(trace, self.ctx.scripts.invalidate, keys=[keys.data, keys.generation],
                                        args=[self.ctx.ttl_ms])
@@ -50,6 +49,5 @@ class TTLOnly(StatusPattern):
         user_id, text = self._checked(user_id, text)
         with self.ctx.metrics.request("profiles", "status_write") as trace:
             trace.outcome = "write"
-            version = yield from self._db(trace, self.ctx.repo.write_status, user_id, text, self._now())
-            self.ctx.truth.committed(user_id, version, self._now())
+            version = yield from self._write_database(trace, user_id, text)
             return version

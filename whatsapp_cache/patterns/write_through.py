@@ -28,8 +28,7 @@ class WriteThrough(StatusPattern):
         keys = self.ctx.keys.status(user_id)
         with self.ctx.metrics.request("profiles", "status_write") as trace:
             trace.outcome = "write"
-            version = yield from self._db(trace, self.ctx.repo.write_status, user_id, text, self._now())
-            self.ctx.truth.committed(user_id, version, self._now())
+            version = yield from self._write_database(trace, user_id, text)
             ttl = self.ctx.ttl_with_jitter()
             record = self._record(Versioned(text, version), ttl)
             pipe = self.ctx.redis.pipeline(transaction=True)  # the generation bump refuses in-flight fills
