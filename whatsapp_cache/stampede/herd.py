@@ -52,24 +52,41 @@ class HerdResult:
         return self.loads / self.expiries
 
     @property
+    def error_messages(self) -> list[str]:
+        return [event for _, event, _ in self.timeline if event.startswith("error:")]
+
+    @property
     def stale_serves(self) -> int:
         return self.outcomes.get("stale", 0)
 
-    @property
-    def max_concurrent_loads(self) -> int:
-        """The most load() calls running at once, swept from the timeline (ends before starts)."""
+    def _load_sweep(self) -> tuple[int, int]:
+        """(most loads running at once, number of refreshes = bursts of overlapping loads)."""
         events = sorted((t, 0 if e == "load_end" else 1) for _, e, t in self.timeline if e.startswith("load_"))
-        running = peak = 0
+        running = peak = bursts = 0
         for _, starts in events:
+            bursts += starts and running == 0
             running += 1 if starts else -1
             peak = max(peak, running)
-        return peak
+        return peak, bursts
+
+    @property
+    def max_concurrent_loads(self) -> int:
+        return self._load_sweep()[0]
+
+    @property
+    def refreshes(self) -> int:
+        return self._load_sweep()[1]
+
+    @property
+    def loads_per_refresh(self) -> float:
+        return self.loads / self.refreshes if self.refreshes else 0.0
 
     def summary(self) -> str:
         waits = f"wait median {statistics.median(self.wait_ms):.0f} ms, max {max(self.wait_ms)} ms" \
             if self.wait_ms else "no waits"
         return (f"{self.strategy:<7} {self.backend:<9} readers={self.readers} processes={self.processes}: "
-                f"{self.loads} loads in {self.expiries} expiries ({self.loads_per_expiry:.1f}/expiry), "
+                f"{self.loads} loads in {self.expiries} expiries ({self.loads_per_expiry:.1f}/expiry, "
+                f"{self.loads_per_refresh:.1f}/refresh), "
                 f"{self.reads} reads, {self.stale_serves} stale, {self.errors} errors, {waits}, "
                 f"max {self.max_concurrent_loads} concurrent loads, {self.duration_ms / 1000:.2f} s")
 
@@ -96,14 +113,21 @@ def run_herd(strategy_name: str, redis_client: redis.Redis, *, readers: int = 10
     duration_s = expiries * ttl_s + ttl_s / 2
     keys = KeySchema(namespace)
     redis_client.delete(keys.hot(name), keys.lock(name))
-    make_strategy(strategy_name, redis_client, keys, ttl_ms=plan["ttl_ms"], **plan["options"]).store(
-        name, "v0", load_ms)
+    prefiller = make_strategy(strategy_name, redis_client, keys, ttl_ms=plan["ttl_ms"], **plan["options"])
+
+    def prefill() -> None:
+        prefiller.store(name, "v0", load_ms)
     result = HerdResult(strategy_name, "redis" if _is_live(redis_client) else "fakeredis", readers,
                         processes, expiries, duration_s * 1000)
     if processes:
-        parts = _run_processes(_url_of(redis_client), plan, readers, processes, duration_s)
+        parts = _run_processes(_url_of(redis_client), plan, readers, processes, duration_s, prefill)
     else:
-        parts = [_run_threads(redis_client, plan, range(readers), time.time(), duration_s)]
+        prefill()
+        herd_client = _client_for_threads(redis_client, readers)
+        try:
+            parts = [_run_threads(herd_client, plan, range(readers), time.time(), duration_s)]
+        finally:
+            herd_client.close()
     for part in parts:
         result.reads += part["reads"]
         result.errors += part["errors"]
@@ -124,6 +148,16 @@ def _default_options(strategy_name: str, load_ms: int, options: dict | None) -> 
 def _is_live(client) -> bool:
     import fakeredis
     return not isinstance(client, fakeredis.FakeRedis)
+
+
+def _client_for_threads(client: redis.Redis, readers: int) -> redis.Redis:
+    """A client on the same server (or FakeServer) whose pool has a connection for every reader.
+
+    redis-py 8 caps a pool's connections; 100 readers plus the caller's own threads exceed it.
+    """
+    pool = client.connection_pool
+    return redis.Redis(connection_pool=pool.__class__(connection_class=pool.connection_class,
+                                                      max_connections=readers + 16, **pool.connection_kwargs))
 
 
 def _url_of(client: redis.Redis) -> str:
@@ -168,7 +202,7 @@ def _reader(client, plan: dict, i: int, start: float, deadline: float, out: dict
             read = strategy.get(plan["name"], load)
         except Exception as exc:  # a reader's failure is a measured outcome, not the end of the run
             out["errors"] += 1
-            out["timeline"].append((reader, f"error:{type(exc).__name__}", since()))
+            out["timeline"].append((reader, f"error:{type(exc).__name__}: {exc}"[:200], since()))
         else:
             out["reads"] += 1
             out["outcomes"][read.outcome] += 1
@@ -179,30 +213,36 @@ def _reader(client, plan: dict, i: int, start: float, deadline: float, out: dict
         time.sleep(plan["think_ms"] / 1000)
 
 
-def _process_main(url: str, plan: dict, reader_ids: list[int], duration_s: float, barrier, results) -> None:
-    client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
+def _process_main(url: str, plan: dict, reader_ids: list[int], duration_s: float, barrier, go, results) -> None:
+    client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2,
+                                  max_connections=len(reader_ids) + 16)
     try:
+        client.ping()
         barrier.wait()
+        if not go.wait(timeout=30):
+            return
         part = _run_threads(client, plan, reader_ids, time.time(), duration_s)
         results.put(part)
     finally:
         client.close()
 
 
-def _run_processes(url: str, plan: dict, readers: int, processes: int, duration_s: float) -> list[dict]:
-    """Readers split over `processes` spawned processes that start together at a barrier."""
+def _run_processes(url: str, plan: dict, readers: int, processes: int, duration_s: float,
+                   prefill) -> list[dict]:
+    """Readers split over `processes` spawned processes: all ready, then prefill, then go."""
     ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(processes + 1, timeout=30), ctx.Queue()
+    barrier, go, results = ctx.Barrier(processes + 1, timeout=30), ctx.Event(), ctx.Queue()
     ids = list(range(readers))
     workers = [ctx.Process(target=_process_main, daemon=True,
-                           args=(url, plan, ids[p::processes], duration_s, barrier, results))
+                           args=(url, plan, ids[p::processes], duration_s, barrier, go, results))
                for p in range(processes)]
     for worker in workers:
         worker.start()
     parts = []
     try:
         barrier.wait()
-        # every process shares one time origin: the barrier (children measure from it too)
+        prefill()
+        go.set()  # each process measures its timeline from here (same machine, same wall clock)
         for _ in workers:
             parts.append(results.get(timeout=duration_s + 2 * GRACE_S))
     finally:
