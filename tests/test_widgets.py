@@ -28,3 +28,24 @@ def test_every_explorer_builds_and_rerenders_when_a_control_moves():
     size = next(c for c in panel.children if getattr(c, "description", "") == "cache size (keys)")
     size.value = 200
     assert policy.value == "redis-lfu" and size.value == 200
+
+
+def test_herd_explorer_runs_one_herd_per_strategy_with_the_slider_values(monkeypatch):
+    import whatsapp_cache.stampede.herd as herd
+
+    calls = []
+
+    class Result:
+        def __init__(self, name, **kwargs):
+            calls.append((name, kwargs))
+            self.strategy, self.loads, self.timeline = name, 1, [("r1", "load_start", 0.0), ("r1", "load_end", 5.0)]
+
+        def summary(self):
+            return self.strategy
+
+    monkeypatch.setattr(herd, "run_herd", lambda name, client, **kwargs: Result(name, **kwargs))
+    panel = widgets.herd_explorer()
+    readers = next(c for c in panel.children if getattr(c, "description", "") == "readers (threads)")
+    readers.value = 20
+    assert [name for name, _ in calls] == ["none", "jitter", "lock", "xfetch"] * 2
+    assert calls[-1][1]["readers"] == 20 and calls[-1][1]["options"] == {"beta": 1.0}

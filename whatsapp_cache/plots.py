@@ -96,3 +96,41 @@ def eviction_curves(sizes: list[int], results: dict[str, dict[str, list[float]]]
     axes[0].legend(fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def herd_timelines(results):
+    """Who loaded the hot key when: one row per reader that loaded, one panel per strategy."""
+    figure, axes = plt.subplots(len(results), 1, figsize=(8, 1.3 * len(results) + 0.6), sharex=True)
+    axes = [axes] if len(results) == 1 else axes
+    for ax, result in zip(axes, results):
+        starts = {}
+        rows = {}
+        for reader, event, at in sorted(result.timeline, key=lambda item: item[2]):
+            if event == "load_start":
+                starts[reader] = at
+            elif event == "load_end" and reader in starts:
+                row = rows.setdefault(reader, len(rows))
+                began = starts.pop(reader)
+                ax.broken_barh([(began, at - began)], (row, 0.8), color="tab:red")
+        ax.set_ylabel(f"{result.strategy}\n{result.loads} loads", fontsize=8, rotation=0, ha="right", va="center")
+        ax.set_yticks([])
+    axes[-1].set_xlabel("milliseconds since the herd started (each bar: one reader loading from the database)")
+    figure.tight_layout()
+    return figure
+
+
+def xfetch_curves(delta_ms: float, ttl_ms: float, betas=(0.5, 1.0, 2.0)):
+    """XFetch's chance that one read recomputes early, against the time left before expiry."""
+    from .stampede.xfetch import recompute_probability
+
+    left = [ttl_ms * i / 200 for i in range(201)]
+    figure, axes = plt.subplots(figsize=(6, 3))
+    for beta in betas:
+        axes.plot(left, [recompute_probability(delta_ms, beta, t) for t in left], label=f"beta {beta:g}")
+    axes.invert_xaxis()
+    axes.set_xlabel("time left before expiry (ms)")
+    axes.set_ylabel("P(recompute on this read)")
+    axes.set_title(f"XFetch with a {delta_ms:g} ms recompute", fontsize=9)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return figure

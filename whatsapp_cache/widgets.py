@@ -141,3 +141,34 @@ def eviction_explorer(keys: int = 10_000, requests: int = 100_000, seed: int = 0
         return text, figure
 
     return _live_panel("each change rebuilds the trace and replays every policy.", [policy, skew, size], render)
+
+
+def herd_explorer(strategies=("none", "jitter", "lock", "xfetch")):
+    """Sliders for readers, TTL, load time and XFetch's beta; runs a real threaded herd per strategy."""
+    import fakeredis
+
+    from .plots import herd_timelines
+    from .stampede.herd import run_herd
+
+    controls = {
+        "readers": widgets.IntSlider(value=50, min=5, max=200, step=5, description="readers (threads)",
+                                     continuous_update=False, style=_STYLE),
+        "ttl_ms": widgets.IntSlider(value=500, min=200, max=2000, step=100, description="TTL (ms)",
+                                    continuous_update=False, style=_STYLE),
+        "load_ms": widgets.IntSlider(value=50, min=10, max=200, step=10, description="load time (ms)",
+                                     continuous_update=False, style=_STYLE),
+        "beta": widgets.FloatSlider(value=1.0, min=0.5, max=3.0, step=0.5, description="XFetch beta",
+                                    continuous_update=False, style=_STYLE),
+    }
+
+    def render():
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+        values = {name: control.value for name, control in controls.items()}
+        results = [run_herd(name, client, readers=values["readers"], load_ms=values["load_ms"],
+                            ttl_s=values["ttl_ms"] / 1000, expiries=2,
+                            options={"beta": values["beta"]} if name == "xfetch" else None)
+                   for name in strategies]
+        return "\n".join(result.summary() for result in results), herd_timelines(results)
+
+    return _live_panel("each change runs a real threaded herd per strategy (a few seconds).",
+                       list(controls.values()), render)
