@@ -22,6 +22,12 @@ _TTL_CHOICES = {
 _STYLE = {"description_width": "160px"}
 
 
+def _slider(kind, description: str, value, low, high, step=1):
+    """A slider that reports only when released (each change reruns an experiment)."""
+    return kind(value=value, min=low, max=high, step=step, description=description,
+                continuous_update=False, style=_STYLE)
+
+
 def _live_panel(headline: str, controls: list, render) -> widgets.VBox:
     """Controls above an output that `render()` -> (text, figure) refills whenever one of them moves."""
     output = widgets.Output()
@@ -47,10 +53,8 @@ def ttl_explorer(size: str = "small", seed: int = 0):
                                              description=f"{name} TTL (min)", continuous_update=False,
                                              style=_STYLE, layout={"width": "520px"})
                for name, choices in _TTL_CHOICES.items()}
-    actions = widgets.IntSlider(value=3000, min=500, max=10_000, step=500, description="actions",
-                                continuous_update=False, style=_STYLE)
-    skew = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="user skew",
-                               continuous_update=False, style=_STYLE)
+    actions = _slider(widgets.IntSlider, "actions", 3000, 500, 10_000, 500)
+    skew = _slider(widgets.FloatSlider, "user skew", 1.0, 0.0, 2.0, 0.1)
 
     def render():
         ttls = TTLs().with_(**{name: slider.value * 60 for name, slider in sliders.items()})
@@ -65,18 +69,12 @@ def pattern_explorer(seed: int = 0):
     from .patterns.compare import MixSpec, compare, format_comparison
     from .plots import pattern_panels
 
-    style = _STYLE
     controls = {
-        "write_share": widgets.FloatSlider(value=0.2, min=0.0, max=0.9, step=0.05, description="write share",
-                                           continuous_update=False, style=style),
-        "ttl_s": widgets.IntSlider(value=60, min=5, max=600, step=5, description="TTL (s)",
-                                   continuous_update=False, style=style),
-        "jitter": widgets.FloatSlider(value=0.0, min=0.0, max=0.5, step=0.05, description="TTL jitter",
-                                      continuous_update=False, style=style),
-        "clients": widgets.IntSlider(value=16, min=1, max=64, description="clients",
-                                     continuous_update=False, style=style),
-        "operations": widgets.IntSlider(value=1000, min=200, max=5000, step=200, description="operations",
-                                        continuous_update=False, style=style),
+        "write_share": _slider(widgets.FloatSlider, "write share", 0.2, 0.0, 0.9, 0.05),
+        "ttl_s": _slider(widgets.IntSlider, "TTL (s)", 60, 5, 600, 5),
+        "jitter": _slider(widgets.FloatSlider, "TTL jitter", 0.0, 0.0, 0.5, 0.05),
+        "clients": _slider(widgets.IntSlider, "clients", 16, 1, 64),
+        "operations": _slider(widgets.IntSlider, "operations", 1000, 200, 5000, 200),
     }
 
     def render():
@@ -92,14 +90,10 @@ def fleet_explorer(seed: int = 0):
     from .plots import fleet_panels
 
     controls = {
-        "servers": widgets.IntSlider(value=3, min=1, max=10, description="app servers",
-                                     continuous_update=False, style=_STYLE),
-        "local_ttl_s": widgets.IntSlider(value=30, min=1, max=120, description="local TTL (s)",
-                                         continuous_update=False, style=_STYLE),
-        "poll_every_ms": widgets.IntSlider(value=100, min=10, max=2000, step=10, description="delivery (ms)",
-                                           continuous_update=False, style=_STYLE),
-        "write_share": widgets.FloatSlider(value=0.05, min=0.0, max=0.5, step=0.01, description="write share",
-                                           continuous_update=False, style=_STYLE),
+        "servers": _slider(widgets.IntSlider, "app servers", 3, 1, 10),
+        "local_ttl_s": _slider(widgets.IntSlider, "local TTL (s)", 30, 1, 120),
+        "poll_every_ms": _slider(widgets.IntSlider, "delivery (ms)", 100, 10, 2000, 10),
+        "write_share": _slider(widgets.FloatSlider, "write share", 0.05, 0.0, 0.5, 0.01),
     }
     outage = widgets.Checkbox(value=True, description="cut app0 off pub/sub from 60 s to 120 s")
 
@@ -119,10 +113,8 @@ def eviction_explorer(keys: int = 10_000, requests: int = 100_000, seed: int = 0
     from .eviction.simulator import POLICIES, format_results, simulate
 
     policy = widgets.Dropdown(options=POLICIES, value="lru", description="policy", style=_STYLE)
-    skew = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="Zipf skew",
-                               continuous_update=False, style=_STYLE)
-    size = widgets.IntSlider(value=500, min=10, max=keys // 2, step=10, description="cache size (keys)",
-                             continuous_update=False, style=_STYLE)
+    skew = _slider(widgets.FloatSlider, "Zipf skew", 1.0, 0.0, 2.0, 0.1)
+    size = _slider(widgets.IntSlider, "cache size (keys)", 500, 10, keys // 2, 10)
 
     def render():
         trace = workloads.zipf(keys, requests, alpha=skew.value, seed=seed)
@@ -151,14 +143,10 @@ def herd_explorer(strategies=("none", "jitter", "lock", "xfetch")):
     from .stampede.herd import run_herd
 
     controls = {
-        "readers": widgets.IntSlider(value=50, min=5, max=200, step=5, description="readers (threads)",
-                                     continuous_update=False, style=_STYLE),
-        "ttl_ms": widgets.IntSlider(value=500, min=200, max=2000, step=100, description="TTL (ms)",
-                                    continuous_update=False, style=_STYLE),
-        "load_ms": widgets.IntSlider(value=50, min=10, max=200, step=10, description="load time (ms)",
-                                     continuous_update=False, style=_STYLE),
-        "beta": widgets.FloatSlider(value=1.0, min=0.5, max=3.0, step=0.5, description="XFetch beta",
-                                    continuous_update=False, style=_STYLE),
+        "readers": _slider(widgets.IntSlider, "readers (threads)", 50, 5, 200, 5),
+        "ttl_ms": _slider(widgets.IntSlider, "TTL (ms)", 500, 200, 2000, 100),
+        "load_ms": _slider(widgets.IntSlider, "load time (ms)", 50, 10, 200, 10),
+        "beta": _slider(widgets.FloatSlider, "XFetch beta", 1.0, 0.5, 3.0, 0.5),
     }
 
     def render():

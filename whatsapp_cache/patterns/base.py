@@ -118,7 +118,18 @@ class StatusPattern:
             return self._observed(user_id, fresh)
 
     def write(self, user_id: str, text: str) -> Steps:
-        raise NotImplementedError
+        """UPDATE the database first, then the pattern's own cache step; return the new version."""
+        user_id, text = self._checked(user_id, text)
+        with self.ctx.metrics.request("profiles", "status_write") as trace:
+            trace.outcome = "write"
+            version = yield from self._write_database(trace, user_id, text)
+            yield from self._after_write(trace, user_id, text, version)
+            return version
+
+    def _after_write(self, trace: Trace, user_id: str, text: str, version: int) -> Steps:
+        """What a pattern does to the cache once the database has the new version (default: nothing)."""
+        return
+        yield
 
     def get(self, user_id: str) -> Versioned:
         """read() run to its end on the clock (no other operation interleaved)."""

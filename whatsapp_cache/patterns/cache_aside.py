@@ -25,18 +25,13 @@ class CacheAside(StatusPattern):
         self.summary = ("fill only if no write came first (generation check)" if guarded
                         else "fill unconditionally: a slow reader can put an old value back")
 
-    def write(self, user_id: str, text: str) -> Steps:
-        user_id, text = self._checked(user_id, text)
+    def _after_write(self, trace, user_id: str, text: str, version: int) -> Steps:
         keys = self.ctx.keys.status(user_id)
-        with self.ctx.metrics.request("profiles", "status_write") as trace:
-            trace.outcome = "write"
-            version = yield from self._write_database(trace, user_id, text)
-            if self.guarded:
-                yield from self._cache(trace, self.ctx.scripts.invalidate, keys=[keys.data, keys.generation],
-                                       args=[self.ctx.ttl_ms])
-            else:
-                yield from self._cache(trace, self.ctx.redis.delete, keys.data)
-            return version
+        if self.guarded:
+            yield from self._cache(trace, self.ctx.scripts.invalidate, keys=[keys.data, keys.generation],
+                                   args=[self.ctx.ttl_ms])
+        else:
+            yield from self._cache(trace, self.ctx.redis.delete, keys.data)
 
 
 class TTLOnly(StatusPattern):
@@ -44,10 +39,3 @@ class TTLOnly(StatusPattern):
 
     name = "TTL only"
     summary = "writes never touch the cache; readers see the old value until it expires"
-
-    def write(self, user_id: str, text: str) -> Steps:
-        user_id, text = self._checked(user_id, text)
-        with self.ctx.metrics.request("profiles", "status_write") as trace:
-            trace.outcome = "write"
-            version = yield from self._write_database(trace, user_id, text)
-            return version

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import redis
 
@@ -98,13 +98,10 @@ class QueueLag:
 
 
 @dataclass
-class WorkerTotals:
+class WorkerTotals(BatchResult):
+    """Every pass of one worker added up, plus how many passes wrote to the database."""
+
     passes: int = 0
-    claimed: int = 0
-    read: int = 0
-    applied: int = 0
-    skipped: int = 0
-    acknowledged: int = 0
     db_writes: int = 0
 
 
@@ -183,12 +180,9 @@ class WriteBehindWorker:
 
     def _count(self, result: BatchResult, wrote: bool) -> None:
         totals = self.totals
+        for counter in fields(BatchResult):
+            setattr(totals, counter.name, getattr(totals, counter.name) + getattr(result, counter.name))
         totals.passes += 1
-        totals.claimed += result.claimed
-        totals.read += result.read
-        totals.applied += result.applied
-        totals.skipped += result.skipped
-        totals.acknowledged += result.acknowledged
         totals.db_writes += int(wrote)
 
     def drain(self, max_passes: int = 1_000) -> WorkerTotals:

@@ -23,20 +23,15 @@ class WriteThrough(StatusPattern):
         self.summary = ("cache updated on write, only by a newer version" if guarded
                         else "cache updated on write by whichever writer arrives last")
 
-    def write(self, user_id: str, text: str) -> Steps:
-        user_id, text = self._checked(user_id, text)
+    def _after_write(self, trace, user_id: str, text: str, version: int) -> Steps:
         keys = self.ctx.keys.status(user_id)
-        with self.ctx.metrics.request("profiles", "status_write") as trace:
-            trace.outcome = "write"
-            version = yield from self._write_database(trace, user_id, text)
-            ttl = self.ctx.ttl_with_jitter()
-            record = self._record(Versioned(text, version), ttl)
-            pipe = self.ctx.redis.pipeline(transaction=True)  # the generation bump refuses in-flight fills
-            pipe.incr(keys.generation)
-            pipe.pexpire(keys.generation, self.ctx.ttl_ms)
-            if self.guarded:
-                self.ctx.scripts.set_if_newer(keys=[keys.data], args=[version, ttl, record], client=pipe)
-            else:
-                pipe.set(keys.data, record, px=ttl)
-            yield from self._cache(trace, pipe.execute)
-            return version
+        ttl = self.ctx.ttl_with_jitter()
+        record = self._record(Versioned(text, version), ttl)
+        pipe = self.ctx.redis.pipeline(transaction=True)  # the generation bump refuses in-flight fills
+        pipe.incr(keys.generation)
+        pipe.pexpire(keys.generation, self.ctx.ttl_ms)
+        if self.guarded:
+            self.ctx.scripts.set_if_newer(keys=[keys.data], args=[version, ttl, record], client=pipe)
+        else:
+            pipe.set(keys.data, record, px=ttl)
+        yield from self._cache(trace, pipe.execute)
