@@ -1,12 +1,11 @@
 """Metrics: per-type counters, the request log in DuckDB, and errors recorded as such."""
 
 import pytest
-import redis
 
 from support import SMALL_CHAT, counts
 
 from whatsapp_cache import InvalidInput, NotFound
-from whatsapp_cache.faults import fail_on_round_trip
+from whatsapp_cache.faults import unreachable
 from whatsapp_cache.metrics import DATA_TYPES, format_summary, summary_dicts
 
 
@@ -37,7 +36,7 @@ def test_request_log_lands_in_duckdb(world):
     assert con.execute("SELECT count(*) FROM requests").fetchone()[0] == len(world.metrics.log) > 20
     columns = [row[0] for row in con.execute("DESCRIBE requests").fetchall()]
     assert columns == ["seq", "at_ms", "data_type", "operation", "outcome", "round_trips", "db_queries",
-                       "simulated_ms", "measured_ms"]
+                       "simulated_ms", "measured_ms", "cache_failures"]
     assert con.execute("SELECT min(seq), max(seq) FROM requests").fetchone() == (0, len(world.metrics.log) - 1)
 
 
@@ -73,12 +72,13 @@ def test_empty_log_gives_an_empty_table(world):
     assert world.metrics.to_duckdb().execute("SELECT count(*) FROM requests").fetchone()[0] == 0
 
 
-def test_error_outcome_is_recorded_when_an_exception_escapes(world):
+def test_error_outcome_is_recorded_when_an_exception_escapes(world, monkeypatch):
     with pytest.raises(NotFound):
         world.profiles.update("nobody", username="x")
     with pytest.raises(InvalidInput):
         world.messages.send(SMALL_CHAT, "u000001", "not a participant")
-    with fail_on_round_trip(1), pytest.raises(redis.ConnectionError):
+    monkeypatch.setattr(world.repo, "group_roster", lambda group_id: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
         world.groups.members("g00002")
     assert [(r.data_type, r.operation, r.outcome) for r in world.metrics.log] == [
         ("profiles", "update", "error"), ("messages", "send", "error"), ("groups", "members", "error")]
@@ -86,6 +86,16 @@ def test_error_outcome_is_recorded_when_an_exception_escapes(world):
         == (1, 1, 1)
     con = world.metrics.to_duckdb()
     assert con.execute("SELECT count(*) FROM requests WHERE outcome = 'error'").fetchone()[0] == 3
+
+
+def test_a_read_with_redis_unreachable_is_a_fallback_not_an_error(world):
+    with unreachable():
+        members = world.groups.members("g00002")
+    assert members == set(world.repo.group_members("g00002"))
+    (record,) = world.metrics.log
+    assert (record.outcome, record.cache_failures, record.db_queries) == ("fallback", 1, 1)
+    groups = world.metrics.of("groups")
+    assert (groups.fallbacks, groups.reads, groups.hit_ratio) == (1, 1, 0.0)
 
 
 def test_not_found_on_a_read_is_its_hit_or_miss_not_an_error(world):

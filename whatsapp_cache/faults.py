@@ -1,7 +1,8 @@
-"""Fault injection for lessons and tests: the Nth Redis round trip dies before it is sent.
+"""Fault injection for lessons and tests, below every client (fakeredis and live Redis,
+plain commands, pipelines and scripts alike).
 
-It works below every client (fakeredis and live Redis, plain commands, pipelines and
-scripts alike), like a process that crashes between two calls.
+    fail_on_round_trip(n)   the Nth round trip dies before it is sent, like a crash between two calls
+    unreachable(mode)       every round trip fails: "refused" (a dead server) or "timeout" (a hung one)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Iterator
 import redis
 from redis.connection import AbstractConnection
 
+from .errors import InvalidInput
 from .inspection import _patch_lock
 
 
@@ -36,6 +38,28 @@ def fail_on_round_trip(n: int) -> Iterator[InjectedFailure]:
                 state.fired = True
                 raise redis.ConnectionError(f"injected failure on round trip {state.round_trips}")
             return send(self, command, check_health)
+
+        AbstractConnection.send_packed_command = send_packed_command
+        try:
+            yield state
+        finally:
+            AbstractConnection.send_packed_command = send
+
+
+@contextmanager
+def unreachable(mode: str = "refused") -> Iterator[InjectedFailure]:
+    """Inside the block no round trip reaches Redis; `mode` picks the error a client would see."""
+    if mode not in ("refused", "timeout"):
+        raise InvalidInput("mode must be 'refused' or 'timeout'")
+    error = redis.ConnectionError if mode == "refused" else redis.TimeoutError
+    state = InjectedFailure(fail_on=1)
+    with _patch_lock:
+        send = AbstractConnection.send_packed_command
+
+        def send_packed_command(self, command, check_health=True):
+            state.round_trips += 1
+            state.fired = True
+            raise error(f"injected: Redis {'refused the connection' if mode == 'refused' else 'timed out'}")
 
         AbstractConnection.send_packed_command = send_packed_command
         try:

@@ -6,20 +6,29 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
-from typing import Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 from .clock import Clock
 from .errors import NotFound
 from .latency import LatencyModel
 
 DATA_TYPES = ("sessions", "presence", "messages", "profiles", "groups")
-_OUTCOME_COUNTERS = {"hit": "hits", "miss": "misses", "write": "writes", "error": "errors"}
+_OUTCOME_COUNTERS = {"hit": "hits", "miss": "misses", "fallback": "fallbacks", "write": "writes", "error": "errors"}
+READ_OUTCOMES = ("hit", "miss", "fallback")
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from .resilience import CacheGuard
 
 
 @dataclass
 class Trace:
-    """What one request cost; the data type code calls .cache() and .db() around each call."""
+    """What one request cost; the data type code calls .cache() and .db() around each call.
+
+    Outcomes: hit, miss, fallback (a read served by the database because Redis was
+    unavailable), write, error. `cache_failures` counts round trips Redis did not answer or
+    the circuit breaker did not allow.
+    """
 
     data_type: str
     operation: str
@@ -29,12 +38,25 @@ class Trace:
     db_queries: int = 0
     simulated_ms: float = 0.0
     measured_ms: float = 0.0
+    cache_failures: int = 0
+    guard: "CacheGuard | None" = field(default=None, repr=False)
 
     def cache(self, call: Callable[..., T], *args, **kwargs) -> T:
-        """Run one Redis round trip (a command, a pipeline or a script)."""
+        """Run one Redis round trip (a command, a pipeline or a script) through the guard, if any."""
+        if self.guard is not None:
+            return self.guard.run(self, call, args, kwargs)
+        return self.round_trip(call, args, kwargs)
+
+    def round_trip(self, call: Callable[..., T], args: tuple, kwargs: dict) -> T:
+        """One Redis round trip, counted and timed, without a guard."""
         self.round_trips += 1
         self.simulated_ms += self.latency.cache_round_trip()
         return self._timed(call, args, kwargs)
+
+    def miss(self) -> None:
+        """The cache did not have it (a read already falling back stays a fallback)."""
+        if self.outcome != "fallback":
+            self.outcome = "miss"
 
     def db(self, call: Callable[..., T], *args, **kwargs) -> T:
         """Run one database query."""
@@ -63,6 +85,7 @@ class RequestRecord:
     db_queries: int
     simulated_ms: float
     measured_ms: float
+    cache_failures: int = 0
 
     def describe(self) -> str:
         """One readable line, without the wall-clock time (which differs run to run)."""
@@ -80,17 +103,22 @@ class TypeSummary:
     requests: int = 0
     hits: int = 0
     misses: int = 0
+    fallbacks: int = 0
     writes: int = 0
     errors: int = 0
     db_queries: int = 0
     round_trips: int = 0
     simulated_ms: float = 0.0
     measured_ms: float = 0.0
+    cache_failures: int = 0
+
+    @property
+    def reads(self) -> int:
+        return self.hits + self.misses + self.fallbacks
 
     @property
     def hit_ratio(self) -> float:
-        reads = self.hits + self.misses
-        return self.hits / reads if reads else 0.0
+        return self.hits / self.reads if self.reads else 0.0
 
     @property
     def avg_simulated_ms(self) -> float:
@@ -104,6 +132,7 @@ class TypeSummary:
         self.round_trips += record.round_trips
         self.simulated_ms += record.simulated_ms
         self.measured_ms += record.measured_ms
+        self.cache_failures += record.cache_failures
 
 
 @dataclass
@@ -113,6 +142,7 @@ class Metrics:
     latency: LatencyModel
     clock: Clock
     keep_log: bool = True
+    guard: "CacheGuard | None" = field(default=None, repr=False)
     log: list[RequestRecord] = field(default_factory=list, repr=False)
     _totals: dict[str, TypeSummary] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -123,13 +153,13 @@ class Metrics:
 
         Except NotFound escaping a read: that is the read's answer, counted as its hit or miss.
         """
-        trace = Trace(data_type, operation, self.latency)
+        trace = Trace(data_type, operation, self.latency, guard=self.guard)
         try:
             yield trace
         except NotFound:
             # "No such id" is a read's answer (often served from the negative cache), not a failure;
             # a write that finds nothing to change did fail.
-            if trace.outcome not in ("hit", "miss"):
+            if trace.outcome not in READ_OUTCOMES:
                 trace.outcome = "error"
             raise
         except BaseException:
@@ -142,7 +172,8 @@ class Metrics:
         with self._lock:
             seq = sum(t.requests for t in self._totals.values())
             record = RequestRecord(seq, self.clock.now_ms(), trace.data_type, trace.operation, trace.outcome,
-                                   trace.round_trips, trace.db_queries, trace.simulated_ms, trace.measured_ms)
+                                   trace.round_trips, trace.db_queries, trace.simulated_ms, trace.measured_ms,
+                                   trace.cache_failures)
             self._totals.setdefault(trace.data_type, TypeSummary(trace.data_type)).add(record)
             if self.keep_log:
                 self.log.append(record)
@@ -194,7 +225,7 @@ def format_summary(rows: list[TypeSummary], measured: bool = False) -> str:
     for row in rows:
         if row.data_type == "overall":
             lines.append("-" * len(header))
-        line = (f"{row.data_type:<10} {row.requests:>9,} {row.hits + row.misses:>7,} {row.writes:>7,} "
+        line = (f"{row.data_type:<10} {row.requests:>9,} {row.reads:>7,} {row.writes:>7,} "
                 f"{row.hit_ratio:>9.1%} {row.db_queries:>10,} {row.round_trips:>11,} {row.avg_simulated_ms:>10.1f}")
         if measured:
             line += f" {(row.measured_ms / row.requests if row.requests else 0):>11.3f}"

@@ -22,6 +22,7 @@ from .errors import InvalidInput
 from .keys import KeySchema
 from .latency import LatencyModel
 from .metrics import Metrics
+from .resilience import CacheGuard, FailurePolicy
 from .ttl import TTLs
 
 
@@ -37,20 +38,26 @@ class World:
     def __init__(self, redis_url: str | None = None, database_url: str | None = None, *,
                  clock: Clock | None = None, seed: int = 0, ttls: TTLs | None = None,
                  latency: LatencyModel | None = None, dataset: str | None = "small",
-                 namespace: str = "wc", token_factory: Callable[[], str] | None = None):
+                 namespace: str = "wc", token_factory: Callable[[], str] | None = None,
+                 failure_policy: FailurePolicy | None = None):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidInput("seed must be an integer")
         if ttls is not None and not isinstance(ttls, TTLs):
             raise InvalidInput("ttls must be a TTLs instance")
+        if failure_policy is not None and not isinstance(failure_policy, FailurePolicy):
+            raise InvalidInput("failure_policy must be a FailurePolicy instance")
         if dataset is not None and (not isinstance(dataset, str) or dataset not in SIZES):
             raise InvalidInput(f"dataset must be one of {sorted(SIZES)} or None, got {dataset!r}")
         self.config = BackendConfig.resolve(redis_url, database_url)
         self.seed = seed
         self.clock = clock if clock is not None else SimulatedClock()
         self.latency = latency if latency is not None else LatencyModel(seed=seed)
-        self.metrics = Metrics(self.latency, self.clock)
         self.keys = KeySchema(namespace)
-        self.redis = make_redis(self.config)
+        self.failure_policy = failure_policy if failure_policy is not None else FailurePolicy()
+        self.redis = make_redis(self.config, self.failure_policy.timeout_s,
+                                self.failure_policy.connect_timeout_s, fail_fast=True)
+        self.guard = CacheGuard(self.redis, self.clock, self.failure_policy, flush=self.flush_cache)
+        self.metrics = Metrics(self.latency, self.clock, guard=self.guard)
         self.engine = make_engine(self.config)
         self.repo = Repository(self.engine)
         self.scripts = Scripts(self.redis)

@@ -14,6 +14,7 @@ from ..codec import CorruptEntry, Meta, decode_meta, encode_meta
 from ..db import Repository
 from ..keys import EntryKeys, KeySchema
 from ..metrics import Metrics, Trace
+from ..resilience import CacheUnavailable
 from ..ttl import TTLs
 from .scripts import Scripts
 
@@ -57,16 +58,22 @@ class CachedType:
     def _request(self, operation: str):
         return self.ctx.metrics.request(self.data_type, operation)
 
-    def _read(self, trace: Trace, keys: EntryKeys, command: str, *args: Any) -> tuple[Any, str]:
+    def _read(self, trace: Trace, keys: EntryKeys, command: str, *args: Any) -> tuple[Any, str | None]:
         """One round trip: the entry (by `command`) and its generation.
 
         A key of another type (not written by this library) reads as an empty, corrupt entry,
         so the miss path's fill replaces it instead of every read failing until it expires.
+        With Redis unavailable the entry reads as empty and the generation as None: the
+        request falls back to the database and does not try to fill.
         """
         pipe = self.ctx.redis.pipeline(transaction=False)
         getattr(pipe, command)(keys.data, *args)
         pipe.get(keys.generation)
-        raw, generation = trace.cache(pipe.execute, raise_on_error=False)
+        try:
+            raw, generation = trace.cache(pipe.execute, raise_on_error=False)
+        except CacheUnavailable:
+            trace.outcome = "fallback"
+            return EMPTY_REPLIES[command](), None
         if isinstance(generation, Exception):
             raise generation
         if isinstance(raw, redis.ResponseError):
@@ -90,16 +97,34 @@ class CachedType:
             return None
         return meta if meta.fresh(self.now()) else None
 
-    def _fill(self, trace: Trace, keys: EntryKeys, generation: str, kind: str, items: list[str],
+    def _fill(self, trace: Trace, keys: EntryKeys, generation: str | None, kind: str, items: list[str],
               missing: bool = False, ttl_ms: int | None = None) -> bool:
-        """Write a complete entry with its marker and TTL atomically, unless a write came first."""
+        """Write a complete entry with its marker and TTL atomically, unless a write came first.
+
+        No generation (Redis was unavailable when the request read it) or no Redis now: no fill.
+        """
+        if generation is None:
+            return False
         ttl_ms = ttl_ms or self.ctx.ttls.jittered_ms("negative" if missing else self.data_type, self.ctx.rng)
         marker = encode_meta(self.now() + ttl_ms, missing)
         args = [generation, ttl_ms, kind, marker, *items]
-        return bool(trace.cache(self.ctx.scripts.fill, keys=[keys.data, keys.generation], args=args))
+        try:
+            return bool(trace.cache(self.ctx.scripts.fill, keys=[keys.data, keys.generation], args=args))
+        except CacheUnavailable:
+            return False
 
-    def _invalidate(self, trace: Trace, keys: EntryKeys) -> None:
-        trace.cache(self.ctx.scripts.invalidate, keys=[keys.data, keys.generation], args=[self.ttl_ms])
+    def _invalidate(self, trace: Trace, keys: EntryKeys) -> bool:
+        """Drop the cached entry after a write; if Redis is unavailable, drop it once it is back."""
+        try:
+            trace.cache(self.ctx.scripts.invalidate, keys=[keys.data, keys.generation], args=[self.ttl_ms])
+            return True
+        except CacheUnavailable:
+            self._remember(trace, keys)
+            return False
+
+    def _remember(self, trace: Trace, keys: EntryKeys) -> None:
+        if trace.guard is not None:
+            trace.guard.remember(keys.data, keys.generation, self.ttl_ms)
 
     def _corrupt(self, keys: EntryKeys, reason: str) -> None:
         log.warning("corrupt cache entry %s (%s); treated as a miss", keys.data, reason)

@@ -6,6 +6,7 @@ from .. import validation
 from ..codec import is_meta
 from ..db.repository import group_conversation_id
 from ..errors import InvalidInput, NotFound
+from ..resilience import CacheUnavailable
 from .base import CachedType
 
 
@@ -26,7 +27,7 @@ class GroupMembers(CachedType):
                 if meta.missing:
                     raise NotFound(f"no group {group_id!r}")
                 return frozenset(raw) - {marker}
-            trace.outcome = "miss"
+            trace.miss()
             members = trace.db(self.ctx.repo.group_roster, group_id)
             if members is None:
                 self._fill(trace, keys, generation, "set", [], missing=True)
@@ -76,7 +77,10 @@ class GroupMembers(CachedType):
             else:
                 changed = trace.db(repo.remove_group_member, group_id, user_id)
             args = [op, user_id, self.now(), self.ttl_ms]
-            trace.cache(self.ctx.scripts.change_member, keys=[keys.data, keys.generation], args=args)
+            try:
+                trace.cache(self.ctx.scripts.change_member, keys=[keys.data, keys.generation], args=args)
+            except CacheUnavailable:
+                self._remember(trace, keys)
             return changed
 
     def _require_users(self, trace, user_ids: list[str]) -> None:

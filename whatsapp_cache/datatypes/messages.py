@@ -16,6 +16,7 @@ from .. import validation
 from ..codec import CorruptEntry, decode_message, encode_message
 from ..db.repository import direct_conversation_id
 from ..errors import InvalidInput, NotFound
+from ..resilience import CacheUnavailable
 from .base import CachedType, log
 
 RECENT_LIMIT = 100
@@ -64,7 +65,7 @@ class RecentMessages(CachedType):
             cached = self._decode(keys, raw, conversation_id)
             if cached is not None:
                 return cached[:limit]
-            trace.outcome = "miss"
+            trace.miss()
             rows = trace.db(self.ctx.repo.conversation_history, conversation_id, RECENT_LIMIT)
             if rows is None:
                 self._fill(trace, keys, generation, "list", [], missing=True)
@@ -101,6 +102,8 @@ class RecentMessages(CachedType):
             args = [encode_message(row), row["id"], RECENT_LIMIT, self.now(), self.ttl_ms]
             try:
                 trace.cache(self.ctx.scripts.push_message, keys=[keys.data, keys.generation], args=args)
+            except CacheUnavailable:
+                self._remember(trace, keys)  # stored; the list is dropped once Redis answers again
             except redis.RedisError as exc:
                 # The message is stored; failing now would invite a retry that stores it twice.
                 # A cached list without it must not outlive this, so drop the list if we can.
@@ -109,12 +112,13 @@ class RecentMessages(CachedType):
 
     def _drop_after_failed_push(self, trace, keys, exc: Exception) -> None:
         try:
-            self._invalidate(trace, keys)
+            dropped = self._invalidate(trace, keys)
         except redis.RedisError as again:
             log.error("message stored, but cache %s could not be updated (%s) nor dropped (%s); "
                       "it may miss the message until it expires", keys.data, exc, again)
         else:
-            log.warning("message stored, but cache %s could not be updated (%s); dropped it", keys.data, exc)
+            done = "dropped it" if dropped else "it will be dropped when Redis answers again"
+            log.warning("message stored, but cache %s could not be updated (%s); %s", keys.data, exc, done)
 
 
 def message_dict(message: Message) -> dict:

@@ -5,6 +5,8 @@
                     no marker (the set was lost, or rebuilt only by heartbeats since): miss ->
                     every user seen in the window from the database -> MULTI ZADD GT + marker
     cleanup:        ZREMRANGEBYSCORE, run by whichever server first takes the interval's lease
+    Redis away:     online_among asks the database for these users' last-seen times; a
+                    heartbeat's missed ZADD drops the set once Redis is back (the next read refills it)
 
 The marker member (score +inf, so cleanup never removes it) is written only by a full
 refill, so a set without it may lack users who are online: it is never trusted.
@@ -15,6 +17,7 @@ from __future__ import annotations
 from .. import validation
 from ..codec import META_PREFIX
 from ..errors import InvalidInput, NotFound
+from ..resilience import CacheUnavailable
 from .base import CachedType
 
 MAX_ASKED = 10_000
@@ -43,7 +46,11 @@ class Presence(CachedType):
             pipe = self.ctx.redis.pipeline(transaction=True)
             pipe.zadd(key, {user_id: now}, gt=True)
             pipe.pexpire(key, self.window_ms)
-            trace.cache(pipe.execute)
+            try:
+                trace.cache(pipe.execute)
+            except CacheUnavailable:
+                if trace.guard is not None:
+                    trace.guard.remember(key)  # the set lacks this heartbeat: rebuild it from the database
 
     def online_among(self, user_ids: list[str]) -> frozenset[str]:
         """Which of these users (say, my contacts) are online, in one round trip."""
@@ -53,10 +60,15 @@ class Presence(CachedType):
         key = self.ctx.keys.presence()
         cutoff = self.now() - self.window_ms
         with self._request("online_among") as trace:
-            marker, *scores = trace.cache(self.ctx.redis.zmscore, key, [PRESENCE_MARKER, *user_ids])
+            try:
+                marker, *scores = trace.cache(self.ctx.redis.zmscore, key, [PRESENCE_MARKER, *user_ids])
+            except CacheUnavailable:
+                trace.outcome = "fallback"
+                seen = trace.db(self.ctx.repo.last_seen, user_ids)
+                return frozenset(u for u, at in seen.items() if at is not None and at > cutoff)
             if marker is not None:
                 return frozenset(u for u, score in zip(user_ids, scores) if score is not None and score > cutoff)
-            trace.outcome = "miss"
+            trace.miss()
             recent = trace.db(self.ctx.repo.seen_since, cutoff)
             self._refill(trace, key, recent)
             return frozenset(u for u in user_ids if u in recent)
@@ -80,7 +92,11 @@ class Presence(CachedType):
         with self._request("cleanup") as trace:
             trace.outcome = "write"
             args = [now - self.window_ms, CLEANUP_INTERVAL_MS]
-            removed = trace.cache(self.ctx.scripts.cleanup_presence, keys=[self.ctx.keys.presence(), lease], args=args)
+            try:
+                removed = trace.cache(self.ctx.scripts.cleanup_presence, keys=[self.ctx.keys.presence(), lease],
+                                      args=args)
+            except CacheUnavailable:
+                return None  # nothing to clean while Redis is away; the next interval does it
         return None if removed < 0 else removed
 
     def tracked(self) -> int:

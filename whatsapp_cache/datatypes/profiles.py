@@ -39,7 +39,7 @@ class Profiles(CachedType):
                 profile = self._decode(keys, user_id, raw, meta.missing)
                 if profile is not None:
                     return profile
-            trace.outcome = "miss"
+            trace.miss()
             row = trace.db(self.ctx.repo.user, user_id)
             if row is None:
                 self._fill(trace, keys, generation, "hash", [], missing=True)

@@ -80,7 +80,7 @@ class Sessions(CachedType):
                 return None
             if meta is not None and (session := self._decode(keys, raw)) is not None:
                 return session if session.expires_ms > self.now() else None
-            trace.outcome = "miss"
+            trace.miss()
             row = trace.db(self.ctx.repo.session, digest)
             if row is None or row["expires_ms"] <= self.now():
                 self._fill(trace, keys, generation, "hash", [], missing=True)

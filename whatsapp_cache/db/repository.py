@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import schema as t
@@ -73,6 +73,16 @@ class Repository:
         """Set the status message; return the new version (None for an unknown user)."""
         statement = (update(t.users).where(t.users.c.id == user_id)
                      .values(status_message=text, updated_ms=now_ms, version=t.users.c.version + 1)
+                     .returning(t.users.c.version))
+        with self.engine.begin() as conn:
+            return conn.execute(statement).scalar_one_or_none()
+
+    def write_status_at_least(self, user_id: str, text: str, now_ms: int, floor: int) -> int | None:
+        """Set the status message with a version above both the row's and `floor`; return it."""
+        following = t.users.c.version + 1
+        statement = (update(t.users).where(t.users.c.id == user_id)
+                     .values(status_message=text, updated_ms=now_ms,
+                             version=case((following > floor, following), else_=floor))
                      .returning(t.users.c.version))
         with self.engine.begin() as conn:
             return conn.execute(statement).scalar_one_or_none()

@@ -20,6 +20,7 @@ from ..datatypes.scripts import Scripts
 from ..db import Repository
 from ..keys import KeySchema
 from ..metrics import Metrics, Trace
+from ..resilience import CacheUnavailable
 from ..staleness import VersionLog
 from .. import validation
 from ..errors import InvalidInput, NotFound
@@ -107,14 +108,19 @@ class StatusPattern:
             cached, generation = yield from self._cached(trace, user_id)
             if cached is not None:
                 return self._observed(user_id, cached)
-            trace.outcome = "miss"
+            trace.miss()
             fresh = yield from self._load(trace, user_id)
             ttl = self.ctx.ttl_with_jitter()
-            if self.guarded_fill:
-                yield from self._cache(trace, self.ctx.scripts.guarded_set, keys=[keys.data, keys.generation],
-                                       args=[generation, ttl, self._record(fresh, ttl), fresh.version])
-            else:
-                yield from self._cache(trace, self.ctx.redis.set, keys.data, self._record(fresh, ttl), px=ttl)
+            if generation is None:  # Redis was unavailable: serve the database's answer, fill nothing
+                return self._observed(user_id, fresh)
+            try:
+                if self.guarded_fill:
+                    yield from self._cache(trace, self.ctx.scripts.guarded_set, keys=[keys.data, keys.generation],
+                                           args=[generation, ttl, self._record(fresh, ttl), fresh.version])
+                else:
+                    yield from self._cache(trace, self.ctx.redis.set, keys.data, self._record(fresh, ttl), px=ttl)
+            except CacheUnavailable:
+                pass  # Redis went away between the read and the fill: the answer stands, unfilled
             return self._observed(user_id, fresh)
 
     def write(self, user_id: str, text: str) -> Steps:
@@ -123,13 +129,21 @@ class StatusPattern:
         with self.ctx.metrics.request("profiles", "status_write") as trace:
             trace.outcome = "write"
             version = yield from self._write_database(trace, user_id, text)
-            yield from self._after_write(trace, user_id, text, version)
+            try:
+                yield from self._after_write(trace, user_id, text, version)
+            except CacheUnavailable:  # the database has it; drop the cached copy once Redis is back
+                self._remember(trace, user_id)
             return version
 
     def _after_write(self, trace: Trace, user_id: str, text: str, version: int) -> Steps:
         """What a pattern does to the cache once the database has the new version (default: nothing)."""
         return
         yield
+
+    def _remember(self, trace: Trace, user_id: str) -> None:
+        if trace.guard is not None:
+            keys = self.ctx.keys.status(user_id)
+            trace.guard.remember(keys.data, keys.generation, self.ctx.ttl_ms)
 
     def get(self, user_id: str) -> Versioned:
         """read() run to its end on the clock (no other operation interleaved)."""
@@ -146,7 +160,11 @@ class StatusPattern:
     # timed calls: do the call now, then let the time it took pass
     def _cache(self, trace: Trace, call, *args, **kwargs) -> Steps:
         before = trace.simulated_ms
-        result = trace.cache(call, *args, **kwargs)
+        try:
+            result = trace.cache(call, *args, **kwargs)
+        except CacheUnavailable:
+            yield trace.simulated_ms - before  # a failed call takes its time too (a timeout, most of all)
+            raise
         yield trace.simulated_ms - before
         return result
 
@@ -165,7 +183,11 @@ class StatusPattern:
         pipe = self.ctx.redis.pipeline(transaction=False)
         pipe.get(keys.data)
         pipe.get(keys.generation)
-        raw, generation = yield from self._cache(trace, pipe.execute)
+        try:
+            raw, generation = yield from self._cache(trace, pipe.execute)
+        except CacheUnavailable:
+            trace.outcome = "fallback"
+            return None, None
         if raw is None:
             return None, generation or ""
         try:

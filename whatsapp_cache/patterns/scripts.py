@@ -30,12 +30,16 @@ return 1
 # Write-behind: next version, cached record and queued update, all or nothing; the generation
 # bump refuses fills already in flight (they read the database, which lags the queue).
 # KEYS: value, version counter, stream, generation. ARGV: value as JSON, now ms, TTL ms, user id,
-# expiry ms, the counter's first value (now * 1000, so versions stay ahead of any earlier ones).
+# expiry ms, the counter's floor (now * 1000: versions never fall behind the clock, so they stay
+# ahead of earlier ones even after Redis lost the counter or the database took a write without it).
+# The version is read back with GET: Lua would print a 16-digit number in exponent form.
 WRITE_BEHIND = """
 redis.call('INCR', KEYS[4])
 redis.call('PEXPIRE', KEYS[4], ARGV[3])
-redis.call('SET', KEYS[2], ARGV[6], 'NX')
-redis.call('INCR', KEYS[2])
+if redis.call('INCR', KEYS[2]) <= tonumber(ARGV[6]) then
+  redis.call('SET', KEYS[2], ARGV[6])
+  redis.call('INCR', KEYS[2])
+end
 local version = redis.call('GET', KEYS[2])
 local record = '{"version":' .. version .. ',"exp":' .. ARGV[5] .. ',"v":1,"value":' .. ARGV[1] .. '}'
 redis.call('SET', KEYS[1], record, 'PX', ARGV[3])

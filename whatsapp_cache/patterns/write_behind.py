@@ -11,10 +11,12 @@ write, and two workers can apply one user's updates out of order. Here the queue
 is written in the same script as the cache, entries stay pending until a worker
 acknowledges them, and the version check makes a redelivered or late entry harmless.
 
-Versions come from a per-user counter in Redis that starts at now * 1000, so every write
-to a key must go through write-behind: a database-side write elsewhere would take its own
-version (the row's + 1) and could overtake the counter. If Redis loses the counter, it
-restarts from the clock, ahead of earlier versions as long as the clock moves forward.
+Versions come from a per-user counter in Redis that never falls behind now * 1000, so
+every write to a key must go through write-behind: a database-side write elsewhere would
+take its own version (the row's + 1) and could overtake the counter. If Redis loses the
+counter, it restarts from the clock, ahead of earlier versions as long as the clock moves
+forward. While Redis is unavailable a write goes straight to the database (above the same
+floor), and the guard raises the counter to that version once Redis is back.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from ..db import Repository
 from ..keys import KeySchema
 from ..metrics import Metrics
 from .. import validation
+from ..errors import NotFound
+from ..resilience import CacheUnavailable
 from .base import StatusPattern
 
 log = logging.getLogger("whatsapp_cache")
@@ -68,11 +72,29 @@ class WriteBehind(StatusPattern):
         with self.ctx.metrics.request("profiles", "status_write") as trace:
             trace.outcome = "write"
             args = [json.dumps(text, ensure_ascii=False), now, ttl, user_id, now + ttl, now * 1000]
-            version = yield from self._cache(trace, self.ctx.scripts.write_behind,
-                                             keys=[keys.status(user_id).data, keys.status_version(user_id),
-                                                   self.stream, keys.status(user_id).generation], args=args)
+            try:
+                version = yield from self._cache(trace, self.ctx.scripts.write_behind,
+                                                 keys=[keys.status(user_id).data, keys.status_version(user_id),
+                                                       self.stream, keys.status(user_id).generation], args=args)
+            except CacheUnavailable:
+                version = yield from self._write_without_redis(trace, user_id, text, now)
             self.ctx.truth.committed(user_id, int(version), now)  # acknowledged: this is now the truth
             return int(version)
+
+    def _write_without_redis(self, trace, user_id: str, text: str, now: int) -> Steps:
+        """No queue to write to: write the database now, above the clock's floor, and repair later.
+
+        Once Redis is back the guard drops the cached record and raises the version counter to
+        this version, so the next write-behind write (and the worker) come after it.
+        """
+        version = yield from self._db(trace, self.ctx.repo.write_status_at_least, user_id, text, now, now * 1000 + 1)
+        if version is None:
+            raise NotFound(f"no user with id {user_id!r}")
+        if trace.guard is not None:
+            keys = self.ctx.keys.status(user_id)
+            trace.guard.remember(keys.data, keys.generation, self.ctx.ttl_ms,
+                                 counter=(self.ctx.keys.status_version(user_id), version))
+        return version
 
 
 @dataclass

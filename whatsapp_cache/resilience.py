@@ -1,0 +1,232 @@
+"""Living with a Redis that dies: short timeouts, a circuit breaker, and repair when it returns.
+
+Every Redis round trip of the data types and patterns goes through one CacheGuard:
+
+    closed     calls go through; `failure_threshold` failures in a row open the circuit
+    open       calls fail at once (no timeout to wait out) and the caller uses the database
+    half-open  after `reset_after_ms` one call is let through as a probe; success closes the
+               circuit, failure opens it again for another pause
+
+Writes reach the database first in any case. When a write cannot update or drop its cached
+copy, the guard remembers the key and drops it before the next call that reaches Redis, so
+a Redis that comes back with its old data (a network cut, a paused process, a restart from
+disk) does not serve what was overwritten meanwhile. If more keys pile up than it will
+remember, it empties the namespace instead. What one app server remembers, only it repairs:
+another server that wrote during the outage repairs its own keys, and TTLs bound the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import redis
+
+from .clock import Clock
+from .errors import InvalidInput
+
+log = logging.getLogger("whatsapp_cache")
+
+# Errors that mean "Redis is not answering"; any other reply (even an error reply) means it is up.
+UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError)
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+REPLAY_BATCH = 500
+RAISE_COUNTER = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+"""
+
+
+class CacheUnavailable(Exception):
+    """Redis did not answer (or the circuit is open); the caller serves from the database."""
+
+
+@dataclass(frozen=True)
+class FailurePolicy:
+    """How long to wait for Redis, when to stop asking, and when to try again."""
+
+    timeout_s: float = 0.5
+    connect_timeout_s: float = 0.5
+    failure_threshold: int = 3
+    reset_after_ms: int = 5_000
+    max_pending: int = 10_000
+    breaker: bool = True
+    repair: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("timeout_s", "connect_timeout_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 60:
+                raise InvalidInput(f"{name} must be a number of seconds in (0, 60]")
+        for name, low in (("failure_threshold", 1), ("reset_after_ms", 1), ("max_pending", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InvalidInput(f"{name} must be a whole number >= {low}")
+
+    @property
+    def timeout_ms(self) -> float:
+        return self.timeout_s * 1000
+
+
+@dataclass
+class CircuitBreaker:
+    """Closed, open or half-open, on an injected clock; `transitions` records every change."""
+
+    clock: Clock
+    failure_threshold: int = 3
+    reset_after_ms: int = 5_000
+    state: str = CLOSED
+    failures: int = 0
+    opened_ms: int = 0
+    probing: bool = False
+    transitions: list[tuple[int, str]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def permit(self) -> str:
+        """CLOSED (call), HALF_OPEN (call as the one probe) or OPEN (do not call)."""
+        with self._lock:
+            if self.state == OPEN and self.clock.now_ms() - self.opened_ms >= self.reset_after_ms:
+                self._move(HALF_OPEN)
+            if self.state == HALF_OPEN:
+                if self.probing:
+                    return OPEN
+                self.probing = True
+            return self.state
+
+    def success(self) -> None:
+        with self._lock:
+            self.failures = 0
+            self.probing = False
+            if self.state != CLOSED:
+                self._move(CLOSED)
+
+    def failure(self) -> None:
+        with self._lock:
+            self.failures += 1
+            self.probing = False
+            if self.state == HALF_OPEN or (self.state == CLOSED and self.failures >= self.failure_threshold):
+                self.opened_ms = self.clock.now_ms()
+                self._move(OPEN)
+
+    def _move(self, state: str) -> None:
+        self.state = state
+        self.transitions.append((self.clock.now_ms(), state))
+        log.warning("cache circuit %s", state)
+
+
+@dataclass
+class GuardStats:
+    """What the guard did: calls refused while open, calls that failed, keys repaired."""
+
+    refused: int = 0
+    failed: int = 0
+    timeouts: int = 0
+    remembered: int = 0
+    repaired: int = 0
+    namespace_flushes: int = 0
+
+
+class CacheGuard:
+    """The one door to Redis for requests: breaker, failure accounting and repair of missed writes."""
+
+    def __init__(self, client: redis.Redis, clock: Clock, policy: FailurePolicy = FailurePolicy(),
+                 flush: Callable[[], int] | None = None):
+        self.client = client
+        self.policy = policy
+        self.breaker = CircuitBreaker(clock, policy.failure_threshold, policy.reset_after_ms)
+        self.stats = GuardStats()
+        self._flush = flush
+        self._pending: dict[str, tuple[str | None, int, int | None]] = {}
+        self._overflowed = False
+        self._lock = threading.Lock()
+        self._raise_counter = client.register_script(RAISE_COUNTER)
+
+    def __repr__(self) -> str:
+        return f"<CacheGuard circuit={self.breaker.state} pending={self.pending}>"
+
+    @property
+    def pending(self) -> int:
+        """Keys waiting to be dropped once Redis answers again."""
+        return len(self._pending)
+
+    def run(self, trace, call, args: tuple, kwargs: dict):
+        """One round trip for `trace`, or CacheUnavailable at once if the circuit is open."""
+        permit = self.breaker.permit() if self.policy.breaker else CLOSED
+        if permit == OPEN:
+            self.stats.refused += 1
+            trace.cache_failures += 1
+            raise CacheUnavailable("circuit open: Redis is being given a rest")
+        try:
+            if self._pending or self._overflowed:
+                self._repair(trace)
+            result = trace.round_trip(call, args, kwargs)
+        except UNAVAILABLE as exc:
+            self._failed(trace, exc)
+            raise CacheUnavailable(f"Redis unavailable ({type(exc).__name__})") from None
+        except BaseException:
+            self.breaker.success()  # Redis answered (with an error reply): it is up
+            raise
+        self.breaker.success()
+        return result
+
+    def remember(self, data_key: str, generation_key: str | None = None, ttl_ms: int = 0,
+                 counter: tuple[str, int] | None = None) -> None:
+        """A write could not reach this key: drop it (and bump its generation) when Redis is back."""
+        if not self.policy.repair:
+            return
+        with self._lock:
+            self.stats.remembered += 1
+            if len(self._pending) >= self.policy.max_pending and data_key not in self._pending:
+                self._overflowed = True
+                return
+            counter_key, floor = counter if counter else (None, None)
+            self._pending[data_key] = (generation_key, ttl_ms, floor)
+            if counter_key is not None:
+                self._pending[counter_key] = (None, -1, floor)  # a counter to raise, not a key to drop
+
+    def _failed(self, trace, exc: Exception) -> None:
+        self.stats.failed += 1
+        trace.cache_failures += 1
+        if isinstance(exc, redis.TimeoutError):
+            self.stats.timeouts += 1
+            trace.simulated_ms += self.policy.timeout_ms  # a hung Redis costs the whole timeout
+        self.breaker.failure()
+
+    def _repair(self, trace) -> None:
+        """Drop every remembered key (or the whole namespace after an overflow), in batches."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            overflowed, self._overflowed = self._overflowed, False
+        try:
+            if overflowed and self._flush is not None:
+                trace.round_trips += 1
+                self._flush()
+                self.stats.namespace_flushes += 1
+                log.warning("cache repaired by emptying the namespace (more than %d keys missed writes)",
+                            self.policy.max_pending)
+            items = list(pending.items())
+            for start in range(0, len(items), REPLAY_BATCH):
+                trace.round_trip(self._replay_batch, (items[start:start + REPLAY_BATCH],), {})
+        except BaseException:
+            with self._lock:  # try again next time; keys remembered meanwhile stay too
+                self._pending = {**pending, **self._pending}
+                self._overflowed = self._overflowed or overflowed
+            raise
+        self.stats.repaired += len(pending)
+        if pending:
+            log.warning("cache repaired: dropped %d entries that missed writes while Redis was away", len(pending))
+
+    def _replay_batch(self, items) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for key, (generation_key, ttl_ms, floor) in items:
+            if ttl_ms == -1:
+                self._raise_counter(keys=[key], args=[floor], client=pipe)
+                continue
+            pipe.delete(key)
+            if generation_key is not None:
+                pipe.incr(generation_key)
+                pipe.pexpire(generation_key, max(ttl_ms, 1))
+        pipe.execute()
