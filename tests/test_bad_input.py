@@ -7,7 +7,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import (GROUP, HOUR, SMALL_CHAT, SMALL_CHAT_USERS, counts, db_ids, dump_keyspace, ids)
+from support import (GROUP, SMALL_CHAT, SMALL_CHAT_USERS, counts, db_ids, dump_keyspace, ids)
 
 from whatsapp_cache import ConfigError, InvalidInput, NotFound, TTLs, WhatsAppCacheError, World
 from whatsapp_cache.codec import META_FIELD, is_meta
