@@ -140,7 +140,7 @@ class CacheGuard:
         self.stats = GuardStats()
         self._flush = flush
         self._pending: dict[str, tuple[str | None, int, int | None]] = {}
-        self._overflowed = False
+        self._flush_pending = False
         self._lock = threading.Lock()
         self._raise_counter = client.register_script(RAISE_COUNTER)
 
@@ -160,7 +160,7 @@ class CacheGuard:
             trace.cache_failures += 1
             raise CacheUnavailable("circuit open: Redis is being given a rest")
         try:
-            if self._pending or self._overflowed:
+            if self._pending or self._flush_pending:
                 self._repair(trace)
             result = trace.round_trip(call, args, kwargs)
         except UNAVAILABLE as exc:
@@ -180,12 +180,17 @@ class CacheGuard:
         with self._lock:
             self.stats.remembered += 1
             if len(self._pending) >= self.policy.max_pending and data_key not in self._pending:
-                self._overflowed = True
+                self._flush_pending = True
                 return
             counter_key, floor = counter if counter else (None, None)
             self._pending[data_key] = (generation_key, ttl_ms, floor)
             if counter_key is not None:
                 self._pending[counter_key] = (None, -1, floor)  # a counter to raise, not a key to drop
+
+    def flush_when_back(self) -> None:
+        """Empty the namespace before the next call that reaches Redis."""
+        with self._lock:
+            self._flush_pending = True
 
     def _failed(self, trace, exc: Exception) -> None:
         self.stats.failed += 1
@@ -199,7 +204,7 @@ class CacheGuard:
         """Drop every remembered key (or the whole namespace after an overflow), in batches."""
         with self._lock:
             pending, self._pending = self._pending, {}
-            overflowed, self._overflowed = self._overflowed, False
+            overflowed, self._flush_pending = self._flush_pending, False
         try:
             if overflowed and self._flush is not None:
                 trace.round_trips += 1
@@ -213,7 +218,7 @@ class CacheGuard:
         except BaseException:
             with self._lock:  # try again next time; keys remembered meanwhile stay too
                 self._pending = {**pending, **self._pending}
-                self._overflowed = self._overflowed or overflowed
+                self._flush_pending = self._flush_pending or overflowed
             raise
         self.stats.repaired += len(pending)
         if pending:

@@ -22,7 +22,7 @@ from .errors import InvalidInput
 from .keys import KeySchema
 from .latency import LatencyModel
 from .metrics import Metrics
-from .resilience import CacheGuard, FailurePolicy
+from .resilience import UNAVAILABLE, CacheGuard, FailurePolicy, log
 from .ttl import TTLs
 
 
@@ -33,6 +33,8 @@ class World:
     WHATSAPP_CACHE_DATABASE_URL, and fall back to the embedded backends. The clock is
     simulated unless one is passed (use SystemClock() in production). `dataset` names a
     synthetic data set size to load into an empty database ("small", "large" or None).
+    `failure_policy` sets Redis timeouts and the circuit breaker (see resilience.py); a World
+    starts and serves from the database even while Redis is down.
     """
 
     def __init__(self, redis_url: str | None = None, database_url: str | None = None, *,
@@ -65,7 +67,7 @@ class World:
         self._token_factory = token_factory or (lambda: secrets.token_urlsafe(32))
         self.dataset: Dataset | None = None
         self._build_types()
-        self.scripts.preload()
+        self._try_cache(self.scripts.preload)
         self.repo.create_schema()
         if dataset is not None:
             self._load_if_empty(dataset)
@@ -94,7 +96,18 @@ class World:
         self.dataset = generate(size=size, seed=self.seed)
         if self.repo.row_counts()["users"] == 0:
             load(self.repo, self.dataset)
-            self.flush_cache()
+            if not self._try_cache(self.flush_cache):
+                self.guard.flush_when_back()  # whatever Redis holds describes another database
+
+    def _try_cache(self, step: Callable[[], object]) -> bool:
+        """Run a start-up step on Redis; an unavailable Redis is logged, not fatal (requests use the database)."""
+        try:
+            step()
+            return True
+        except UNAVAILABLE as exc:
+            log.warning("Redis unavailable at start (%s); requests will use the database until it answers",
+                        type(exc).__name__)
+            return False
 
     def flush_cache(self, keep_queue: bool = True) -> int:
         """Delete the keys of this world's namespace (and nothing else); return how many.

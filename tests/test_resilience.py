@@ -1,0 +1,262 @@
+"""Redis unavailable: the breaker, the database fallback, writes that still land, repair on return."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import redis
+
+from support import GROUP, SMALL_CHAT, SMALL_CHAT_USERS
+
+from whatsapp_cache import InvalidInput, World
+from whatsapp_cache.backends import make_redis
+from whatsapp_cache.clock import SimulatedClock
+from whatsapp_cache.config import BackendConfig
+from whatsapp_cache.faults import unreachable
+from whatsapp_cache.latency import LatencyModel
+from whatsapp_cache.metrics import Trace
+from whatsapp_cache.patterns import PatternContext, Versioned, WriteBehindWorker, make
+from whatsapp_cache.redis_server import free_port
+from whatsapp_cache.resilience import (CLOSED, HALF_OPEN, OPEN, CacheGuard, CacheUnavailable, CircuitBreaker,
+                                       FailurePolicy)
+
+USER = "u000004"
+A, B = SMALL_CHAT_USERS
+
+
+# The breaker on its own -------------------------------------------------------------------------
+
+def test_breaker_opens_after_the_threshold_and_probes_once_after_the_pause():
+    clock = SimulatedClock()
+    breaker = CircuitBreaker(clock, failure_threshold=3, reset_after_ms=5_000)
+    for _ in range(2):
+        assert breaker.permit() == CLOSED
+        breaker.failure()
+    assert breaker.state == CLOSED
+    breaker.failure()
+    assert breaker.permit() == OPEN
+    clock.advance(4_999)
+    assert breaker.permit() == OPEN
+    clock.advance(1)
+    assert breaker.permit() == HALF_OPEN          # the one probe
+    assert breaker.permit() == OPEN               # everyone else waits for its answer
+    breaker.failure()                              # still down: another full pause
+    clock.advance(4_999)
+    assert breaker.permit() == OPEN
+    clock.advance(1)
+    assert breaker.permit() == HALF_OPEN
+    breaker.success()
+    assert breaker.permit() == CLOSED
+    assert [state for _, state in breaker.transitions] == [OPEN, HALF_OPEN, OPEN, HALF_OPEN, CLOSED]
+
+
+def test_a_success_resets_the_count_of_failures_in_a_row():
+    breaker = CircuitBreaker(SimulatedClock(), failure_threshold=2)
+    for _ in range(5):
+        breaker.failure()
+        breaker.success()
+    assert breaker.state == CLOSED and breaker.transitions == []
+
+
+@pytest.mark.parametrize("options", [{"timeout_s": 0}, {"timeout_s": "1"}, {"failure_threshold": 0},
+                                     {"reset_after_ms": 0}, {"max_pending": -1}, {"connect_timeout_s": 61}])
+def test_bad_failure_policies_are_refused(options):
+    with pytest.raises(InvalidInput):
+        FailurePolicy(**options)
+
+
+def test_world_refuses_a_failure_policy_of_the_wrong_type():
+    with pytest.raises(InvalidInput):
+        World(dataset=None, failure_policy={"timeout_s": 1})
+
+
+# The guard on its own ---------------------------------------------------------------------------
+
+def _guard(**policy):
+    client = make_redis(BackendConfig())
+    clock = SimulatedClock()
+    return CacheGuard(client, clock, FailurePolicy(**policy)), client, clock
+
+
+def _trace(guard):
+    return Trace("profiles", "get", LatencyModel(), guard=guard)
+
+
+def test_an_open_circuit_refuses_without_a_round_trip():
+    guard, client, _ = _guard(failure_threshold=1)
+    with unreachable():
+        with pytest.raises(CacheUnavailable):
+            _trace(guard).cache(client.get, "k")
+        trace = _trace(guard)
+        with pytest.raises(CacheUnavailable, match="circuit open"):
+            trace.cache(client.get, "k")
+    assert (trace.round_trips, trace.simulated_ms, trace.cache_failures) == (0, 0.0, 1)
+    assert (guard.stats.failed, guard.stats.refused) == (1, 1)
+
+
+def test_a_timeout_costs_the_whole_timeout_in_simulated_time():
+    guard, client, _ = _guard(timeout_s=0.25)
+    trace = _trace(guard)
+    with unreachable("timeout"), pytest.raises(CacheUnavailable):
+        trace.cache(client.get, "k")
+    assert 250 + 1 <= trace.simulated_ms <= 250 + 5 and guard.stats.timeouts == 1
+
+
+def test_an_error_reply_means_redis_is_up():
+    guard, client, _ = _guard(failure_threshold=1)
+    client.set("k", "a string")
+    with pytest.raises(redis.ResponseError):
+        _trace(guard).cache(client.hgetall, "k")
+    assert guard.breaker.state == CLOSED
+
+
+def test_remembered_keys_are_dropped_before_the_next_call_and_generations_bumped():
+    guard, client, _ = _guard()
+    client.set("data", "old")
+    client.set("gen", "7")
+    guard.remember("data", "gen", 60_000)
+    assert guard.pending == 1
+    trace = _trace(guard)
+    assert trace.cache(client.get, "data") is None
+    assert client.get("gen") == "8" and 0 < client.pttl("gen") <= 60_000
+    assert guard.pending == 0 and guard.stats.repaired == 1 and trace.round_trips == 2
+
+
+def test_a_repair_that_fails_keeps_its_keys_for_the_next_try():
+    guard, client, _ = _guard()
+    client.set("data", "old")
+    guard.remember("data")
+    with unreachable(), pytest.raises(CacheUnavailable):
+        _trace(guard).cache(client.get, "other")
+    assert guard.pending == 1 and client.get("data") == "old"
+    _trace(guard).cache(client.get, "other")
+    assert guard.pending == 0 and client.get("data") is None
+
+
+def test_too_many_missed_keys_empty_the_namespace_instead():
+    client = make_redis(BackendConfig())
+    flushed = []
+    guard = CacheGuard(client, SimulatedClock(), FailurePolicy(max_pending=2), flush=lambda: flushed.append(1) or 0)
+    for n in range(3):
+        guard.remember(f"k{n}")
+    assert guard.pending == 2
+    _trace(guard).cache(client.get, "x")
+    assert flushed == [1] and guard.stats.namespace_flushes == 1 and guard.pending == 0
+
+
+def test_with_repair_off_nothing_is_remembered():
+    guard, _, _ = _guard(repair=False)
+    guard.remember("data", "gen", 1_000)
+    assert guard.pending == 0
+
+
+# Every data type with Redis unreachable (fakeredis and live Redis) ------------------------------
+
+def test_reads_fall_back_to_the_database_and_fill_nothing(world):
+    token = world.dataset.session_token(A)
+    with unreachable():
+        assert world.sessions.authenticate(token).user_id == A
+        assert world.profiles.get(USER).username == world.repo.user(USER)["username"]
+        assert world.groups.members(GROUP) == set(world.repo.group_members(GROUP))
+        assert [m.id for m in world.messages.recent(SMALL_CHAT)] == \
+            [row["id"] for row in world.repo.recent_messages(SMALL_CHAT, 100)]
+        assert world.presence.online_among([A, B]) == frozenset()
+    outcomes = [(r.data_type, r.outcome) for r in world.metrics.log]
+    assert {outcome for _, outcome in outcomes} == {"fallback"}
+    assert world.redis.dbsize() == 0 or not list(world.redis.scan_iter(match=world.keys.pattern()))
+
+
+def test_presence_falls_back_to_the_database_for_the_asked_users_only(world):
+    world.presence.heartbeat(A)
+    with unreachable():
+        world.presence.heartbeat(B)  # reaches the database; the set misses it
+        assert world.presence.online_among([A, B, USER]) == {A, B}
+    assert world.presence.online_among([A, B, USER]) == {A, B}  # the set was rebuilt from the database
+
+
+def test_writes_reach_the_database_and_no_stale_entry_outlives_the_outage(world):
+    world.profiles.get(USER)
+    world.groups.members(GROUP)
+    world.messages.recent(SMALL_CHAT)
+    token = world.sessions.login(USER)
+    assert world.sessions.authenticate(token) is not None
+    with unreachable():
+        world.profiles.update(USER, status_message="written while Redis was away")
+        world.groups.remove_member(GROUP, world.repo.group_members(GROUP)[0])
+        sent = world.messages.send(SMALL_CHAT, A, "sent while Redis was away")
+        assert world.sessions.logout(token) is True
+    assert world.guard.pending == 4 and world.guard.breaker.state == OPEN
+    world.clock.advance(world.failure_policy.reset_after_ms)  # the next call is the probe
+    assert world.profiles.get(USER).status_message == "written while Redis was away"
+    assert world.groups.members(GROUP) == set(world.repo.group_members(GROUP))
+    assert world.messages.recent(SMALL_CHAT)[0] == sent
+    assert world.sessions.authenticate(token) is None
+    assert world.guard.pending == 0 and world.guard.stats.repaired == 4
+    assert "fallback" not in {r.outcome for r in world.metrics.log[-4:]}
+
+
+def test_without_repair_the_old_entries_come_back_with_redis(make_world):
+    """The seed's 'graceful degradation' stops at the fallback; the cache then serves what was overwritten."""
+    world = make_world(failure_policy=FailurePolicy(repair=False))
+    before = world.profiles.get(USER).status_message
+    with unreachable():
+        world.profiles.update(USER, status_message="new")
+    assert world.profiles.get(USER).status_message == before != "new"
+
+
+def test_the_breaker_stops_calling_and_a_probe_brings_the_cache_back(world):
+    world.profiles.get(USER)
+    with unreachable() as outage:
+        for _ in range(10):
+            world.profiles.get(USER)
+        tried = outage.round_trips
+    assert world.guard.breaker.state == OPEN and world.guard.stats.refused == 10 - 3
+    assert tried >= 3  # three failures (a live client reconnects once per failure) and then nothing
+    world.profiles.get(USER)
+    assert world.metrics.log[-1].outcome == "fallback"  # still within the pause: no call
+    world.clock.advance(world.failure_policy.reset_after_ms)
+    world.profiles.get(USER)
+    assert world.guard.breaker.state == CLOSED and world.metrics.log[-1].outcome == "hit"
+
+
+def test_a_world_starts_and_serves_while_its_redis_is_down(caplog):
+    url = f"redis://127.0.0.1:{free_port()}/0?socket_connect_timeout=0.2"  # nothing listens there
+    with caplog.at_level(logging.WARNING, logger="whatsapp_cache"):
+        world = World(redis_url=url, dataset="tiny")
+    try:
+        assert "Redis unavailable at start" in caplog.text
+        assert world.profiles.get(USER).username == world.repo.user(USER)["username"]
+        assert world.metrics.log[-1].outcome == "fallback"
+    finally:
+        world.close()
+
+
+# The patterns with Redis unreachable ------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["cache-aside", "write-through", "write-behind"])
+def test_pattern_writes_reach_the_database_and_reads_see_them_after(world, name):
+    pattern = make(name, PatternContext.from_world(world))
+    pattern.set(USER, "before")
+    WriteBehindWorker(world.redis, world.repo, world.keys, world.clock, claim_idle_ms=0).drain()
+    assert pattern.get(USER).value == "before"
+    with unreachable():
+        version = pattern.set(USER, "during")
+        assert world.repo.status(USER) == ("during", version)
+        assert pattern.get(USER) == Versioned("during", version)
+    assert pattern.get(USER).value == "during"
+    later = pattern.set(USER, "after")
+    assert later > version
+    WriteBehindWorker(world.redis, world.repo, world.keys, world.clock, claim_idle_ms=0).drain()
+    assert world.repo.status(USER) == ("after", later)
+
+
+def test_write_behind_after_an_outage_is_not_overtaken_within_the_same_millisecond(world):
+    pattern = make("write-behind", PatternContext.from_world(world))
+    for _ in range(5):
+        pattern.set(USER, "queued")  # the counter runs ahead of the clock's floor
+    with unreachable():
+        during = pattern.set(USER, "during")
+    after = pattern.set(USER, "after")  # same simulated millisecond as `during`
+    WriteBehindWorker(world.redis, world.repo, world.keys, world.clock, claim_idle_ms=0).drain()
+    assert after > during and world.repo.status(USER) == ("after", after)
