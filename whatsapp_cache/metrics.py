@@ -91,7 +91,9 @@ class RequestRecord:
         """One readable line, without the wall-clock time (which differs run to run)."""
         queries = f"{self.db_queries} database quer{'y' if self.db_queries == 1 else 'ies'}"
         trips = f"{self.round_trips} round trip{'' if self.round_trips == 1 else 's'}"
-        return (f"{self.data_type}.{self.operation}: {self.outcome}, {trips}, {queries}, "
+        failed = f", {self.cache_failures} cache call{'' if self.cache_failures == 1 else 's'} failed or refused" \
+            if self.cache_failures else ""
+        return (f"{self.data_type}.{self.operation}: {self.outcome}, {trips}, {queries}{failed}, "
                 f"{self.simulated_ms:.1f} ms simulated")
 
 

@@ -112,9 +112,16 @@ class CircuitBreaker:
                 self._move(OPEN)
 
     def _move(self, state: str) -> None:
+        # Operators hear when the cache goes away and when it is back; each probe only at debug level.
+        if state == OPEN and self.state == CLOSED:
+            log.warning("cache circuit open after %d failed Redis calls in a row; requests use the database",
+                        self.failures)
+        elif state == CLOSED:
+            log.warning("cache circuit closed: Redis answers again")
+        else:
+            log.debug("cache circuit %s", state)
         self.state = state
         self.transitions.append((self.clock.now_ms(), state))
-        log.warning("cache circuit %s", state)
 
 
 @dataclass
