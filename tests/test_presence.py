@@ -7,6 +7,7 @@ from support import MINUTE, SECOND, counts
 from whatsapp_cache import NotFound
 from whatsapp_cache.datatypes import Presence
 from whatsapp_cache.datatypes.presence import CLEANUP_INTERVAL_MS
+from whatsapp_cache.faults import fail_on_round_trip
 
 A, B, C = "u000010", "u000011", "u000012"
 
@@ -89,6 +90,14 @@ def test_refill_for_one_asker_is_complete_for_every_asker(world):
     world.metrics.reset()
     assert world.presence.online_among([B, C]) == {B}
     assert counts(world, "presence").db_queries == 0
+
+
+def test_redis_lost_between_the_read_and_the_refill_still_answers_from_the_database(world):
+    world.presence.heartbeat(A)
+    world.redis.delete(world.keys.presence())
+    with fail_on_round_trip(2):  # the ZMSCORE answers, the refill does not reach Redis
+        assert world.presence.online_among([A, B]) == {A}
+    assert world.presence.online_among([A, B]) == {A}
 
 
 def test_heartbeat_of_an_unknown_user_is_not_found(world):

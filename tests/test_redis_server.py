@@ -1,6 +1,7 @@
-"""Throw-away redis-server processes start on a free port and stop by their own pid."""
+"""Throw-away redis-server processes start on a free port; stop, kill, pause and restart go by their own pid."""
 
 import os
+import time
 
 import pytest
 import redis
@@ -33,3 +34,36 @@ def test_starts_answers_and_stops():
 def test_bad_config_is_a_clear_error():
     with pytest.raises(ConfigError):
         redis_server.ThrowawayRedis("--no-such-option", "1").start()
+
+
+def test_pause_resume_kill_and_restart_on_the_same_port():
+    with redis_server.ThrowawayRedis() as server:
+        client = server.client(socket_timeout=0.2, retry=Retry(NoBackoff(), 0))
+        client.set("kept", "yes")
+        server.pause()
+        assert "paused" in repr(server)
+        with pytest.raises(redis.TimeoutError):
+            client.get("kept")
+        server.resume()
+        assert client.get("kept") == "yes"  # a paused server keeps its data
+        pid, port = server.process.pid, server.port
+        server.kill()
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+        with pytest.raises(redis.ConnectionError):
+            client.get("kept")
+        server.restart()
+        assert (server.port, server.url) == (port, f"redis://127.0.0.1:{port}/0") and server.process.pid != pid
+        assert client.get("kept") is None  # nothing was persisted: it comes back empty
+        with pytest.raises(ConfigError):
+            server.restart()  # still running
+
+
+def test_a_paused_server_stops_at_once():
+    server = redis_server.ThrowawayRedis().start()
+    server.pause()
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 2 and "stopped" in repr(server)
+    with pytest.raises(ConfigError):
+        server.pause()

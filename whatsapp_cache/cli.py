@@ -237,6 +237,73 @@ def _generated_trace(args: argparse.Namespace, workloads):
     return workloads.WORKLOADS[args.workload](args.keys, args.requests, seed=args.seed)
 
 
+CHAOS_DESCRIPTION = """\
+Take Redis away in the middle of a seeded workload and report what users saw and what
+the system kept: the seed's Q2 ("What happens if Redis crashes?") measured, not claimed.
+
+The workload (the tour's mix plus a few status-message changes) runs on simulated time;
+from --outage-from to --outage-until seconds Redis is away:
+  kill   a throw-away redis-server is SIGKILLed, then restarted empty on the same port
+  pause  it is SIGSTOPped, then continued (its data survives; clients wait out timeouts)
+  down   an in-process fakeredis refuses every call (its data survives: a network cut)
+  hung   every call to the fakeredis times out
+Without --mode: kill if a redis-server binary is on the PATH, else down (with a note).
+
+The report: per phase (before, during, after the outage) requests, hit ratio, reads
+served from the database, failed requests, database queries per simulated second and
+simulated latency; the totals; how long the hit ratio took to come back; writes that were
+acknowledged but are not in the database (lost); entries the cache serves that differ from
+the database (stale); the circuit breaker's changes. --naive turns the circuit breaker and
+the repair of missed writes off, to compare (with pause, it waits out every timeout for real).
+
+The database is embedded SQLite unless --database-url names one; $%s and
+$%s are not used: the experiment breaks a Redis of its own.
+""" % (REDIS_URL_ENV, DATABASE_URL_ENV)
+
+
+def _chaos(args: argparse.Namespace) -> str:
+    import json
+
+    from . import redis_server
+    from .chaos import ChaosSpec, FakeOutage, ServerOutage, format_report, run_chaos
+    from .resilience import FailurePolicy
+
+    outage_from = args.duration // 3 if args.outage_from is None else args.outage_from
+    outage_until = 2 * args.duration // 3 if args.outage_until is None else args.outage_until
+    spec = ChaosSpec(actions=args.actions, duration_s=args.duration, outage_from_s=outage_from,
+                     outage_until_s=outage_until, seed=args.seed)
+    mode = args.mode or ("kill" if redis_server.available() else "down")
+    if args.mode is None and mode == "down":
+        print("whatsapp-cache chaos: no redis-server binary on the PATH, so an in-process fakeredis is "
+              "cut off instead (--mode down)", file=sys.stderr)
+    policy = FailurePolicy(breaker=False, repair=False) if args.naive else FailurePolicy()
+    server = redis_server.ThrowawayRedis() if mode in ServerOutage.MODES else None
+    try:
+        with _chaos_world(server.start().url if server else None, args, policy) as world:
+            if args.reset:
+                world.reset("small")
+            outage = ServerOutage(server, mode) if server else FakeOutage(world, mode)
+            report = run_chaos(world, outage, spec, progress=not args.no_progress)
+    finally:
+        if server is not None:
+            server.stop()
+    return json.dumps(report.to_dict(), indent=2) if args.json else format_report(report, measured=bool(server))
+
+
+def _chaos_world(redis_url: str | None, args: argparse.Namespace, policy):
+    """A World on the given Redis (None: fakeredis) and --database-url, ignoring the environment."""
+    import os
+
+    from .world import World
+
+    saved = {name: os.environ.pop(name) for name in (REDIS_URL_ENV, DATABASE_URL_ENV) if name in os.environ}
+    try:
+        return World(redis_url, args.database_url, seed=args.seed, dataset=None if args.reset else "small",
+                     failure_policy=policy)
+    finally:
+        os.environ.update(saved)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whatsapp-cache", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -314,6 +381,29 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--samples", type=int, help="maxmemory-samples for the redis-* models (default 5)")
     simulate.add_argument("--json", action="store_true", help="print one JSON object")
     simulate.set_defaults(run=_simulate)
+
+    chaos = commands.add_parser("chaos", help="kill Redis mid-workload: failed requests, database load, "
+                                              "recovery, lost writes, stale entries",
+                                description=CHAOS_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    chaos.add_argument("--mode", choices=("kill", "pause", "down", "hung"),
+                       help="kill|pause a throw-away redis-server, or down|hung an in-process fakeredis "
+                            "(default: kill if redis-server is installed, else down)")
+    chaos.add_argument("--actions", type=_count_arg(1), default=3000, help="user actions to replay (default 3000)")
+    chaos.add_argument("--seed", type=int, default=0, help="random seed for data set and workload (default 0)")
+    chaos.add_argument("--duration", type=_count_arg(2), default=600,
+                       help="simulated seconds the actions spread over (default 600)")
+    chaos.add_argument("--outage-from", type=_count_arg(0),
+                       help="simulated second the outage begins (default: a third of --duration)")
+    chaos.add_argument("--outage-until", type=_count_arg(1),
+                       help="simulated second it ends (default: two thirds of --duration)")
+    chaos.add_argument("--database-url", help="SQLAlchemy URL of the database (default: embedded SQLite)")
+    chaos.add_argument("--reset", action="store_true",
+                       help="drop and reload the course tables first (for a live database an earlier run wrote to)")
+    chaos.add_argument("--naive", action="store_true",
+                       help="no circuit breaker and no repair of missed writes, to compare")
+    chaos.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
+    chaos.add_argument("--no-progress", action="store_true", help="no progress bar")
+    chaos.set_defaults(run=_chaos)
     return parser
 
 

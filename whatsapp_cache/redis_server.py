@@ -1,12 +1,14 @@
 """Throw-away `redis-server` processes on free local ports, for lessons that need a real server.
 
 fakeredis cannot show CLIENT TRACKING, INFO, eviction under maxmemory or WAIT; these
-lessons start their own server, use it, and stop it by its pid. Nothing is written to disk.
+lessons start their own server, use it, and stop it by its pid. Nothing is written to disk,
+so a server killed and restarted comes back empty, like a cache node that crashed.
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -40,6 +42,7 @@ class ThrowawayRedis:
         self.config = list(config)
         self.startup_timeout_s = startup_timeout_s
         self.process: subprocess.Popen | None = None
+        self.paused = False
 
     @property
     def url(self) -> str:
@@ -68,9 +71,39 @@ class ThrowawayRedis:
     def client(self, **options) -> redis.Redis:
         return redis.Redis(port=self.port, decode_responses=True, **options)
 
+    def kill(self) -> None:
+        """SIGKILL the process this object started, a crash without shutdown, and wait for it to go."""
+        process = self._running()
+        process.kill()  # our own child, by its pid
+        process.wait(5)
+        self.paused = False
+
+    def pause(self) -> None:
+        """SIGSTOP our own child: connections stay open, nothing answers (a hung server)."""
+        self._running().send_signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        """SIGCONT our own child after pause(); it answers again with its data intact."""
+        self._running().send_signal(signal.SIGCONT)
+        self.paused = False
+
+    def restart(self) -> "ThrowawayRedis":
+        """Start again on the same port after kill() or stop(); returns once it answers PING."""
+        if self.process is not None and self.process.poll() is None:
+            raise ConfigError(f"redis-server on port {self.port} is still running; kill() or stop() it first")
+        return self.start()
+
+    def _running(self) -> subprocess.Popen:
+        if self.process is None or self.process.poll() is not None:
+            raise ConfigError(f"redis-server on port {self.port} is not running")
+        return self.process
+
     def stop(self) -> None:
         """Stop the process this object started (and only it)."""
         if self.process is not None and self.process.poll() is None:
+            if self.paused:
+                self.resume()  # a stopped process would hold SIGTERM until continued
             self.process.terminate()  # SIGTERM to our own child only
             try:
                 self.process.wait(5)
@@ -78,6 +111,7 @@ class ThrowawayRedis:
                 self.process.kill()
                 self.process.wait(5)
         self.process = None
+        self.paused = False
 
     def __enter__(self) -> "ThrowawayRedis":
         return self.start()
@@ -86,5 +120,6 @@ class ThrowawayRedis:
         self.stop()
 
     def __repr__(self) -> str:
-        state = "running" if self.process is not None and self.process.poll() is None else "stopped"
+        running = self.process is not None and self.process.poll() is None
+        state = ("paused" if self.paused else "running") if running else "stopped"
         return f"ThrowawayRedis(port={self.port}, {state})"

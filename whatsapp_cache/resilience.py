@@ -174,9 +174,9 @@ class CacheGuard:
             self._failed(trace, exc)
             raise CacheUnavailable(f"Redis unavailable ({type(exc).__name__})") from None
         except BaseException:
-            self.breaker.success()  # Redis answered (with an error reply): it is up
+            self._answered()  # Redis answered (with an error reply): it is up
             raise
-        self.breaker.success()
+        self._answered()
         return result
 
     def remember(self, data_key: str, generation_key: str | None = None, ttl_ms: int = 0,
@@ -205,7 +205,12 @@ class CacheGuard:
         if isinstance(exc, redis.TimeoutError):
             self.stats.timeouts += 1
             trace.simulated_ms += self.policy.timeout_ms  # a hung Redis costs the whole timeout
-        self.breaker.failure()
+        if self.policy.breaker:  # without one, nothing opens (nor logs that requests skip Redis)
+            self.breaker.failure()
+
+    def _answered(self) -> None:
+        if self.policy.breaker:
+            self.breaker.success()
 
     def _repair(self, trace) -> None:
         """Drop every remembered key (or the whole namespace after an overflow), in batches."""

@@ -3,7 +3,8 @@
 Each action is one user opening the app: authenticate (sessions), a heartbeat at most
 once a minute (presence), then one of: open a chat (recent messages + senders'
 profiles), send a message (plus the group's members for fan-out), see which contacts
-are online, view a contact's profile, or open a group's member list.
+are online, view a contact's profile, or open a group's member list. A mix may also
+include "update_profile" (the user changes their status message), which the default leaves out.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .metrics import TypeSummary
 
 DEFAULT_MIX = (("open_chat", 0.35), ("send_message", 0.15), ("contacts_online", 0.25),
                ("view_profile", 0.15), ("open_group", 0.10))
+OPTIONAL_ACTIONS = ("update_profile",)  # allowed in a mix, not in the default one (the tour's figures)
 HEARTBEAT_EVERY_MS = 60_000
 PROFILES_PER_CHAT = 3
 
@@ -39,7 +41,7 @@ class WorkloadSpec:
             raise InvalidInput("duration_s must be a positive whole number of seconds")
         if not 0 <= self.user_skew <= 5:
             raise InvalidInput("user_skew must be between 0 (uniform) and 5")
-        names = {name for name, _ in DEFAULT_MIX}
+        names = {name for name, _ in DEFAULT_MIX} | set(OPTIONAL_ACTIONS)
         if not self.mix or any(name not in names or weight < 0 for name, weight in self.mix):
             raise InvalidInput(f"mix must pair action names from {sorted(names)} with weights >= 0")
         if sum(weight for _, weight in self.mix) <= 0:
@@ -98,7 +100,12 @@ def plan(dataset, spec: WorkloadSpec, start_ms: int) -> list[Action]:
 
 
 class _Replayer:
-    """Turns each planned action into library calls on one World."""
+    """Turns each planned action into library calls on one World.
+
+    Two hooks do nothing here; a subclass that audits the run overrides them: `touch` (a
+    profile, group or conversation is about to be read or written) and `acknowledge` (the
+    library confirmed a write: a message sent, a status message changed).
+    """
 
     def __init__(self, world, seed: int):
         self.world = world
@@ -106,6 +113,13 @@ class _Replayer:
         self.rng = random.Random(seed + 1)
         self.last_heartbeat: dict[str, int] = {}
         self.sent = 0
+        self.updated = 0
+
+    def touch(self, kind: str, entity_id: str) -> None:
+        """About to read or write `entity_id`, a 'profile', 'group' or 'conversation'."""
+
+    def acknowledge(self, kind: str, entity_id: str, value) -> None:
+        """The library confirmed a write: ('message', conversation, Message) or ('status', user, text)."""
 
     def __call__(self, action: Action) -> None:
         world = self.world
@@ -128,10 +142,12 @@ class _Replayer:
         if conversation is None:
             return self.contacts_online(user)
         senders = []
+        self.touch("conversation", conversation)
         for message in self.world.messages.recent(conversation, 20):
             if message.sender_id != user and message.sender_id not in senders:
                 senders.append(message.sender_id)
         for sender in senders[:PROFILES_PER_CHAT]:
+            self.touch("profile", sender)
             self.world.profiles.get(sender)
 
     def send_message(self, user: str) -> None:
@@ -139,8 +155,11 @@ class _Replayer:
         if conversation is None:
             return self.contacts_online(user)
         self.sent += 1
-        self.world.messages.send(conversation, user, f"workload message {self.sent}")
+        self.touch("conversation", conversation)
+        message = self.world.messages.send(conversation, user, f"workload message {self.sent}")
+        self.acknowledge("message", conversation, message)
         if conversation.startswith("grp."):
+            self.touch("group", conversation[4:])
             self.world.groups.members(conversation[4:])
 
     def contacts_online(self, user: str) -> None:
@@ -148,16 +167,27 @@ class _Replayer:
 
     def view_profile(self, user: str) -> None:
         contacts = self.social.contacts.get(user)
-        self.world.profiles.get(self.rng.choice(contacts) if contacts else user)
+        contact = self.rng.choice(contacts) if contacts else user
+        self.touch("profile", contact)
+        self.world.profiles.get(contact)
 
     def open_group(self, user: str) -> None:
         groups = self.social.groups.get(user)
         if not groups:
             return self.view_profile(user)
+        group = self.rng.choice(groups)
+        self.touch("group", group)
         try:
-            self.world.groups.members(self.rng.choice(groups))
+            self.world.groups.members(group)
         except NotFound:
             pass
+
+    def update_profile(self, user: str) -> None:
+        self.updated += 1
+        status = f"workload status {self.updated}"
+        self.touch("profile", user)
+        self.world.profiles.update(user, status_message=status)
+        self.acknowledge("status", user, status)
 
 
 SEED_HIT_RATIOS = {"sessions": 0.95, "presence": 1.00, "messages": 0.70, "profiles": 0.90, "groups": 0.85}

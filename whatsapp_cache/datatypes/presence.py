@@ -83,7 +83,10 @@ class Presence(CachedType):
             pipe.zadd(key, last_seen, gt=True)
         pipe.zadd(key, {PRESENCE_MARKER: float("inf")})
         pipe.pexpire(key, self.window_ms)
-        trace.cache(pipe.execute)
+        try:
+            trace.cache(pipe.execute)
+        except CacheUnavailable:
+            pass  # Redis went away after the read: the answer came from the database, the next read refills
 
     def cleanup(self) -> int | None:
         """Drop entries older than the window; None if another server already did this interval."""

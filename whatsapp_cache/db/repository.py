@@ -175,6 +175,15 @@ class Repository:
             message_id = conn.execute(insert(t.messages).values(**values).returning(t.messages.c.id)).scalar_one()
         return {"id": message_id, **values}
 
+    def message_bodies(self, message_ids: Iterable[int], batch: int = 500) -> dict[int, str]:
+        """Body of each of these messages that is stored, by id (for audits: was a write kept?)."""
+        ids = sorted(set(message_ids))
+        bodies = {}
+        for start in range(0, len(ids), batch):
+            statement = select(t.messages.c.id, t.messages.c.body).where(t.messages.c.id.in_(ids[start:start + batch]))
+            bodies.update({row["id"]: row["body"] for row in self._all(statement)})
+        return bodies
+
     def message_count(self, conversation_id: str) -> int:
         statement = select(func.count()).select_from(t.messages).where(t.messages.c.conversation_id == conversation_id)
         with self.engine.connect() as conn:

@@ -1,0 +1,664 @@
+"""Kill Redis in the middle of a workload: does the app stay up, lose nothing, and come back?
+
+The seed's Q2 ("What happens if Redis crashes?") answers: misses go from 20% to 100%, every
+request hits the database, slower but functional. This experiment runs that claim instead of
+asserting it:
+
+    1. plan a seeded workload on simulated time: the tour's mix plus a few status changes;
+    2. replay it action by action; when the clock passes `outage_from_s` the outage begins,
+       at `outage_until_s` it ends (a redis-server killed or paused, a fakeredis cut or hung);
+    3. count what users saw: requests attempted, requests that failed (an exception reached the
+       caller), reads served from the database; per phase (before, during, after the outage)
+       hit ratio, database queries per second and simulated latency; a timeline to plot; the
+       circuit breaker's changes; how long the hit ratio took to come back;
+    4. check what the system kept: every acknowledged write is in the database (lost writes),
+       and every profile, group and conversation the workload touched reads through the
+       library exactly as the database has it (stale entries).
+
+Outages, one code path for all of them:
+
+    FakeOutage(world, "down")       fakeredis refuses every call; its data survives (a network cut)
+    FakeOutage(world, "hung")       every round trip times out, process-wide (a hung server)
+    ServerOutage(server, "kill")    SIGKILL a throw-away redis-server; restarted empty at the end
+    ServerOutage(server, "pause")   SIGSTOP it; SIGCONT at the end (data kept, clients time out)
+
+The naive comparison is a World built with FailurePolicy(breaker=False, repair=False): every
+call waits out its timeout, and an outage that keeps the data leaves stale entries behind.
+Everything but the measured (wall-clock) figures is deterministic for a given seed on fakeredis.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+from . import faults
+from .datatypes.messages import RECENT_LIMIT, Message
+from .datatypes.profiles import Profile
+from .db.repository import PROFILE_FIELDS
+from .errors import InvalidInput, NotFound
+from .metrics import READ_OUTCOMES, RequestRecord
+from .redis_server import ThrowawayRedis
+from .resilience import CLOSED, HALF_OPEN, OPEN
+from .workload import WorkloadSpec, _Replayer, plan
+
+PHASES = ("before", "during", "after")
+CHAOS_MIX = (("open_chat", 0.33), ("send_message", 0.14), ("contacts_online", 0.24),
+             ("view_profile", 0.15), ("open_group", 0.10), ("update_profile", 0.04))
+AUDITED = ("profile", "group", "conversation")
+
+
+# --- outages ----------------------------------------------------------------------------------
+
+class Outage:
+    """Redis taken away between begin() and end(); subclasses say how it breaks and mends."""
+
+    MODES: dict[str, str] = {}
+    backend = ""
+
+    def __init__(self, mode: str):
+        if mode not in self.MODES:
+            raise InvalidInput(f"mode must be one of {', '.join(self.MODES)}, got {mode!r}")
+        self.mode = mode
+        self.active = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.backend} {self.mode}"
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.MODES[self.mode]})"
+
+    def begin(self) -> None:
+        if self.active:
+            raise InvalidInput("this outage has already begun")
+        self._break()
+        self.active = True
+
+    def end(self) -> None:
+        if not self.active:
+            raise InvalidInput("this outage has not begun")
+        self.active = False
+        self._mend()
+
+    def _break(self) -> None:
+        raise NotImplementedError
+
+    def _mend(self) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.mode}{' active' if self.active else ''}>"
+
+
+class FakeOutage(Outage):
+    """An outage of a World's fakeredis: 'down' (refused, data kept) or 'hung' (every call times out)."""
+
+    MODES = {"down": "connection refused, data kept: a network cut",
+             "hung": "every call times out: a hung server"}
+    backend = "fakeredis"
+
+    def __init__(self, world, mode: str = "down"):
+        super().__init__(mode)
+        self.server = world.redis.connection_pool.connection_kwargs.get("server")
+        if self.server is None:
+            raise InvalidInput("FakeOutage needs a World on fakeredis; use ServerOutage for a redis-server")
+        self._hang = None
+
+    def _break(self) -> None:
+        if self.mode == "down":
+            self.server.connected = False
+            return
+        self._hang = faults.unreachable("timeout")
+        self._hang.__enter__()
+
+    def _mend(self) -> None:
+        if self.mode == "down":
+            self.server.connected = True
+            return
+        hang, self._hang = self._hang, None
+        hang.__exit__(None, None, None)
+
+
+class ServerOutage(Outage):
+    """An outage of a throw-away redis-server: 'kill' (SIGKILL, restarted empty) or 'pause' (SIGSTOP)."""
+
+    MODES = {"kill": "SIGKILL, restarted empty at the end: a crash without persistence",
+             "pause": "SIGSTOP, SIGCONT at the end: a hung process, data kept, clients time out"}
+    backend = "redis-server"
+
+    def __init__(self, server: ThrowawayRedis, mode: str = "kill"):
+        super().__init__(mode)
+        if not isinstance(server, ThrowawayRedis) or server.process is None:
+            raise InvalidInput("ServerOutage needs a started ThrowawayRedis (only our own child is signalled)")
+        self.server = server
+
+    def _break(self) -> None:
+        if self.mode == "kill":
+            self.server.kill()
+        else:
+            self.server.pause()
+
+    def _mend(self) -> None:
+        if self.mode == "kill":
+            self.server.restart()
+        else:
+            self.server.resume()
+
+
+# --- the experiment's parameters ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ChaosSpec:
+    """The workload and the outage's place in it, in simulated seconds from the start.
+
+    The hit ratio counts as recovered from the first `recovery_window_s` window after the
+    outage (windows step by `bucket_s`) whose hit ratio reaches `recovery_share` of the
+    steady state: the last `recovery_window_s` before the outage (the run starts cold, so
+    the whole before phase would set too low a bar).
+    """
+
+    actions: int = 3_000
+    duration_s: int = 600
+    outage_from_s: int = 200
+    outage_until_s: int = 400
+    bucket_s: int = 10
+    recovery_window_s: int = 30
+    recovery_share: float = 0.95
+    user_skew: float = 1.0
+    seed: int = 0
+    mix: tuple[tuple[str, float], ...] = CHAOS_MIX
+
+    def __post_init__(self) -> None:
+        _whole(self.seed, "seed", -2**63, 2**63 - 1)
+        try:
+            _ = self.workload  # WorkloadSpec checks actions, duration, skew and mix
+        except InvalidInput:
+            raise
+        except (TypeError, ValueError):
+            raise InvalidInput("mix must be (action, weight) pairs and user_skew a number") from None
+        _whole(self.outage_from_s, "outage_from_s", 0, self.duration_s - 1)
+        _whole(self.outage_until_s, "outage_until_s", self.outage_from_s + 1, self.duration_s)
+        _whole(self.bucket_s, "bucket_s", 1, self.duration_s)
+        _whole(self.recovery_window_s, "recovery_window_s", 1, self.duration_s)
+        share = self.recovery_share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+            raise InvalidInput("recovery_share must be a number in (0, 1]")
+
+    @property
+    def workload(self) -> WorkloadSpec:
+        return WorkloadSpec(self.actions, self.duration_s, self.user_skew, self.seed, self.mix)
+
+
+def _whole(value, name: str, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}")
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PhaseStats:
+    """Requests of one phase (before, during or after the outage); latencies are per request."""
+
+    phase: str
+    from_s: int
+    until_s: int
+    requests: int
+    reads: int
+    hits: int
+    hit_ratio: float
+    fallbacks: int
+    failed: int
+    db_queries: int
+    db_queries_per_s: float
+    mean_simulated_ms: float
+    p50_simulated_ms: float
+    p99_simulated_ms: float
+    mean_measured_ms: float
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One slice of the timeline, `start_s` simulated seconds after the start."""
+
+    start_s: int
+    requests: int
+    reads: int
+    hit_ratio: float
+    mean_simulated_ms: float
+    db_queries: int
+    fallbacks: int
+
+
+@dataclass(frozen=True)
+class WriteCheck:
+    """Writes the library acknowledged, and how many the database does not hold."""
+
+    messages_acknowledged: int
+    messages_lost: int
+    status_updates_acknowledged: int
+    users_updated: int
+    statuses_lost: int
+
+    @property
+    def lost(self) -> int:
+        return self.messages_lost + self.statuses_lost
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Touched entries read through the library and compared with the database."""
+
+    checked: int
+    from_cache: int
+    stale: int
+    unchecked: int
+    examples: tuple[str, ...] = ()
+
+
+@dataclass
+class ChaosReport:
+    """What users saw during the outage and what the system kept; to_dict() for JSON."""
+
+    outage: str
+    backends: dict
+    policy: dict
+    spec: dict
+    requests: int
+    failed: int
+    fallbacks: int
+    phases: list[PhaseStats]
+    timeline: list[Bucket]
+    transitions: list[tuple[float, str]]
+    guard: dict
+    steady_hit_ratio: float
+    recovery_s: float | None
+    writes: WriteCheck
+    audit: Audit
+    failures: list[tuple[float, str]] = field(default_factory=list)
+    measured_wall_s: float = 0.0
+
+    @property
+    def lost_writes(self) -> int:
+        return self.writes.lost
+
+    @property
+    def stale(self) -> int:
+        return self.audit.stale
+
+    def phase(self, name: str) -> PhaseStats:
+        """The stats of 'before', 'during' or 'after'."""
+        return self.phases[PHASES.index(name)]
+
+    def to_dict(self) -> dict:
+        """Everything as plain JSON-able values (measured figures are named measured_*)."""
+        data = asdict(self)
+        data["phases"] = {phase["phase"]: phase for phase in data["phases"]}
+        data["writes"]["lost"] = self.lost_writes
+        data["lost_writes"], data["stale"] = self.lost_writes, self.stale
+        data["transitions"] = [list(change) for change in self.transitions]
+        data["failures"] = [list(failure) for failure in self.failures]
+        data["audit"]["examples"] = list(self.audit.examples)
+        return data
+
+
+# --- running it ---------------------------------------------------------------------------------
+
+class _AuditedReplayer(_Replayer):
+    """The workload's replayer, noting what it touched and which writes the library acknowledged."""
+
+    def __init__(self, world, seed: int):
+        super().__init__(world, seed)
+        self.touched: dict[str, set[str]] = {kind: set() for kind in AUDITED}
+        self.messages: list[Message] = []
+        self.statuses: dict[str, str] = {}
+        self.status_updates = 0
+
+    def touch(self, kind: str, entity_id: str) -> None:
+        self.touched[kind].add(entity_id)
+
+    def acknowledge(self, kind: str, entity_id: str, value) -> None:
+        if kind == "message":
+            self.messages.append(value)
+        else:
+            self.statuses[entity_id] = value
+            self.status_updates += 1
+
+
+def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bool = False) -> ChaosReport:
+    """Replay `spec` on `world` with `outage` from outage_from_s to outage_until_s; the report."""
+    _check_world(world, outage, spec)
+    start_ms = world.clock.now_ms()
+    first_record, first_transition = len(world.metrics.log), len(world.guard.breaker.transitions)
+    stats_before = asdict(world.guard.stats)
+    replayer = _AuditedReplayer(world, spec.seed)
+    started = time.perf_counter()
+    failures = _replay(world, outage, spec, replayer, start_ms, progress)
+    wall_s = time.perf_counter() - started
+    records = world.metrics.log[first_record:]
+    transitions = [(round((at - start_ms) / 1000, 3), state)
+                   for at, state in world.guard.breaker.transitions[first_transition:]]
+    guard = {name: value - stats_before[name] for name, value in asdict(world.guard.stats).items()}
+    writes = _check_writes(world, replayer)
+    audit = _audit(world, replayer.touched)
+    return _report(world, outage, spec, start_ms, records, failures, transitions, guard, writes, audit, wall_s)
+
+
+def _check_world(world, outage, spec) -> None:
+    if not isinstance(outage, Outage):
+        raise InvalidInput("outage must be a FakeOutage or a ServerOutage")
+    if not isinstance(spec, ChaosSpec):
+        raise InvalidInput("spec must be a ChaosSpec")
+    if world.dataset is None:
+        raise InvalidInput("this World has no data set loaded; build it with dataset='small'")
+    if not hasattr(world.clock, "advance_to"):
+        raise InvalidInput("the experiment replays on simulated time; build the World with a SimulatedClock")
+    if not world.metrics.keep_log:
+        raise InvalidInput("the experiment reads the request log; keep world.metrics.keep_log on")
+    if outage.active:
+        raise InvalidInput("the outage has already begun")
+
+
+def _replay(world, outage, spec, replayer, start_ms: int, progress: bool) -> list[tuple[float, str]]:
+    """Every action in time order, the outage switched on and off as the clock passes its bounds."""
+    actions = plan(world.dataset, spec.workload, start_ms)
+    switches = [(start_ms + spec.outage_from_s * 1000, outage.begin),
+                (start_ms + spec.outage_until_s * 1000, outage.end)]
+    failures = []
+    try:
+        for action in _with_progress(actions, progress):
+            while switches and action.at_ms >= switches[0][0]:
+                _switch(world, *switches.pop(0))
+            failure = _attempt(replayer, action, start_ms)
+            if failure is not None:
+                failures.append(failure)
+        if outage.active:  # the workload ended before the outage did
+            _switch(world, *switches.pop(0))
+    finally:
+        if outage.active:  # interrupted mid-outage: never leave Redis broken
+            outage.end()
+    return failures
+
+
+def _with_progress(actions, progress: bool):
+    if not progress:
+        return actions
+    from tqdm.auto import tqdm
+
+    return tqdm(actions, desc="replaying with an outage", unit="action")
+
+
+def _switch(world, at_ms: int, step) -> None:
+    world.clock.advance_to(at_ms)
+    step()
+
+
+def _attempt(replayer, action, start_ms: int) -> tuple[float, str] | None:
+    """Replay one action; an exception reaching the user is a failed request, never the end of the run."""
+    try:
+        replayer(action)
+    except NotFound:
+        return None  # "no such id" is an answer
+    except Exception as exc:
+        return (action.at_ms - start_ms) / 1000, f"{action.kind}: {type(exc).__name__}: {exc}"
+    return None
+
+
+# --- what the system kept -----------------------------------------------------------------------
+
+def _check_writes(world, replayer: _AuditedReplayer) -> WriteCheck:
+    """Acknowledged messages stored with their bodies; each user's last acknowledged status kept."""
+    stored = world.repo.message_bodies(message.id for message in replayer.messages)
+    messages_lost = sum(stored.get(message.id) != message.body for message in replayer.messages)
+    statuses_lost = sum(_stored_status(world, user) != status for user, status in replayer.statuses.items())
+    return WriteCheck(len(replayer.messages), messages_lost, replayer.status_updates, len(replayer.statuses),
+                      statuses_lost)
+
+
+def _stored_status(world, user_id: str) -> str | None:
+    row = world.repo.user(user_id)
+    return None if row is None else row["status_message"]
+
+
+def _audit(world, touched: dict[str, set[str]]) -> Audit:
+    """Read every touched entry through the library and compare it with the database."""
+    if world.failure_policy.breaker and world.guard.breaker.state != CLOSED:
+        world.clock.advance(world.failure_policy.reset_after_ms)  # let the breaker probe Redis again
+    outcomes, stale = {"hit": 0, "miss": 0, "fallback": 0}, []
+    for kind in AUDITED:
+        for entity in sorted(touched[kind]):
+            cached, stored = AUDIT_READS[kind](world, entity)
+            outcome = world.metrics.log[-1].outcome
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            if outcome != "fallback" and cached != stored:
+                stale.append(f"{kind} {entity}")
+    checked = outcomes["hit"] + outcomes["miss"]
+    return Audit(checked, outcomes["hit"], len(stale), outcomes["fallback"], tuple(stale[:5]))
+
+
+def _library_read(read, *args):
+    try:
+        return read(*args)
+    except NotFound:
+        return None
+
+
+def _profile_pair(world, user_id: str) -> tuple:
+    cached = _library_read(world.profiles.get, user_id)
+    row = world.repo.user(user_id)
+    stored = None if row is None else Profile(user_id, **{name: row[name] for name in PROFILE_FIELDS})
+    return cached, stored
+
+
+def _group_pair(world, group_id: str) -> tuple:
+    cached = _library_read(world.groups.members, group_id)
+    roster = world.repo.group_roster(group_id)
+    return cached, None if roster is None else frozenset(roster)
+
+
+def _conversation_pair(world, conversation_id: str) -> tuple:
+    cached = _library_read(world.messages.recent, conversation_id, RECENT_LIMIT)
+    rows = world.repo.conversation_history(conversation_id, RECENT_LIMIT)
+    return cached, None if rows is None else [Message(**row) for row in rows]
+
+
+AUDIT_READS = {"profile": _profile_pair, "group": _group_pair, "conversation": _conversation_pair}
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+def _report(world, outage, spec, start_ms, records, failures, transitions, guard, writes, audit,
+            wall_s) -> ChaosReport:
+    phases = _phases(spec, start_ms, records, failures)
+    return ChaosReport(
+        outage=outage.describe(),
+        backends={"redis": world.config.redis_label, "database": world.config.database_label},
+        policy={**asdict(world.failure_policy), "timeout_ms": world.failure_policy.timeout_ms},
+        spec={**asdict(spec), "mix": [list(pair) for pair in spec.mix]},
+        requests=len(records),
+        failed=len(failures),
+        fallbacks=sum(record.outcome == "fallback" for record in records),
+        phases=phases,
+        timeline=_timeline(spec, start_ms, records),
+        transitions=transitions,
+        guard=guard,
+        steady_hit_ratio=_steady_ratio(spec, start_ms, records),
+        recovery_s=_recovery_s(spec, start_ms, records, _steady_ratio(spec, start_ms, records)),
+        writes=writes,
+        audit=audit,
+        failures=failures,
+        measured_wall_s=wall_s,
+    )
+
+
+def _phases(spec: ChaosSpec, start_ms: int, records: list[RequestRecord], failures) -> list[PhaseStats]:
+    bounds = (0, spec.outage_from_s, spec.outage_until_s, spec.duration_s)
+    phases = []
+    for name, low, high in zip(PHASES, bounds, bounds[1:]):
+        inside = [r for r in records if low * 1000 <= r.at_ms - start_ms < high * 1000]
+        failed = sum(low <= at_s < high for at_s, _ in failures)
+        phases.append(_phase_stats(name, low, high, inside, failed))
+    return phases
+
+
+def _phase_stats(name: str, from_s: int, until_s: int, records: list[RequestRecord], failed: int) -> PhaseStats:
+    latencies = sorted(r.simulated_ms for r in records)
+    reads, hits = _reads_and_hits(records)
+    db_queries = sum(r.db_queries for r in records)
+    return PhaseStats(
+        phase=name, from_s=from_s, until_s=until_s, requests=len(records), reads=reads, hits=hits,
+        hit_ratio=hits / reads if reads else 0.0,
+        fallbacks=sum(r.outcome == "fallback" for r in records), failed=failed, db_queries=db_queries,
+        db_queries_per_s=db_queries / (until_s - from_s) if until_s > from_s else 0.0,
+        mean_simulated_ms=_mean(latencies), p50_simulated_ms=_percentile(latencies, 50),
+        p99_simulated_ms=_percentile(latencies, 99),
+        mean_measured_ms=_mean([r.measured_ms for r in records]),
+    )
+
+
+def _timeline(spec: ChaosSpec, start_ms: int, records: list[RequestRecord]) -> list[Bucket]:
+    bucket_ms = spec.bucket_s * 1000
+    slices: list[list[RequestRecord]] = [[] for _ in range(math.ceil(spec.duration_s / spec.bucket_s))]
+    for record in records:
+        slices[min((record.at_ms - start_ms) // bucket_ms, len(slices) - 1)].append(record)
+    return [_bucket(index * spec.bucket_s, inside) for index, inside in enumerate(slices)]
+
+
+def _bucket(start_s: int, records: list[RequestRecord]) -> Bucket:
+    reads, hits = _reads_and_hits(records)
+    return Bucket(start_s, len(records), reads, hits / reads if reads else 0.0,
+                  _mean([r.simulated_ms for r in records]), sum(r.db_queries for r in records),
+                  sum(r.outcome == "fallback" for r in records))
+
+
+def _steady_ratio(spec: ChaosSpec, start_ms: int, records: list[RequestRecord]) -> float:
+    """The hit ratio of the last `recovery_window_s` before the outage."""
+    outage_ms = start_ms + spec.outage_from_s * 1000
+    window_ms = spec.recovery_window_s * 1000
+    reads, hits = _reads_and_hits([r for r in records if outage_ms - window_ms <= r.at_ms < outage_ms])
+    return hits / reads if reads else 0.0
+
+
+def _recovery_s(spec: ChaosSpec, start_ms: int, records: list[RequestRecord], steady_ratio: float) -> float | None:
+    """Seconds from the outage's end to the first window whose hit ratio is back to the target."""
+    target = spec.recovery_share * steady_ratio
+    end_ms = start_ms + spec.outage_until_s * 1000
+    run_end_ms = start_ms + spec.duration_s * 1000
+    after = [r for r in records if r.at_ms >= end_ms]
+    for window_ms in range(end_ms, run_end_ms, spec.bucket_s * 1000):
+        inside = [r for r in after if window_ms <= r.at_ms < window_ms + spec.recovery_window_s * 1000]
+        reads, hits = _reads_and_hits(inside)
+        if reads and hits / reads >= target:
+            return (window_ms - end_ms) / 1000
+    return None
+
+
+def _reads_and_hits(records: list[RequestRecord]) -> tuple[int, int]:
+    reads = sum(r.outcome in READ_OUTCOMES for r in records)
+    return reads, sum(r.outcome == "hit" for r in records)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _percentile(ordered: list[float], percent: float) -> float:
+    """Nearest-rank percentile of an ascending list (0.0 for none)."""
+    if not ordered:
+        return 0.0
+    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
+
+
+# --- text ---------------------------------------------------------------------------------------
+
+def format_report(report: ChaosReport, measured: bool = False) -> str:
+    """A fixed-width report; `measured` adds this machine's wall-clock figures (which vary run to run)."""
+    lines = [*_headline(report), "", *_phase_table(report, measured), "", *_totals(report)]
+    if measured:
+        lines.append(f"{'Wall-clock time':<21}{report.measured_wall_s:,.1f} s for the replay on this machine")
+    return "\n".join(lines)
+
+
+def _headline(report: ChaosReport) -> list[str]:
+    spec, policy = report.spec, report.policy
+    updates = dict(spec["mix"]).get("update_profile", 0) / sum(weight for _, weight in spec["mix"])
+    breaker = (f"circuit breaker on (opens after {policy['failure_threshold']} failures, probes every "
+               f"{policy['reset_after_ms']:,} ms)" if policy["breaker"] else "circuit breaker OFF")
+    return [
+        f"Outage: {report.outage}, from {spec['outage_from_s']} s to {spec['outage_until_s']} s "
+        f"of {spec['duration_s']} simulated seconds",
+        f"Workload: {spec['actions']:,} actions (seed {spec['seed']}, {updates:.0%} status updates); "
+        f"Redis: {report.backends['redis']}; database: {report.backends['database']}",
+        f"Policy: {breaker}, repair {'on' if policy['repair'] else 'OFF'}, "
+        f"timeout {policy['timeout_ms']:,.0f} ms",
+    ]
+
+
+def _phase_table(report: ChaosReport, measured: bool) -> list[str]:
+    header = (f"{'phase':<7} {'seconds':>9} {'requests':>9} {'hit ratio':>9} {'from db':>8} {'failed':>7} "
+              f"{'db q/s':>7} {'mean ms':>8} {'p50 ms':>7} {'p99 ms':>7}")
+    if measured:
+        header += f" {'real ms':>8}"
+    lines = [header, "-" * len(header)]
+    for p in report.phases:
+        line = (f"{p.phase:<7} {f'{p.from_s}-{p.until_s}':>9} {p.requests:>9,} {p.hit_ratio:>9.1%} "
+                f"{p.fallbacks:>8,} {p.failed:>7,} {p.db_queries_per_s:>7.1f} {p.mean_simulated_ms:>8.1f} "
+                f"{p.p50_simulated_ms:>7.1f} {p.p99_simulated_ms:>7.1f}")
+        if measured:
+            line += f" {p.mean_measured_ms:>8.3f}"
+        lines.append(line)
+    lines.append("Latencies are simulated per request (cache 1-5 ms, database 50-100 ms a call; "
+                 "a timed-out call costs the whole timeout).")
+    return lines
+
+
+def _totals(report: ChaosReport) -> list[str]:
+    writes, audit = report.writes, report.audit
+    return [
+        f"{'Requests attempted':<21}{report.requests:,}",
+        f"{'Failed':<21}{report.failed:,}" + "".join(f"\n{'':<21}{at:.1f} s {text}"
+                                                      for at, text in report.failures[:5]),
+        f"{'Served from database':<21}{report.fallbacks:,} reads (Redis unavailable or the circuit open)",
+        f"{'Hit ratio recovered':<21}{_recovery_text(report)}",
+        f"{'Lost writes':<21}{writes.lost:,} of {writes.messages_acknowledged:,} messages and "
+        f"{writes.status_updates_acknowledged:,} status updates acknowledged",
+        f"{'Stale entries':<21}{audit.stale:,} of {audit.checked:,} touched entries checked "
+        f"({audit.from_cache:,} read from the cache" + (f", {audit.unchecked:,} unchecked)" if audit.unchecked
+                                                         else ")")
+        + "".join(f"\n{'':<21}{example}" for example in audit.examples),
+        f"{'Circuit breaker':<21}{_transitions_text(report.transitions)}",
+        f"{'Guard':<21}" + ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in report.guard.items()),
+    ]
+
+
+def _recovery_text(report: ChaosReport) -> str:
+    steady = report.steady_hit_ratio
+    share = report.spec["recovery_share"]
+    window = report.spec["recovery_window_s"]
+    target = f"{share:.0%} of the {steady:.1%} of the last {window} s before the outage"
+    if report.recovery_s is None:
+        return f"not within the run (target {target})"
+    return f"{report.recovery_s:g} s after the outage ended ({window} s window at {target})"
+
+
+def _transitions_text(transitions: list[tuple[float, str]]) -> str:
+    """The breaker's story in one line: each failed probe (half-open, then open again) is counted, not listed."""
+    if not transitions:
+        return "no changes"
+    events, failed_probes = [], 0
+    for index, (at, state) in enumerate(transitions):
+        following = transitions[index + 1][1] if index + 1 < len(transitions) else None
+        if state == HALF_OPEN and following == OPEN:
+            failed_probes += 1
+            continue
+        if state == OPEN and index and transitions[index - 1][1] == HALF_OPEN:
+            continue
+        if failed_probes:
+            events.append(f"{failed_probes} failed probe{'s' if failed_probes > 1 else ''}")
+            failed_probes = 0
+        events.append(f"{state} at {at:.1f} s")
+    if failed_probes:
+        events.append(f"{failed_probes} failed probe{'s' if failed_probes > 1 else ''}")
+    return ", ".join(events)
