@@ -169,17 +169,17 @@ class WriteBehindWorker:
         if not entries:
             return result
         newest: dict[str, tuple[str, int]] = {}
-        for _entry_id, fields in entries:
+        for entry_id, entry in entries:
             try:
                 # Whatever the database would refuse (no string, too long, a version past BIGINT) counts
                 # as malformed too: one such entry would otherwise fail every batch it is in, forever.
-                user_id = validation.entity_id(fields["user_id"], "user id")
-                version = int(fields["version"])
-                value = validation.short_text(json.loads(fields["value"]), "status message", STATUS_LIMIT)
+                user_id = validation.entity_id(entry["user_id"], "user id")
+                version = int(entry["version"])
+                value = validation.short_text(json.loads(entry["value"]), "status message", STATUS_LIMIT)
                 if not 0 < version <= MAX_VERSION:
                     raise ValueError("version out of range")
             except (KeyError, ValueError, TypeError, RecursionError):
-                log.warning("write-behind entry %s is malformed; acknowledged and dropped", _entry_id)
+                log.warning("write-behind entry %s is malformed; acknowledged and dropped", entry_id)
                 continue
             if user_id not in newest or version > newest[user_id][1]:
                 newest[user_id] = (value, version)
