@@ -49,3 +49,37 @@ def test_herd_explorer_runs_one_herd_per_strategy_with_the_slider_values(monkeyp
     readers.value = 20
     assert [name for name, _ in calls] == ["none", "jitter", "lock", "xfetch"] * 2
     assert calls[-1][1]["readers"] == 20 and calls[-1][1]["options"] == {"beta": 1.0}
+
+
+def test_chaos_explorer_replays_with_the_policy_and_outage_on_the_controls(monkeypatch):
+    import whatsapp_cache.chaos as chaos
+
+    calls = []
+    real_run = chaos.run_chaos
+
+    def spy(world, outage, spec):
+        calls.append((world.failure_policy, outage.mode, spec))
+        return real_run(world, outage, chaos.ChaosSpec(actions=50, duration_s=30, outage_from_s=10,
+                                                      outage_until_s=20, bucket_s=5, recovery_window_s=5))
+
+    monkeypatch.setattr(chaos, "run_chaos", spy)
+    panel = widgets.chaos_explorer(seed=2)
+    control = {getattr(c, "description", ""): c for c in panel.children}
+    control["hung (timeouts), not refused"].value = True
+    control["circuit breaker on"].value = False
+    control["outage (simulated s)"].value = 40
+    (first_policy, first_mode, first_spec), *_, (policy, mode, spec) = calls
+    assert len(calls) == 4 and first_mode == "down" and first_policy.breaker and first_spec.seed == 2
+    assert (mode, policy.breaker, spec.outage_until_s - spec.outage_from_s) == ("hung", False, 40)
+
+
+def test_chaos_timeline_draws_one_line_per_run_in_each_panel():
+    from whatsapp_cache import World
+    from whatsapp_cache.chaos import ChaosSpec, FakeOutage, run_chaos
+    from whatsapp_cache.plots import chaos_timeline
+
+    spec = ChaosSpec(actions=60, duration_s=30, outage_from_s=10, outage_until_s=20, bucket_s=5, recovery_window_s=5)
+    with World(dataset="tiny") as world:
+        report = run_chaos(world, FakeOutage(world, "down"), spec)
+    figure = chaos_timeline({"a": report, "b": report})
+    assert len(figure.axes) == 3 and all(len(ax.get_lines()) == 2 for ax in figure.axes)

@@ -134,3 +134,28 @@ def xfetch_curves(delta_ms: float, ttl_ms: float, betas=(0.5, 1.0, 2.0)):
     axes.legend(fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def chaos_timeline(reports: dict, title: str = ""):
+    """Hit ratio, mean simulated latency and database queries per bucket, the outage shaded; one line per run."""
+    metrics = (("hit ratio of reads", lambda b: b.hit_ratio),
+               ("mean latency (simulated ms)", lambda b: b.mean_simulated_ms),
+               ("database queries per second", None))
+    figure, axes = plt.subplots(len(metrics), 1, figsize=(9, 6.4), sharex=True)
+    for label, report in reports.items():
+        bucket_s = report.spec["bucket_s"]
+        starts = [b.start_s for b in report.timeline]
+        for ax, (_, value) in zip(axes, metrics):
+            values = [value(b) if value else b.db_queries / bucket_s for b in report.timeline]
+            ax.step(starts, values, where="post", label=label)
+    first = next(iter(reports.values()))
+    for ax, (name, _) in zip(axes, metrics):
+        ax.axvspan(first.spec["outage_from_s"], first.spec["outage_until_s"], color="tab:red", alpha=0.12)
+        ax.set_ylabel(name, fontsize=8)
+    axes[0].set_ylim(0, 1)
+    axes[0].annotate("Redis away", (first.spec["outage_from_s"], 0.92), fontsize=8, color="tab:red")
+    axes[-1].set_xlabel("simulated seconds")
+    axes[0].legend(loc="lower left", fontsize=8)
+    axes[0].set_title(title or "The workload through a Redis outage")
+    figure.tight_layout()
+    return figure

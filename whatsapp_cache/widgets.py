@@ -160,3 +160,33 @@ def herd_explorer(strategies=("none", "jitter", "lock", "xfetch")):
 
     return _live_panel("each change runs a real threaded herd per strategy (a few seconds).",
                        list(controls.values()), render)
+
+
+def chaos_explorer(seed: int = 0):
+    """Sliders for the outage and the breaker; each change replays the chaos workload on fakeredis."""
+    from .chaos import ChaosSpec, FakeOutage, format_report, run_chaos
+    from .plots import chaos_timeline
+    from .resilience import FailurePolicy
+    from .world import World
+
+    controls = {
+        "outage_s": _slider(widgets.IntSlider, "outage (simulated s)", 100, 10, 200, 10),
+        "hung": widgets.Checkbox(value=False, description="hung (timeouts), not refused"),
+        "threshold": _slider(widgets.IntSlider, "failures to open", 3, 1, 20, 1),
+        "pause_ms": _slider(widgets.IntSlider, "probe every (ms)", 5_000, 500, 30_000, 500),
+        "timeout_ms": _slider(widgets.IntSlider, "timeout (ms)", 500, 50, 2_000, 50),
+        "breaker": widgets.Checkbox(value=True, description="circuit breaker on"),
+    }
+
+    def render():
+        values = {name: control.value for name, control in controls.items()}
+        policy = FailurePolicy(timeout_s=values["timeout_ms"] / 1000, failure_threshold=values["threshold"],
+                               reset_after_ms=values["pause_ms"], breaker=values["breaker"])
+        spec = ChaosSpec(actions=1_200, duration_s=300, outage_from_s=80, outage_until_s=80 + values["outage_s"],
+                         seed=seed)
+        with World(dataset="small", seed=seed, failure_policy=policy) as world:
+            report = run_chaos(world, FakeOutage(world, "hung" if values["hung"] else "down"), spec)
+        return format_report(report), chaos_timeline({"this run": report})
+
+    return _live_panel("each change replays 1,200 actions with Redis away in the middle (a few seconds).",
+                       list(controls.values()), render)
