@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from whatsapp_cache import ConfigError, InvalidInput, World
-from whatsapp_cache.codec import (META_FIELD, CorruptEntry, Meta, decode_fields, decode_message, decode_meta,
+from whatsapp_cache.codec import (META_FIELD, CorruptEntry, Meta, decode_fields, decode_message, decode_meta, loads_value,
                                   encode_fields, encode_message, encode_meta, hash_items, is_meta)
 from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV, BackendConfig, mask_url
 from whatsapp_cache.keys import KeySchema, token_digest
@@ -296,3 +296,37 @@ def test_world_with_its_own_namespace_writes_only_there(make_world):
     world.messages.recent("dm.u000003.u000036")
     keys = list(world.redis.scan_iter(match="*"))
     assert keys and all(k.startswith("course:") for k in keys)
+
+
+@given(st.one_of(st.text(), st.integers(), st.floats(allow_nan=False), st.booleans(), st.none()))
+def test_the_fast_field_decoder_agrees_with_json_on_every_encoded_value(value):
+    raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    assert loads_value(raw) == json.loads(raw)
+    assert type(loads_value(raw)) is type(json.loads(raw))
+
+
+@given(st.text(max_size=12))
+def test_the_fast_field_decoder_rejects_or_agrees_on_any_text(raw):
+    try:
+        expected = json.loads(raw)
+    except ValueError:
+        with pytest.raises(ValueError):
+            loads_value(raw)
+    else:
+        assert loads_value(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ['"a"b"', '"tab\there"', "007", "-0", "1e3", '"\\u0041"', '"', ""])
+def test_the_fast_field_decoder_leaves_the_unusual_to_json(raw):
+    try:
+        expected = json.loads(raw)
+    except ValueError:
+        with pytest.raises(ValueError):
+            loads_value(raw)
+    else:
+        assert loads_value(raw) == expected
+
+
+def test_a_marker_in_another_spelling_still_decodes():
+    assert decode_meta('~meta{"exp":5,"v":1}') == Meta(1, 5, False)
+    assert decode_meta('~meta{"v":1,"exp":5,"missing":true}') == Meta(1, 5, True)

@@ -16,7 +16,7 @@ def test_first_read_misses_with_one_query_then_hits(world):
     assert first == second
     c = counts(world, "profiles")
     assert (c.misses, c.hits, c.db_queries) == (1, 1, 1)
-    assert c.round_trips == 3, "miss = read + atomic fill; hit = one read"
+    assert c.round_trips == 4, "miss = read + generation + atomic fill; hit = one command"
 
 
 def test_profile_matches_the_database_row(world):
@@ -127,3 +127,34 @@ def test_profiles_of_different_users_do_not_mix(world):
     a, b = world.profiles.get("u000002"), world.profiles.get("u000003")
     assert a.user_id == "u000002" and b.user_id == "u000003" and a != b
     assert world.profiles.get("u000002") == a
+
+
+def test_a_write_between_the_generation_read_and_the_fill_keeps_the_old_row_out(world, monkeypatch):
+    read_user = world.repo.user
+
+    def read_then_a_write_lands(user_id):
+        row = read_user(user_id)
+        world.profiles.update(user_id, status_message="changed meanwhile")
+        return row
+
+    monkeypatch.setattr(world.repo, "user", read_then_a_write_lands)
+    assert world.profiles.get(USER).status_message != "changed meanwhile"  # the reader's own answer is old
+    monkeypatch.undo()
+    assert world.profiles.get(USER).status_message == "changed meanwhile", "the old row must not have been cached"
+
+
+def test_a_write_between_the_miss_and_the_generation_read_is_what_gets_cached(world, monkeypatch):
+    read_generation = world.redis.get
+    writes = []
+
+    def a_write_lands_first(key):
+        if not writes:
+            writes.append(world.profiles.update(USER, status_message="written first"))
+        return read_generation(key)
+
+    monkeypatch.setattr(world.redis, "get", a_write_lands_first)
+    assert world.profiles.get(USER).status_message == "written first"
+    monkeypatch.undo()
+    before = counts(world, "profiles")
+    assert world.profiles.get(USER).status_message == "written first"
+    assert counts(world, "profiles").hits == before.hits + 1, "the fill after the write is current and stays"

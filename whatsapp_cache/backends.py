@@ -67,3 +67,44 @@ def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+# A read's reply in the shape redis-py's own command methods return (RESP2 sends flat lists).
+_READ_SHAPES = {
+    "HGETALL": lambda reply: reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2])),
+    "SMEMBERS": set,
+    "LRANGE": list,
+}
+
+
+def lean_read(client: redis.Redis, command: str, *args):
+    """One read command (HGETALL, SMEMBERS or LRANGE) by the shortest sound path through redis-py.
+
+    redis-py 8 wraps every command in observability hooks, a per-command protocol check and
+    retry closures; on a cache hit those cost about as much as everything this library does.
+    This keeps what matters: a pooled connection, the client's own retry policy, the whole
+    reply read before the connection goes back, and a connection that failed mid-reply
+    disconnected so its next user never reads a stale reply. Any other client (a cluster
+    client) takes the normal path.
+    """
+    shape = _READ_SHAPES[command]
+    pool = getattr(client, "connection_pool", None)
+    if type(pool) is not redis.ConnectionPool or client.connection is not None:
+        return getattr(client, command.lower())(*args)
+    connection = pool.get_connection()
+    try:
+        reply = connection.retry.call_with_retry(lambda: _send_and_read(connection, command, args),
+                                                 lambda _error: connection.disconnect())
+    except redis.ResponseError:
+        raise  # an error reply was read whole: the connection is in step
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
+    return shape(reply)
+
+
+def _send_and_read(connection, command: str, args: tuple):
+    connection.send_command(command, *args)
+    return connection.read_response()

@@ -10,21 +10,24 @@ reclaims the memory in real time.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Mapping
+import re
+from typing import Any, Mapping, NamedTuple
 
 PAYLOAD_VERSION = 1
 META_PREFIX = "~meta"
 META_FIELD = "~meta"  # the hash field that holds the marker of a hash entry
 MESSAGE_FIELDS = {"id": int, "conversation_id": str, "sender_id": str, "body": str, "sent_ms": int}
+# The marker exactly as encode_meta writes it; anything else takes the general JSON path.
+_WRITTEN_META = re.compile(r'~meta\{"v":(\d{1,9}),"exp":(\d{1,18}),"missing":(true|false)\}')
 
 
 class CorruptEntry(Exception):
     """A cached value that cannot be decoded; callers treat it as a miss."""
 
 
-@dataclass(frozen=True)
-class Meta:
+class Meta(NamedTuple):
+    """A decoded marker (a tuple: one is built on every read)."""
+
     version: int
     expires_ms: int
     missing: bool = False
@@ -42,6 +45,9 @@ def encode_meta(expires_ms: int, missing: bool = False) -> str:
 def decode_meta(raw: str | None) -> Meta:
     if not isinstance(raw, str) or not raw.startswith(META_PREFIX):
         raise CorruptEntry("marker missing")
+    written = _WRITTEN_META.fullmatch(raw)
+    if written:  # the hit path's common case, without a JSON parse
+        return Meta(int(written[1]), int(written[2]), written[3] == "true")
     try:
         data = json.loads(raw[len(META_PREFIX):])
         return Meta(int(data["v"]), int(data["exp"]), bool(data.get("missing", False)))
@@ -82,13 +88,30 @@ def hash_items(fields: Mapping[str, Any]) -> list[str]:
     return [part for pair in encode_fields(fields).items() for part in pair]
 
 
+def loads_value(raw: str) -> Any:
+    """json.loads, with shortcuts for the two shapes a hash field usually has.
+
+    A plain string (quoted, nothing escaped, nothing unprintable) and a non-negative
+    integer without leading zeros decode to exactly what json.loads returns; everything
+    else, including anything malformed, goes through json.loads.
+    """
+    if len(raw) >= 2 and raw[0] == '"' and raw[-1] == '"':
+        inner = raw[1:-1]
+        if '"' not in inner and "\\" not in inner and inner.isprintable():
+            return inner
+    elif raw.isascii() and raw.isdigit() and (raw[0] != "0" or raw == "0"):
+        return int(raw)
+    return json.loads(raw)
+
+
 def decode_fields(raw: Mapping[str, str], expected: Mapping[str, type]) -> dict:
-    try:
-        data = {name: json.loads(raw[name]) for name in expected}
-    except (KeyError, ValueError, TypeError, RecursionError) as exc:
-        raise CorruptEntry(f"hash field unreadable: {exc}") from None
+    data = {}
     for name, kind in expected.items():
-        value = data[name]
+        try:
+            value = loads_value(raw[name])
+        except (KeyError, ValueError, TypeError, RecursionError) as exc:
+            raise CorruptEntry(f"hash field unreadable: {exc}") from None
         if not isinstance(value, kind) or isinstance(value, bool):
             raise CorruptEntry(f"hash field {name!r} is not {kind.__name__}")
+        data[name] = value
     return data

@@ -9,14 +9,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import InvalidInput
 
 NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
-@dataclass(frozen=True)
-class EntryKeys:
+class EntryKeys(NamedTuple):
     """An entry's data key and the generation counter that guards its fills."""
 
     data: str

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Callable, NamedTuple, TypeVar
 
 from .clock import Clock
 from .errors import NotFound
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
     from .resilience import CacheGuard
 
 
-@dataclass
+@dataclass(slots=True)
 class Trace:
     """What one request cost; the data type code calls .cache() and .db() around each call.
 
@@ -51,7 +50,11 @@ class Trace:
         """One Redis round trip, counted and timed, without a guard."""
         self.round_trips += 1
         self.simulated_ms += self.latency.cache_round_trip()
-        return self._timed(call, args, kwargs)
+        started = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self.measured_ms += (time.perf_counter() - started) * 1000
 
     def miss(self) -> None:
         """The cache did not have it (a read already falling back stays a fallback)."""
@@ -72,9 +75,8 @@ class Trace:
             self.measured_ms += (time.perf_counter() - started) * 1000
 
 
-@dataclass(frozen=True)
-class RequestRecord:
-    """One row of the request log."""
+class RequestRecord(NamedTuple):
+    """One row of the request log (a tuple: one is built for every request, hits included)."""
 
     seq: int
     at_ms: int
@@ -128,8 +130,8 @@ class TypeSummary:
 
     def add(self, record: RequestRecord) -> None:
         self.requests += 1
-        counter = _OUTCOME_COUNTERS[record.outcome]
-        setattr(self, counter, getattr(self, counter) + 1)
+        counts = vars(self)
+        counts[_OUTCOME_COUNTERS[record.outcome]] += 1
         self.db_queries += record.db_queries
         self.round_trips += record.round_trips
         self.simulated_ms += record.simulated_ms
@@ -149,34 +151,27 @@ class Metrics:
     _totals: dict[str, TypeSummary] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    @contextmanager
-    def request(self, data_type: str, operation: str) -> Iterator[Trace]:
-        """Measure one request; an exception escaping it is recorded as outcome 'error'.
+    _count: int = field(default=0, repr=False)
 
-        Except NotFound escaping a read: that is the read's answer, counted as its hit or miss.
+    def request(self, data_type: str, operation: str) -> "_Request":
+        """Measure one request (a context manager yielding its Trace).
+
+        An exception escaping it is recorded as outcome 'error', except NotFound escaping a
+        read: that is the read's answer (often served from the negative cache), counted as
+        its hit or miss; a write that finds nothing to change did fail.
         """
-        trace = Trace(data_type, operation, self.latency, guard=self.guard)
-        try:
-            yield trace
-        except NotFound:
-            # "No such id" is a read's answer (often served from the negative cache), not a failure;
-            # a write that finds nothing to change did fail.
-            if trace.outcome not in READ_OUTCOMES:
-                trace.outcome = "error"
-            raise
-        except BaseException:
-            trace.outcome = "error"
-            raise
-        finally:
-            self._record(trace)
+        return _Request(self, Trace(data_type, operation, self.latency, guard=self.guard))
 
     def _record(self, trace: Trace) -> None:
         with self._lock:
-            seq = sum(t.requests for t in self._totals.values())
-            record = RequestRecord(seq, self.clock.now_ms(), trace.data_type, trace.operation, trace.outcome,
-                                   trace.round_trips, trace.db_queries, trace.simulated_ms, trace.measured_ms,
-                                   trace.cache_failures)
-            self._totals.setdefault(trace.data_type, TypeSummary(trace.data_type)).add(record)
+            record = RequestRecord(self._count, self.clock.now_ms(), trace.data_type, trace.operation,
+                                   trace.outcome, trace.round_trips, trace.db_queries, trace.simulated_ms,
+                                   trace.measured_ms, trace.cache_failures)
+            self._count += 1
+            totals = self._totals.get(trace.data_type)
+            if totals is None:
+                totals = self._totals[trace.data_type] = TypeSummary(trace.data_type)
+            totals.add(record)
             if self.keep_log:
                 self.log.append(record)
 
@@ -198,6 +193,7 @@ class Metrics:
 
     def reset(self) -> None:
         with self._lock:
+            self._count = 0
             self._totals.clear()
             self.log.clear()
 
@@ -207,7 +203,7 @@ class Metrics:
         import numpy as np
 
         con = connection if connection is not None else duckdb.connect()
-        names = [f.name for f in fields(RequestRecord)]
+        names = list(RequestRecord._fields)
         with self._lock:
             columns = {n: np.array([getattr(r, n) for r in self.log]) for n in names}
         con.register("_request_log", columns)
@@ -216,6 +212,25 @@ class Metrics:
         con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT {select} FROM _request_log')
         con.unregister("_request_log")
         return con
+
+
+class _Request:
+    """The context manager behind Metrics.request (a class: this runs on every cache hit)."""
+
+    __slots__ = ("metrics", "trace")
+
+    def __init__(self, metrics: Metrics, trace: Trace):
+        self.metrics = metrics
+        self.trace = trace
+
+    def __enter__(self) -> Trace:
+        return self.trace
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if kind is not None and not (issubclass(kind, NotFound) and self.trace.outcome in READ_OUTCOMES):
+            self.trace.outcome = "error"
+        self.metrics._record(self.trace)
+        return False
 
 
 def format_summary(rows: list[TypeSummary], measured: bool = False) -> str:

@@ -87,6 +87,8 @@ class CircuitBreaker:
 
     def permit(self) -> str:
         """CLOSED (call), HALF_OPEN (call as the one probe) or OPEN (do not call)."""
+        if self.state == CLOSED:  # every call in normal operation: no lock needed to read one attribute
+            return CLOSED
         with self._lock:
             if self.state == OPEN and self.clock.now_ms() - self.opened_ms >= self.reset_after_ms:
                 self._move(HALF_OPEN)
@@ -97,6 +99,8 @@ class CircuitBreaker:
             return self.state
 
     def success(self) -> None:
+        if self.state == CLOSED and not self.failures and not self.probing:
+            return  # nothing to reset
         with self._lock:
             self.failures = 0
             self.probing = False
@@ -176,7 +180,8 @@ class CacheGuard:
         except BaseException:
             self._answered()  # Redis answered (with an error reply): it is up
             raise
-        self._answered()
+        if self.breaker.state != CLOSED or self.breaker.failures:
+            self._answered()
         return result
 
     def remember(self, data_key: str, generation_key: str | None = None, ttl_ms: int = 0,

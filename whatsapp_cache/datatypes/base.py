@@ -1,4 +1,4 @@
-"""What every cached data type shares: read with generation, guarded fill, invalidate."""
+"""What every cached data type shares: a one-command read, a guarded fill, invalidate."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import redis
 
+from ..backends import lean_read
 from ..clock import Clock
 from ..codec import CorruptEntry, Meta, decode_meta, encode_meta
 from ..db import Repository
@@ -58,28 +59,36 @@ class CachedType:
     def _request(self, operation: str):
         return self.ctx.metrics.request(self.data_type, operation)
 
-    def _read(self, trace: Trace, keys: EntryKeys, command: str, *args: Any) -> tuple[Any, str | None]:
-        """One round trip: the entry (by `command`) and its generation.
+    def _read(self, trace: Trace, keys: EntryKeys, command: str, *args: Any) -> Any:
+        """One command, one round trip: the entry as `command` returns it.
 
-        A key of another type (not written by this library) reads as an empty, corrupt entry,
-        so the miss path's fill replaces it instead of every read failing until it expires.
-        With Redis unavailable the entry reads as empty and the generation as None: the
-        request falls back to the database and does not try to fill.
+        A hit needs nothing else, so it costs exactly what a bare redis-py call costs on the
+        wire. A key of another type (not written by this library) reads as an empty, corrupt
+        entry, so the miss path's fill replaces it instead of every read failing until it
+        expires. With Redis unavailable the entry reads as empty and the request falls back.
         """
-        pipe = self.ctx.redis.pipeline(transaction=False)
-        getattr(pipe, command)(keys.data, *args)
-        pipe.get(keys.generation)
         try:
-            raw, generation = trace.cache(pipe.execute, raise_on_error=False)
+            return trace.cache(lean_read, self.ctx.redis, command.upper(), keys.data, *args)
         except CacheUnavailable:
             trace.outcome = "fallback"
-            return EMPTY_REPLIES[command](), None
-        if isinstance(generation, Exception):
-            raise generation
-        if isinstance(raw, redis.ResponseError):
-            self._corrupt(keys, str(raw))
-            raw = EMPTY_REPLIES[command]()
-        return raw, generation or ""
+        except redis.ResponseError as exc:
+            self._corrupt(keys, str(exc))
+        return EMPTY_REPLIES[command]()
+
+    def _miss(self, trace: Trace, keys: EntryKeys) -> str | None:
+        """Count a miss and read the entry's generation, before the database is asked.
+
+        The fill succeeds only if no write bumped the generation since this read, so a
+        value read from the database before a concurrent write is never cached after it.
+        None (Redis unavailable) means: serve from the database and do not fill.
+        """
+        trace.miss()
+        if trace.outcome == "fallback":
+            return None
+        try:
+            return trace.cache(self.ctx.redis.get, keys.generation) or ""
+        except CacheUnavailable:
+            return None
 
     def _fresh_meta(self, keys: EntryKeys, raw_marker: str | None, present: bool = False) -> Meta | None:
         """The marker if the entry is complete, current and unexpired; None is a miss.

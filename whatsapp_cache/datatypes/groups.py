@@ -20,14 +20,14 @@ class GroupMembers(CachedType):
         group_id = validation.entity_id(group_id, "group id")
         keys = self.ctx.keys.group_members(group_id)
         with self._request("members") as trace:
-            raw, generation = self._read(trace, keys, "smembers")
+            raw = self._read(trace, keys, "smembers")
             marker = next((member for member in raw if is_meta(member)), None)
             meta = self._fresh_meta(keys, marker, present=bool(raw))
             if meta is not None:
                 if meta.missing:
                     raise NotFound(f"no group {group_id!r}")
                 return frozenset(raw) - {marker}
-            trace.miss()
+            generation = self._miss(trace, keys)
             members = trace.db(self.ctx.repo.group_roster, group_id)
             if members is None:
                 self._fill(trace, keys, generation, "set", [], missing=True)

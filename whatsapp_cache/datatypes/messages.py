@@ -61,11 +61,11 @@ class RecentMessages(CachedType):
             raise InvalidInput(f"limit must be at most {RECENT_LIMIT}")
         keys = self.ctx.keys.recent_messages(conversation_id)
         with self._request("recent") as trace:
-            raw, generation = self._read(trace, keys, "lrange", 0, -1)
+            raw = self._read(trace, keys, "lrange", 0, -1)
             cached = self._decode(keys, raw, conversation_id)
             if cached is not None:
                 return cached[:limit]
-            trace.miss()
+            generation = self._miss(trace, keys)
             rows = trace.db(self.ctx.repo.conversation_history, conversation_id, RECENT_LIMIT)
             if rows is None:
                 self._fill(trace, keys, generation, "list", [], missing=True)

@@ -74,13 +74,13 @@ class Sessions(CachedType):
         digest = token_digest(_raw(token))
         keys = self.ctx.keys.session(digest)
         with self._request("authenticate") as trace:
-            raw, generation = self._read(trace, keys, "hgetall")
+            raw = self._read(trace, keys, "hgetall")
             meta = self._fresh_meta(keys, raw.get(META_FIELD), present=bool(raw))
             if meta is not None and meta.missing:
                 return None
             if meta is not None and (session := self._decode(keys, raw)) is not None:
                 return session if session.expires_ms > self.now() else None
-            trace.miss()
+            generation = self._miss(trace, keys)
             row = trace.db(self.ctx.repo.session, digest)
             if row is None or row["expires_ms"] <= self.now():
                 self._fill(trace, keys, generation, "hash", [], missing=True)
