@@ -21,6 +21,15 @@ def entity_id(value: object, what: str = "id") -> str:
     return value
 
 
+def entity_ids(values: object, what: str = "ids", limit: int = 1000) -> list[str]:
+    """Return a list or tuple of at most `limit` ids as a list without repeats (first order kept)."""
+    if not isinstance(values, (list, tuple)):
+        raise InvalidInput(f"{what} must be a list of strings, not {type(values).__name__}")
+    if len(values) > limit:
+        raise InvalidInput(f"{what}: {len(values)} given; at most {limit} per call")
+    return list(dict.fromkeys(entity_id(value, what.removesuffix("s")) for value in values))
+
+
 def conversation_id(value: object) -> str:
     """Return `value` if it names a direct (dm.a.b) or group (grp.g) conversation."""
     if not isinstance(value, str):

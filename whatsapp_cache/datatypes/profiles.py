@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import redis
+from redis.exceptions import NoScriptError
+
 from .. import validation
-from ..codec import META_FIELD, CorruptEntry, decode_fields, hash_items
+from ..codec import META_FIELD, CorruptEntry, decode_fields, encode_meta, hash_items
 from ..db.repository import PROFILE_FIELDS
 from ..errors import InvalidInput, NotFound
+from ..keys import EntryKeys
+from ..metrics import Trace
+from ..resilience import CacheUnavailable
 from .base import CachedType
+from .scripts import FILL
 
+MAX_BATCH = 1000  # ids per get_many: one IN (...) query and pipelines of bounded size
 FIELD_TYPES = {"username": str, "phone": str, "profile_pic": str, "status_message": str}
 FIELD_LIMITS = {"username": 64, "phone": 32, "profile_pic": 256, "status_message": 256}
 
@@ -33,13 +41,13 @@ class Profiles(CachedType):
         user_id = validation.entity_id(user_id, "user id")
         keys = self.ctx.keys.profile(user_id)
         with self._request("get") as trace:
-            raw, generation = self._read(trace, keys, "hgetall")
+            raw = self._read(trace, keys, "hgetall")
             meta = self._fresh_meta(keys, raw.get(META_FIELD), present=bool(raw))
             if meta is not None:
                 profile = self._decode(keys, user_id, raw, meta.missing)
                 if profile is not None:
                     return profile
-            trace.miss()
+            generation = self._miss(trace, keys)
             row = trace.db(self.ctx.repo.user, user_id)
             if row is None:
                 self._fill(trace, keys, generation, "hash", [], missing=True)
@@ -47,6 +55,110 @@ class Profiles(CachedType):
             fields = {name: row[name] for name in PROFILE_FIELDS}
             self._fill(trace, keys, generation, "hash", hash_items(fields))
             return Profile(user_id, **fields)
+
+    def get_many(self, user_ids: list[str]) -> dict[str, Profile]:
+        """Profiles of many users (at most MAX_BATCH ids) by id; unknown ids are left out.
+
+        Round trips: one pipeline of HGETALLs; if any missed, one pipeline of GETs of their
+        generations, then one pipeline of fill scripts (EVALSHA; each refused if a write
+        bumped its generation since). One SELECT for all misses. Unknown ids are cached as
+        'no such user', like get(). Metrics: one request per distinct id (operation
+        "get_many"), each a hit, miss or fallback as get() would count it; the first id's
+        request carries the batch's round trips, query and latency, so totals stay exact.
+        """
+        user_ids = validation.entity_ids(user_ids, "user ids", MAX_BATCH)
+        if not user_ids:
+            return {}
+        keys = {user_id: self.ctx.keys.profile(user_id) for user_id in user_ids}
+        with self._request("get_many") as trace:
+            cached = self._read_many(trace, keys)
+            misses = [user_id for user_id in user_ids if user_id not in cached]
+            outcome = "fallback" if trace.outcome == "fallback" else "miss"
+            found = {user_id: profile for user_id, profile in cached.items() if profile is not None}
+            if misses:
+                found.update(self._load_many(trace, {user_id: keys[user_id] for user_id in misses}))
+            trace.outcome = "hit" if user_ids[0] in cached else outcome
+        for user_id in user_ids[1:]:
+            with self._request("get_many") as each:
+                each.outcome = "hit" if user_id in cached else outcome
+        return found
+
+    def _read_many(self, trace: Trace, keys: dict[str, EntryKeys]) -> dict[str, Profile | None]:
+        """One pipelined round trip: the fresh entries by id (None: cached 'no such user')."""
+        pipe = self.ctx.redis.pipeline(transaction=False)
+        for entry in keys.values():
+            pipe.hgetall(entry.data)
+        try:
+            replies = trace.cache(pipe.execute, raise_on_error=False)
+        except CacheUnavailable:
+            trace.outcome = "fallback"
+            return {}
+        cached = {}
+        for (user_id, entry), raw in zip(keys.items(), replies):
+            if isinstance(raw, redis.ResponseError):
+                self._corrupt(entry, str(raw))  # a key of another type: the fill replaces it
+                continue
+            meta = self._fresh_meta(entry, raw.get(META_FIELD), present=bool(raw))
+            if meta is not None and meta.missing:
+                cached[user_id] = None
+            elif meta is not None and (profile := self._decode(entry, user_id, raw, False)) is not None:
+                cached[user_id] = profile
+        return cached
+
+    def _load_many(self, trace: Trace, keys: dict[str, EntryKeys]) -> dict[str, Profile]:
+        """The misses: their generations (one round trip), one query, their fills (one round trip)."""
+        generations = self._generations(trace, list(keys.values()))
+        rows = trace.db(self.ctx.repo.users, list(keys))
+        fields = {user_id: {name: row[name] for name in PROFILE_FIELDS} for user_id, row in rows.items()}
+        if generations is not None:
+            fills = [self._fill_args(entry, generation, fields.get(user_id))
+                     for (user_id, entry), generation in zip(keys.items(), generations)]
+            self._fill_many(trace, fills)
+        return {user_id: Profile(user_id, **values) for user_id, values in fields.items()}
+
+    def _generations(self, trace: Trace, entries: list[EntryKeys]) -> list[str] | None:
+        """Each entry's generation in one pipelined round trip; None if Redis is unavailable."""
+        if trace.outcome == "fallback":
+            return None
+        pipe = self.ctx.redis.pipeline(transaction=False)
+        for entry in entries:
+            pipe.get(entry.generation)
+        try:
+            return [generation or "" for generation in trace.cache(pipe.execute)]
+        except CacheUnavailable:
+            return None
+
+    def _fill_args(self, keys: EntryKeys, generation: str, fields: dict | None) -> tuple[list[str], list]:
+        """The FILL script's keys and arguments for one entry, as base._fill builds them."""
+        missing = fields is None
+        ttl_ms = self.ctx.ttls.jittered_ms("negative" if missing else self.data_type, self.ctx.rng)
+        marker = encode_meta(self.now() + ttl_ms, missing)
+        return [keys.data, keys.generation], [generation, ttl_ms, "hash", marker, *hash_items(fields or {})]
+
+    def _fill_many(self, trace: Trace, fills: list[tuple[list[str], list]]) -> None:
+        """Every fill in one pipelined round trip of EVALSHA.
+
+        EVALSHA, not the Script objects: a pipeline of those first asks SCRIPT EXISTS, one
+        more round trip each time. A server that lost the script (restart, SCRIPT FLUSH)
+        answers NOSCRIPT; then the script is loaded and those fills sent once more.
+        """
+        script = self.ctx.scripts.fill
+        for attempt in range(2):
+            pipe = self.ctx.redis.pipeline(transaction=False)
+            for keys, args in fills:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            try:
+                replies = trace.cache(pipe.execute, raise_on_error=False)
+            except CacheUnavailable:
+                return
+            _raise_unexpected(replies)
+            fills = [fill for fill, reply in zip(fills, replies) if isinstance(reply, NoScriptError)]
+            if not fills or attempt:
+                return
+            try:
+                trace.cache(self.ctx.redis.script_load, FILL)
+            except CacheUnavailable:
+                return
 
     def _decode(self, keys, user_id: str, raw: dict, missing: bool) -> Profile | None:
         if missing:
@@ -77,6 +189,13 @@ class Profiles(CachedType):
                 raise InvalidInput(f"user {user_id!r} already exists")
             trace.db(self.ctx.repo.insert_user, user_id, username, phone, self.now(), **profile)
             self._invalidate(trace, self.ctx.keys.profile(user_id))
+
+
+def _raise_unexpected(replies: list) -> None:
+    """Raise the first error reply other than NOSCRIPT, as a single fill would."""
+    error = next((r for r in replies if isinstance(r, Exception) and not isinstance(r, NoScriptError)), None)
+    if error is not None:
+        raise error
 
 
 def _check_changes(changes: dict) -> None:

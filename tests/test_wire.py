@@ -1,0 +1,115 @@
+"""Round trips counted on the wire (fakeredis and live Redis), and every claimed count checked."""
+
+from __future__ import annotations
+
+import fakeredis
+import redis
+
+from whatsapp_cache import wire
+from whatsapp_cache.faults import unreachable
+from whatsapp_cache.wire import CLAIMED_ROUND_TRIPS, FILL_ROW, count_round_trips, measure_claims
+
+KEY = "wc:wire-test"
+
+
+def test_one_command_is_one_round_trip(world):
+    world.redis.ping()
+    with count_round_trips(world.redis) as wire_count:
+        world.redis.get(KEY)
+    assert (wire_count.round_trips, wire_count.commands, wire_count.handshakes) == (1, 1, 0)
+    assert wire_count.trips == [("GET",)]
+
+
+def test_a_pipeline_is_one_round_trip_with_or_without_a_transaction(world):
+    for transaction in (False, True):
+        pipe = world.redis.pipeline(transaction=transaction)
+        pipe.set(KEY, "1")
+        pipe.get(KEY)
+        pipe.delete(KEY)
+        with count_round_trips(world.redis) as wire_count:
+            pipe.execute()
+        assert wire_count.round_trips == 1
+        expected = ("SET", "GET", "DEL")
+        assert wire_count.trips == [("MULTI", *expected, "EXEC") if transaction else expected]
+
+
+def test_a_script_call_is_one_round_trip_but_script_objects_in_a_pipeline_are_two(world):
+    """redis-py asks SCRIPT EXISTS before a pipeline holding Script objects: why get_many uses EVALSHA."""
+    names = world.scripts.names()
+    keys = world.keys.profile("u000001")
+    with count_round_trips(world.redis, names) as alone:
+        world.scripts.invalidate(keys=list(keys), args=[1000])
+    pipe = world.redis.pipeline(transaction=False)
+    world.scripts.invalidate(keys=list(keys), args=[1000], client=pipe)
+    with count_round_trips(world.redis, names) as piped:
+        pipe.execute()
+    assert alone.trips == [("EVALSHA <invalidate>",)]
+    assert piped.trips == [("SCRIPT EXISTS",), ("EVALSHA <invalidate>",)]
+
+
+def test_a_new_connections_handshake_is_counted_apart(world):
+    world.redis.connection_pool.disconnect()
+    with count_round_trips(world.redis) as wire_count:
+        world.redis.get(KEY)
+    assert wire_count.round_trips == 1
+    assert wire_count.handshakes >= 2, "HELLO and CLIENT SETINFO at least"
+
+
+def test_only_the_given_clients_writes_count(world, backend):
+    other = (fakeredis.FakeRedis(server=fakeredis.FakeServer()) if backend.redis_url is None
+             else redis.Redis.from_url(backend.redis_url))
+    try:
+        with count_round_trips(world.redis) as wire_count:
+            other.get(KEY)
+            other.pipeline().get(KEY).execute()
+        assert wire_count.round_trips == 0
+    finally:
+        other.close()
+
+
+def test_the_client_is_left_as_it_was(world):
+    pool = world.redis.connection_pool
+    with count_round_trips(world.redis):
+        world.redis.get(KEY)
+        with count_round_trips(world.redis) as inner:  # nested counters both count
+            world.redis.get(KEY)
+    assert inner.round_trips == 1
+    assert not {"get_connection", "make_connection"} & set(vars(pool))
+    assert all("send_packed_command" not in vars(c) for c in pool._available_connections)
+
+
+def test_nested_counters_count_the_same_writes(world):
+    with count_round_trips(world.redis) as outer:
+        world.redis.get(KEY)
+        with count_round_trips(world.redis) as inner:
+            world.redis.get(KEY)
+    assert (outer.round_trips, inner.round_trips) == (2, 1)
+
+
+def test_the_wire_count_is_independent_of_the_trace(world):
+    """With Redis unreachable the Trace counts the attempted round trip; nothing reached the wire."""
+    with count_round_trips(world.redis) as wire_count, unreachable():
+        world.profiles.get("u000001")
+    assert wire_count.round_trips == 0
+    assert world.metrics.log[-1].round_trips == 1 and world.metrics.log[-1].outcome == "fallback"
+
+
+def test_every_operation_has_a_claim_and_a_way_to_count_it():
+    assert list(CLAIMED_ROUND_TRIPS) == list(wire._OPERATIONS)
+    assert all(claim.round_trips >= 1 and claim.covers for claim in CLAIMED_ROUND_TRIPS.values())
+
+
+def test_the_seeds_named_operations_are_one_round_trip_each():
+    for name in (FILL_ROW, "contacts' online status (online_among of a user's contacts)",
+                 "group fan-out: recipients (the seed: all members of the group)"):
+        assert CLAIMED_ROUND_TRIPS[name].round_trips == 1, name
+
+
+def test_every_claim_holds_counted_on_the_wire(world, figures):
+    results = measure_claims(world)
+    wrong = [f"{m.operation}: claimed {m.claimed}, counted {m.counted} ({m.sent})" for m in results if not m.holds]
+    assert not wrong, "\n".join(wrong)
+    assert [m.operation for m in results] == list(CLAIMED_ROUND_TRIPS)
+    assert all(m.traced in (None, m.counted) for m in results), "the library's Trace agrees with the wire"
+    assert all(m.handshakes == 0 for m in results)
+    figures(f"{world.config.redis_label}: {len(results)}/{len(results)} operations take the round trips claimed")
