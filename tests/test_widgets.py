@@ -83,3 +83,94 @@ def test_chaos_timeline_draws_one_line_per_run_in_each_panel():
         report = run_chaos(world, FakeOutage(world, "down"), spec)
     figure = chaos_timeline({"a": report, "b": report})
     assert len(figure.axes) == 3 and all(len(ax.get_lines()) == 2 for ax in figure.axes)
+
+
+def _controls(panel):
+    return {getattr(c, "description", ""): c for c in panel.children}
+
+
+def test_load_explorer_shows_the_seeds_figures_and_follows_the_hit_ratio(capsys):
+    panel = widgets.load_explorer()
+    first = capsys.readouterr().out
+    assert "latency after (ms)                     24.0               18.0" in first
+    assert "hit ratio                             80.0%              80.0%" in first
+    assert "database reads/s after              300,000            300,000" in first
+    assert "1,500,000" in first
+    _controls(panel)["hit ratio (reads)"].value = 0.9
+    second = capsys.readouterr().out
+    assert "latency after (ms)                     14.5               10.5" in second
+
+
+def test_load_explorer_shows_write_behind_lowering_the_database_servers(capsys):
+    panel = widgets.load_explorer()
+    capsys.readouterr()
+    _controls(panel)["writes reaching db"].value = 0.2
+    assert "database servers after                   14                 14" in capsys.readouterr().out
+
+
+def test_load_explorer_prints_the_librarys_message_for_an_invalid_setting(capsys):
+    panel = widgets.load_explorer()
+    capsys.readouterr()
+    _controls(panel)["db writes/s per server"].value = 0
+    out = capsys.readouterr().out
+    assert "invalid input: db_writes_per_server must be greater than zero" in out and "Traceback" not in out
+
+
+def test_capacity_explorer_shows_the_seeds_fleet_and_follows_the_sliders(capsys):
+    panel = widgets.capacity_explorer()
+    first = capsys.readouterr().out
+    assert "masters                        40" in first and "cache servers                 120" in first
+    controls = _controls(panel)
+    controls["replicas per master"].value = 1
+    assert "cache servers                  80" in capsys.readouterr().out
+    controls["the seed's stated buffer (3,500 GB)"].value = True
+    assert "masters                        41" in capsys.readouterr().out
+
+
+def test_capacity_explorer_prints_the_librarys_message_for_an_invalid_setting(capsys):
+    panel = widgets.capacity_explorer()
+    capsys.readouterr()
+    _controls(panel)["usable share of RAM"].value = 0.0
+    out = capsys.readouterr().out
+    assert "invalid input: usable_fraction must be greater than zero" in out and "masters" not in out
+
+
+def _simulated_reads(hit_ratio, count=2_000, seed=0):
+    import random
+
+    from whatsapp_cache.latency import LatencyModel
+
+    model, chance = LatencyModel(seed=seed), random.Random(seed)
+    return [model.cache_round_trip() + (0 if chance.random() < hit_ratio else model.database_query())
+            for _ in range(count)]
+
+
+def test_latency_histogram_marks_mean_p50_and_p99_of_each_run():
+    from whatsapp_cache.plots import latency_histogram
+
+    figure = latency_histogram({"with cache": _simulated_reads(0.8), "without cache": _simulated_reads(0.0)})
+    labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert len(figure.axes) == 1 and len(figure.axes[0].get_lines()) == 6
+    assert sum("p99" in label for label in labels) == 2 and any(label.startswith("with cache mean") for label in labels)
+    assert figure.axes[0].get_xscale() == "log"
+
+
+def test_latency_cdf_marks_the_mean_where_almost_no_read_is():
+    from whatsapp_cache.plots import latency_cdf
+
+    figure = latency_cdf()
+    labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert "mean 18.0 ms: 0% of reads within ±50% of it" in labels
+    assert "the seed's 24 ms (worst case per tier)" in labels
+
+
+def test_capacity_bars_stack_the_fleets_and_state_both_savings():
+    from whatsapp_cache.capacity import plan
+    from whatsapp_cache.plots import capacity_bars
+
+    figure = capacity_bars(plan())
+    axes = figure.axes[0]
+    texts = " ".join(t.get_text() for t in axes.texts)
+    assert len(axes.containers) == 2 and len(axes.patches) == 6
+    assert "$28,000/month saved" in texts and "model, net: -$24,000" in texts
+    assert [t.get_text() for t in axes.texts if t.get_text().startswith("$")] == ["$35,000", "$31,000", "$59,000"]

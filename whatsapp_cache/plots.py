@@ -159,3 +159,96 @@ def chaos_timeline(reports: dict, title: str = ""):
     axes[0].set_title(title or "The workload through a Redis outage")
     figure.tight_layout()
     return figure
+
+
+def latency_histogram(samples_ms: dict[str, list[float]], bins: int = 60, title: str = "", log_x: bool = True):
+    """Stepped histograms of simulated latencies, one per run, with each run's mean, p50 and p99 marked."""
+    import numpy as np
+
+    from .errors import InvalidInput
+
+    if not samples_ms or not all(len(s) for s in samples_ms.values()):
+        raise InvalidInput("latency_histogram needs at least one run, each with at least one sample")
+    values = {name: np.asarray(samples, dtype=float) for name, samples in samples_ms.items()}
+    low, high = min(v.min() for v in values.values()), max(v.max() for v in values.values())
+    log_x = log_x and low > 0 and high > low
+    edges = np.geomspace(low, high, bins + 1) if log_x else np.linspace(low, max(high, low + 1), bins + 1)
+    figure, axes = plt.subplots(figsize=(8, 3.4))
+    for (name, v), color in zip(values.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        axes.hist(v, bins=edges, histtype="step", color=color, linewidth=1.5, label=f"{name} ({len(v):,})")
+        for what, at, style in (("mean", v.mean(), "-"), ("p50", np.quantile(v, 0.5), "--"),
+                                ("p99", np.quantile(v, 0.99), ":")):
+            axes.axvline(at, color=color, linestyle=style, linewidth=1, label=f"{name} {what} {at:.1f} ms")
+    if log_x:
+        axes.set_xscale("log")
+    axes.set_xlabel("latency (simulated ms)")
+    axes.set_ylabel("requests")
+    axes.set_title(title or "Latency: the mean, the median and the tail")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    figure.tight_layout()
+    return figure
+
+
+def latency_cdf(inputs=None, title: str = ""):
+    """The load model's exact CDF of a read with and without the cache; each mean marked, and how few reads are near."""
+    import numpy as np
+
+    from . import loadmodel
+
+    inputs = loadmodel.seed_inputs() if inputs is None else inputs
+    report = loadmodel.evaluate(inputs)
+    curves = {"with the cache": loadmodel.read_latency(inputs, report.hit_ratio),
+              "without (every read a query)": loadmodel.uncached_latency(inputs)}
+    highest = max(sum(hi for _, hi in path) for mixture in curves.values() for _, path in mixture)
+    lowest = max(0.1, min(sum(lo for lo, _ in path) for mixture in curves.values() for _, path in mixture))
+    x = np.geomspace(lowest * 0.8, max(highest, lowest) * 1.1, 400)
+    figure, axes = plt.subplots(figsize=(9.5, 3.4))
+    for (name, mixture), color in zip(curves.items(), ("tab:blue", "tab:gray")):
+        mean = loadmodel.mean_ms(mixture)
+        near = loadmodel.cdf(mixture, 1.5 * mean) - loadmodel.cdf(mixture, 0.5 * mean)
+        axes.plot(x, [loadmodel.cdf(mixture, t) for t in x], color=color, label=name)
+        axes.axvline(mean, color=color, linestyle="--", linewidth=1,
+                     label=f"mean {mean:.1f} ms: {near:.0%} of reads within ±50% of it")
+    axes.axvline(report.seed_after_ms, color="tab:red", linestyle=":", linewidth=1,
+                 label=f"the seed's {report.seed_after_ms:.0f} ms (worst case per tier)")
+    axes.set_xscale("log")
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("read latency (ms)")
+    axes.set_ylabel("share of reads at or below")
+    axes.set_title(title or f"Reads at hit ratio {report.hit_ratio:.0%}: two clusters, the mean in the gap")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    figure.tight_layout()
+    return figure
+
+
+def _dollars(value: float) -> str:
+    """$1,234 or -$1,234."""
+    return f"-${-value:,.0f}" if value < 0 else f"${value:,.0f}"
+
+
+def capacity_bars(plan, title: str = ""):
+    """Monthly cost before the cache and after it (the seed's arithmetic, the model): database and cache fleets."""
+    price = plan.inputs.db_server_monthly
+    columns = ["before the cache", "after: seed's arithmetic", "after: model"]
+    database = [plan.db_servers_before * price, plan.seed_db_servers_after * price, plan.db_servers_after * price]
+    cache = [0.0, plan.cache_monthly, plan.cache_monthly]
+    figure, axes = plt.subplots(figsize=(7, 3.6))
+    axes.bar(columns, database, color="tab:blue", label="database fleet")
+    totals = axes.bar(columns, cache, bottom=database, color="tab:orange", label="cache fleet")
+    axes.bar_label(totals, [_dollars(d + c) for d, c in zip(database, cache)], fontsize=8)
+    servers = [plan.db_servers_before, plan.seed_db_servers_after, plan.db_servers_after]
+    for p, (count, cost) in enumerate(zip(servers, database)):
+        if count:
+            axes.annotate(f"{count} db", (p, cost / 2), ha="center", va="center", fontsize=8,
+                          color="white")
+    note = (f"seed claims {_dollars(plan.seed_db_savings)}/month saved (database only)\n"
+            f"less its own cache fleet: {_dollars(plan.seed_net_savings)}\n"
+            f"model, net: {_dollars(plan.net_savings)}")
+    axes.annotate(note, (0.02, 0.97), xycoords="axes fraction", va="top", fontsize=8)
+    axes.set_ylim(0, max(d + c for d, c in zip(database, cache)) * 1.5 or 1)
+    axes.yaxis.set_major_formatter("${x:,.0f}")
+    axes.set_ylabel("per month")
+    axes.set_title(title or "Monthly cost: database and cache fleets")
+    axes.legend(loc="upper right", fontsize=8)
+    figure.tight_layout()
+    return figure

@@ -190,3 +190,91 @@ def chaos_explorer(seed: int = 0):
 
     return _live_panel("each change replays 1,200 actions with Redis away in the middle (a few seconds).",
                        list(controls.values()), render)
+
+
+def _invalid(error: Exception):
+    """The panel's text and figure for inputs the library rejects: its message, not a traceback."""
+    figure, axes = plt.subplots(figsize=(6, 0.5))
+    axes.axis("off")
+    axes.text(0, 0.5, "no plot: the library rejects these inputs (see above)", va="center", fontsize=9)
+    return f"invalid input: {error}", figure
+
+
+def _load_controls(defaults) -> dict:
+    """Sliders for the load model's inputs, at `defaults` (a LoadInputs with one overall hit ratio)."""
+    from .loadmodel import MAX_CACHE_CHECKS, overall_hit_ratio
+
+    return {
+        "hit_ratios": _slider(widgets.FloatSlider, "hit ratio (reads)", overall_hit_ratio(defaults), 0.0, 1.0, 0.01),
+        "cache_ms": _slider(widgets.FloatRangeSlider, "cache (ms)", defaults.cache_ms, 0.0, 20.0, 0.5),
+        "database_ms": _slider(widgets.FloatRangeSlider, "database (ms)", defaults.database_ms, 0.0, 300.0, 5.0),
+        "cache_checks_per_miss": _slider(widgets.IntSlider, "cache checks per miss",
+                                         defaults.cache_checks_per_miss, 0, MAX_CACHE_CHECKS),
+        "reads_per_s": _slider(widgets.IntSlider, "reads/s", int(defaults.reads_per_s), 0, 5_000_000, 100_000),
+        "writes_per_s": _slider(widgets.IntSlider, "writes/s", int(defaults.writes_per_s), 0, 2_000_000, 1_000),
+        "db_writes_per_server": _slider(widgets.IntSlider, "db writes/s per server",
+                                        int(defaults.db_writes_per_server), 0, 50_000, 1_000),
+        "write_fraction_to_db": _slider(widgets.FloatSlider, "writes reaching db",
+                                        defaults.write_fraction_to_db, 0.0, 1.0, 0.01),
+    }
+
+
+def load_explorer():
+    """Sliders for every input of the load model; shows the seed's figures beside the model's, and the CDF."""
+    from .errors import InvalidInput
+    from .loadmodel import LoadInputs, evaluate, format_report, seed_inputs
+    from .plots import latency_cdf
+
+    controls = _load_controls(seed_inputs())
+
+    def render():
+        try:
+            inputs = LoadInputs(**{name: control.value for name, control in controls.items()})
+            return format_report(evaluate(inputs)), latency_cdf(inputs)
+        except InvalidInput as error:
+            return _invalid(error)
+
+    return _live_panel("each change re-evaluates the model (writes reaching db < 1: write-behind coalescing).",
+                       list(controls.values()), render)
+
+
+def capacity_explorer():
+    """Sliders for data sizes, buffer, servers, replicas, prices and the database load; shows the plan and costs."""
+    from .capacity import SEED_DATA_GB, SEED_STATED, CapacityInputs, format_plan, plan
+    from .errors import InvalidInput
+    from .loadmodel import LoadInputs
+    from .plots import capacity_bars
+
+    defaults = CapacityInputs()
+    sizes = {name: _slider(widgets.IntSlider, f"{name} (GB)", gb, 0, 4 * gb, max(50, gb // 20))
+             for name, gb in SEED_DATA_GB.items()}
+    controls = {
+        "buffer": _slider(widgets.FloatSlider, "buffer (share of data)", defaults.buffer, 0.0, 1.0, 0.05),
+        "ram_per_server_gb": _slider(widgets.IntSlider, "RAM per server (GB)", int(defaults.ram_per_server_gb),
+                                     0, 2_048, 64),
+        "usable_fraction": _slider(widgets.FloatSlider, "usable share of RAM", defaults.usable_fraction,
+                                   0.0, 1.0, 0.05),
+        "replicas_per_master": _slider(widgets.IntSlider, "replicas per master", defaults.replicas_per_master, 0, 5),
+        "cache_server_monthly": _slider(widgets.IntSlider, "cache server ($/month)",
+                                        int(defaults.cache_server_monthly), 0, 2_000, 25),
+        "db_server_monthly": _slider(widgets.IntSlider, "db server ($/month)", int(defaults.db_server_monthly),
+                                     0, 2_000, 25),
+    }
+    load = {name: control for name, control in _load_controls(defaults.load).items()
+            if name in ("hit_ratios", "write_fraction_to_db")}
+    stated = widgets.Checkbox(value=False, description=f"the seed's stated buffer ({SEED_STATED['buffer_gb']:,} GB)")
+
+    def render():
+        try:
+            inputs = CapacityInputs(
+                data_gb={name: slider.value for name, slider in sizes.items()},
+                buffer_gb=SEED_STATED["buffer_gb"] if stated.value else None,
+                load=LoadInputs(**{name: slider.value for name, slider in load.items()}),
+                **{name: control.value for name, control in controls.items()})
+            result = plan(inputs)
+            return format_plan(result), capacity_bars(result)
+        except InvalidInput as error:
+            return _invalid(error)
+
+    return _live_panel("each change re-plans the fleet and its cost.",
+                       [*sizes.values(), *controls.values(), stated, *load.values()], render)
