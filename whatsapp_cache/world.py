@@ -11,7 +11,7 @@ import random
 import secrets
 from typing import Callable
 
-from .backends import make_engine, make_redis
+from .backends import HitReader, make_engine, make_redis
 from .clock import Clock, SimulatedClock
 from .config import BackendConfig
 from .dataset import SIZES, Dataset, generate, load
@@ -58,6 +58,7 @@ class World:
         self.failure_policy = failure_policy if failure_policy is not None else FailurePolicy()
         self.redis = make_redis(self.config, self.failure_policy.timeout_s,
                                 self.failure_policy.connect_timeout_s, fail_fast=True)
+        self.reader = HitReader(self.redis)
         self.guard = CacheGuard(self.redis, self.clock, self.failure_policy, flush=self.flush_cache)
         self.metrics = Metrics(self.latency, self.clock, guard=self.guard)
         self.engine = make_engine(self.config)
@@ -74,7 +75,7 @@ class World:
 
     def _build_types(self) -> None:
         context = Context(self.redis, self.repo, self.keys, self.clock, self.metrics, self.scripts,
-                          self._ttls, self._token_factory, random.Random(self.seed))
+                          self._ttls, self._token_factory, random.Random(self.seed), self.reader)
         self.sessions = Sessions(context)
         self.presence = Presence(context)
         self.messages = RecentMessages(context)
@@ -139,6 +140,7 @@ class World:
             self._load_if_empty(dataset)
 
     def close(self) -> None:
+        self.reader.close()
         self.redis.close()
         self.engine.dispose()
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import redis
 
-from ..backends import lean_read
+from ..backends import HitReader
 from ..clock import Clock
 from ..codec import CorruptEntry, Meta, decode_meta, encode_meta
 from ..db import Repository
@@ -36,6 +36,12 @@ class Context:
     ttls: TTLs
     token_factory: Callable[[], str]
     rng: random.Random = field(default_factory=random.Random)
+    reader: HitReader | None = None
+
+    def __post_init__(self) -> None:
+        # a context copied with another client (dataclasses.replace) must not read through the old one
+        if self.reader is None or self.reader.client is not self.redis:
+            self.reader = HitReader(self.redis)
 
 
 class CachedType:
@@ -68,7 +74,7 @@ class CachedType:
         expires. With Redis unavailable the entry reads as empty and the request falls back.
         """
         try:
-            return trace.cache(lean_read, self.ctx.redis, command.upper(), keys.data, *args)
+            return trace.cache(self.ctx.reader.read, command.upper(), keys.data, *args)
         except CacheUnavailable:
             trace.outcome = "fallback"
         except redis.ResponseError as exc:
