@@ -352,3 +352,15 @@ def test_bug12_presence_library_asks_only_about_the_contacts(world):
     assert set(log.commands[0][2:]) <= {*contacts, "~meta"}
     world.clock.advance(5 * MINUTE)
     assert world.presence.online_among(contacts) == frozenset()
+
+
+def test_a_new_connections_handshake_is_not_counted_as_the_calls_work(world):
+    from whatsapp_cache.inspection import watch_commands
+
+    world.redis.connection_pool.disconnect()  # the next call connects afresh
+    with watch_commands(world) as sent:
+        world.profiles.get("u000001")
+        world.profiles.get("u000001")
+    assert sent.handshakes >= 1
+    assert [command[0] for command in sent.commands] == ["HGETALL", "GET", "EVALSHA", "HGETALL"]
+    assert sent.round_trips == 4

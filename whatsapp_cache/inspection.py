@@ -19,10 +19,15 @@ _patch_lock = threading.Lock()
 
 @dataclass
 class CommandLog:
-    """Commands in the order they were packed, and the number of network writes (round trips)."""
+    """Commands in the order they were packed, and the number of network writes (round trips).
+
+    A new connection's handshake (HELLO, CLIENT SETINFO, AUTH, SELECT) is not the call's
+    work: it is counted in `handshakes` and left out of the commands and round trips.
+    """
 
     commands: list[tuple[str, ...]] = field(default_factory=list)
     round_trips: int = 0
+    handshakes: int = 0
     script_names: dict[str, str] = field(default_factory=dict)
 
     def lines(self, width: int = 100) -> list[str]:
@@ -51,12 +56,15 @@ def watch_commands(world=None) -> Iterator[CommandLog]:
     log = CommandLog()
     if world is not None:
         log.script_names = world.scripts.names()
+    connecting = threading.local()
     with _patch_lock:
-        one, pack_many, send = (AbstractConnection.send_command, AbstractConnection.pack_commands,
-                                AbstractConnection.send_packed_command)
+        one, pack_many, send, connect = (AbstractConnection.send_command, AbstractConnection.pack_commands,
+                                         AbstractConnection.send_packed_command,
+                                         AbstractConnection.connect_check_health)
 
         def send_command(self, *args, **kwargs):
-            log.commands.append(tuple(_text(a) for a in args))
+            if not getattr(connecting, "active", False):
+                log.commands.append(tuple(_text(a) for a in args))
             return one(self, *args, **kwargs)
 
         def pack_commands(self, commands):
@@ -64,18 +72,30 @@ def watch_commands(world=None) -> Iterator[CommandLog]:
             return pack_many(self, commands)
 
         def send_packed_command(self, command, check_health=True):
-            log.round_trips += 1
+            if getattr(connecting, "active", False):
+                log.handshakes += 1
+            else:
+                log.round_trips += 1
             return send(self, command, check_health)
+
+        def connect_check_health(self, *args, **kwargs):
+            connecting.active = True
+            try:
+                return connect(self, *args, **kwargs)
+            finally:
+                connecting.active = False
 
         AbstractConnection.send_command = send_command
         AbstractConnection.pack_commands = pack_commands
         AbstractConnection.send_packed_command = send_packed_command
+        AbstractConnection.connect_check_health = connect_check_health
         try:
             yield log
         finally:
             AbstractConnection.send_command = one
             AbstractConnection.pack_commands = pack_many
             AbstractConnection.send_packed_command = send
+            AbstractConnection.connect_check_health = connect
 
 
 def _text(part) -> str:
