@@ -1,0 +1,873 @@
+"""A local lab of real redis-server processes: a Redis Cluster, or one master with replicas and Sentinel.
+
+    LocalCluster(masters=3, replicas_per_master=1)
+        6 nodes on free ports; slots 0-5460, 5461-10921, 10922-16383 on the 3 masters,
+        one replica each; kill(port) a master, wait_for_failover(port) until its replica serves
+    LocalSentinel(replicas=2, sentinels=3, quorum=2)
+        master <- 2 replicas (--replicaof), 3 sentinels watching it (redis-server <conf> --sentinel);
+        kill_master(), wait_for_failover() until the sentinels report a promoted replica
+
+Every process listens on 127.0.0.1 with persistence off, keeps its files in its own directory under
+the lab's one temporary directory, and is signalled only by its own pid. An in-process lab's servers
+are children of this process. `python -m whatsapp_cache cluster up` starts a detached lab instead
+(`redis-server --daemonize yes`), which outlives the command, and records it in a JSON state file;
+`cluster status` and `cluster down` read that file, and down signals a pid only after checking that it
+is still a redis-server on the recorded port, started at the recorded time.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .errors import ConfigError, InvalidInput
+from .redis_server import free_port
+
+HOST = "127.0.0.1"
+SLOTS = 16384
+BUS_OFFSET = 10000  # a cluster node also listens on port + 10000, for the cluster bus
+# Redis 7 waits 5 s for more replicas before it starts a full sync; a lab has no reason to.
+COMMON_OPTIONS = ("--bind", HOST, "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _binary() -> str:
+    path = shutil.which("redis-server")
+    if path is None:
+        raise ConfigError("no redis-server binary on the PATH; the lab runs real Redis processes (install Redis 7)")
+    return path
+
+
+def _size(value: object, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"{what} must be a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
+def _client(port: int) -> redis.Redis:
+    return redis.Redis(HOST, port, decode_responses=True, socket_timeout=2, socket_connect_timeout=1,
+                       retry=Retry(NoBackoff(), 0))
+
+
+def _call(port: int, *command):
+    with _client(port) as client:
+        return client.execute_command(*command)
+
+
+def _info(port: int, section: str) -> dict:
+    with _client(port) as client:
+        return client.info(section)
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, port))
+            return True
+        except (OSError, OverflowError):
+            return False
+
+
+def _free_ports(count: int, bus: bool = False) -> list[int]:
+    """`count` distinct free ports; with bus, port + 10000 is free too and no port is another's bus port."""
+    ports: list[int] = []
+    taken: set[int] = set()
+    for _ in range(50 * count):
+        port = free_port()
+        wanted = {port, port + BUS_OFFSET} if bus else {port}
+        if wanted & taken or (bus and not _bindable(port + BUS_OFFSET)):
+            continue
+        ports.append(port)
+        taken |= wanted
+        if len(ports) == count:
+            return ports
+    raise ConfigError(f"could not find {count} free ports on {HOST}")
+
+
+# --- processes, by pid --------------------------------------------------------------------------
+
+def _command_words(pid: int) -> list[str]:
+    """The command line of pid as words ([] if it is gone or a zombie)."""
+    if not Path("/proc/self").is_dir():  # not Linux: ask ps
+        done = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True)
+        return done.stdout.split()
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return raw.replace(b"\0", b" ").decode(errors="replace").split()
+
+
+def _start_time(pid: int) -> int | None:
+    """When pid started, in clock ticks after boot (field 22 of /proc/<pid>/stat); None if unknown."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def is_lab_redis(pid: int, port: int, started: int | None = None) -> bool:
+    """Whether pid is a running redis-server on `port` (and, if `started` is given, the one started then)."""
+    words = _command_words(pid)
+    if not words or Path(words[0]).name != "redis-server":
+        return False
+    # Redis renames itself "redis-server 127.0.0.1:<port> [cluster]"; before that argv still has --port.
+    on_port = words[1:2] == [f"{HOST}:{port}"] or ("--port", str(port)) in zip(words, words[1:])
+    return on_port and (started is None or _start_time(pid) in (started, None))
+
+
+def _signal_if_ours(pid: int, port: int, started: int | None, sig: int) -> bool:
+    """Send sig to pid only if it is still the lab's redis-server on `port`; False if gone or someone else."""
+    try:
+        pidfd = os.pidfd_open(pid)  # pins this very process, so a pid reused after the check cannot be hit
+    except ProcessLookupError:
+        return False
+    except (AttributeError, OSError):
+        pidfd = None  # no pidfd here: check, then signal by pid
+    try:
+        if not is_lab_redis(pid, port, started):
+            return False
+        if pidfd is None:
+            os.kill(pid, sig)
+        else:
+            signal.pidfd_send_signal(pidfd, sig)
+        return True
+    except ProcessLookupError:
+        return False
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+class _Node:
+    """One redis-server of a lab: port, directory, arguments, and its process (by pid)."""
+
+    def __init__(self, port: int, home: Path, args: list[str], role: str,
+                 pid: int | None = None, started: int | None = None):
+        self.port, self.home, self.args, self.role = port, home, args, role
+        self.pid, self.started = pid, started
+        self.process: subprocess.Popen | None = None  # our own child, for in-process labs
+
+    def launch(self, detached: bool) -> None:
+        """Start redis-server and return at once; detached, it daemonizes and outlives this process."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        command = [_binary(), *self.args, "--port", str(self.port), *COMMON_OPTIONS, "--dir", str(self.home),
+                   "--logfile", str(self.home / "redis.log")]
+        self.pid = self.started = None
+        with open(self.home / "stderr.log", "ab") as errors:
+            if not detached:
+                self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                stderr=errors)
+                return
+            (self.home / "redis.pid").unlink(missing_ok=True)
+            done = subprocess.run([*command, "--daemonize", "yes", "--pidfile", str(self.home / "redis.pid")],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, timeout=10)
+        if done.returncode != 0:
+            raise ConfigError(f"redis-server on port {self.port} did not start{self._log_tail()}")
+
+    def wait_ready(self, deadline: float) -> None:
+        """Return once our own process answers on the port; a clear error, with its log, if it never does."""
+        while not self._answering():
+            if self.process is not None and self.process.poll() is not None:
+                raise ConfigError(f"redis-server on port {self.port} exited at start{self._log_tail()}")
+            if time.monotonic() > deadline:
+                raise ConfigError(f"redis-server on port {self.port} did not answer in time{self._log_tail()}")
+            time.sleep(0.02)
+        self.pid = self._expected_pid()
+        self.started = _start_time(self.pid)
+
+    def _answering(self) -> bool:
+        """Whether the server on the port is ours (not another one that took the port first)."""
+        try:
+            return _info(self.port, "server")["process_id"] == self._expected_pid()
+        except redis.RedisError:
+            return False
+
+    def _expected_pid(self) -> int | None:
+        if self.process is not None:
+            return self.process.pid
+        try:
+            return int((self.home / "redis.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _log_tail(self) -> str:
+        lines = []
+        for name in ("stderr.log", "redis.log"):
+            path = self.home / name
+            lines += path.read_text(errors="replace").splitlines()[-3:] if path.exists() else []
+        return (": " + " | ".join(line.strip() for line in lines if line.strip())) if lines else ""
+
+    def alive(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        return self.pid is not None and is_lab_redis(self.pid, self.port, self.started)
+
+    def signal(self, sig: int) -> bool:
+        """Send sig to our own process if it still runs; whether it was sent."""
+        if self.process is not None:
+            if self.process.poll() is not None:
+                return False
+            self.process.send_signal(sig)
+            return True
+        return self.pid is not None and _signal_if_ours(self.pid, self.port, self.started, sig)
+
+    def wait_gone(self, timeout_s: float) -> bool:
+        """Wait until the process has exited (a zombie counts: its parent reaps it); whether it did."""
+        if self.process is not None:
+            try:
+                self.process.wait(timeout_s)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        deadline = time.monotonic() + timeout_s
+        while self.alive():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, no shutdown; wait until the process is gone."""
+        self.signal(signal.SIGKILL)
+        self.wait_gone(5)
+
+    def to_state(self) -> dict:
+        return {"port": self.port, "pid": self.pid, "started": self.started, "role": self.role,
+                "home": str(self.home), "args": self.args}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "_Node":
+        return cls(state["port"], Path(state["home"]), state["args"], state["role"], state["pid"], state["started"])
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One process of a lab as the lab sees it now."""
+
+    port: int
+    pid: int | None
+    alive: bool
+    role: str                     # master, replica, sentinel, or unknown (not answering, not in the view)
+    replicates: int | None = None  # a replica's master, by port
+    slots: tuple[tuple[int, int], ...] = ()
+    keys: int | None = None
+    failing: bool = False         # flagged fail or pfail by the cluster
+
+
+def _dbsize(port: int) -> int | None:
+    try:
+        return _call(port, "DBSIZE")
+    except redis.RedisError:
+        return None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
+def _ranges(slots: tuple[tuple[int, int], ...]) -> str:
+    return ",".join(f"{first}-{last}" if first != last else str(first) for first, last in slots)
+
+
+def format_nodes(nodes: list[NodeInfo]) -> str:
+    """A table of nodes: port, pid, alive, role, replicates, slots, keys."""
+    rows = [("port", "pid", "alive", "role", "replicates", "slots", "keys")]
+    rows += [(str(n.port), str(n.pid or "-"), "yes" if n.alive else "NO", n.role + (" (failing)" if n.failing else ""),
+              str(n.replicates or "-"), _ranges(n.slots) or "-", "-" if n.keys is None else str(n.keys))
+             for n in nodes]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+# --- the two labs -------------------------------------------------------------------------------
+
+class _Lab:
+    """What both labs share: one temporary directory, nodes signalled by pid, a state for the CLI."""
+
+    kind = "lab"
+
+    def __init__(self, detached: bool, timeout_s: float):
+        _binary()
+        self.detached, self.timeout_s = detached, timeout_s
+        self.dir: Path | None = None
+        self._nodes: dict[int, _Node] = {}
+
+    def start(self):
+        """Start every process and wait until the setup is ready; on any failure, stop what started."""
+        if self.dir is not None:
+            raise ConfigError(f"this {self.kind} lab is already started")
+        self.dir = Path(tempfile.mkdtemp(prefix=f"whatsapp_cache_{self.kind}_"))
+        if not self.detached:
+            atexit.register(self.stop)  # a forgotten in-process lab does not outlive the interpreter
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def _add(self, port: int, role: str, args: list[str]) -> _Node:
+        node = self._nodes[port] = _Node(port, self.dir / f"{role}-{port}", args, role)
+        node.home.mkdir()
+        return node
+
+    def _launch(self, nodes: list[_Node]) -> None:
+        """Start these nodes together, then wait until each answers."""
+        for node in nodes:
+            node.launch(self.detached)
+        deadline = time.monotonic() + self.timeout_s
+        for node in nodes:
+            node.wait_ready(deadline)
+
+    def _wait_until(self, problems, what: str, timeout_s: float | None = None) -> float:
+        """Poll problems() until it returns none, and return the seconds waited; on timeout say what is missing."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        started = time.monotonic()
+        while left := problems():
+            if time.monotonic() - started > timeout_s:
+                raise ConfigError(f"{what}: not reached within {timeout_s:g} s; still " + "; ".join(left[:6]))
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+    def _node(self, port: int) -> _Node:
+        if port not in self._nodes:
+            raise InvalidInput(f"port {port} is not a node of this {self.kind} lab ({sorted(self._nodes)})")
+        return self._nodes[port]
+
+    def _live(self, role: str | None = None) -> list[_Node]:
+        return [node for node in self._nodes.values() if node.alive() and role in (None, node.role)]
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node by its pid (a crash: no shutdown) and wait until it is gone."""
+        self._node(port).kill()
+
+    def restart(self, port: int) -> None:
+        """Start a killed node again on its port and directory; returns once it answers."""
+        node = self._node(port)
+        if node.alive():
+            raise ConfigError(f"node {port} is still running; kill({port}) it first")
+        self._launch([node])
+
+    def stop(self) -> list[int]:
+        """Stop our own processes (SIGTERM, SIGKILL after 5 s), wait for them, remove the lab's directory.
+
+        Returns the pids that were signalled; nodes already gone (or whose pid is now another
+        program's) are left alone.
+        """
+        signalled = [node.pid for node in self._nodes.values() if node.signal(signal.SIGTERM)]
+        deadline = time.monotonic() + 5
+        for node in self._nodes.values():
+            if not node.wait_gone(max(0.0, deadline - time.monotonic())):
+                node.signal(signal.SIGKILL)
+                node.wait_gone(5)
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = None
+        atexit.unregister(self.stop)
+        return signalled
+
+    def state(self) -> dict:
+        """What `cluster down` and `status` need to find this lab again from another process."""
+        return {"kind": self.kind, "dir": str(self.dir), "options": self._options(),
+                "nodes": [node.to_state() for node in self._nodes.values()]}
+
+    @classmethod
+    def attach(cls, state: dict):
+        """The lab a state describes, started by another process (its nodes are reached by pid)."""
+        lab = cls(**state["options"], detached=True)
+        lab.dir = Path(state["dir"])
+        lab._nodes = {entry["port"]: _Node.from_state(entry) for entry in state["nodes"]}
+        return lab
+
+    def _options(self) -> dict:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        running = sum(node.alive() for node in self._nodes.values())
+        return f"{type(self).__name__}({running} of {len(self._nodes)} processes running, dir={self.dir})"
+
+
+class _Row(NamedTuple):
+    """One line of CLUSTER NODES."""
+
+    id: str
+    port: int
+    flags: frozenset
+    master_id: str
+    slots: tuple[tuple[int, int], ...]
+
+
+def _parse_cluster_nodes(text: str) -> list[_Row]:
+    rows = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        port = int(fields[1].split("@")[0].rpartition(":")[2])
+        slots = tuple(tuple(int(s) for s in f.split("-")) if "-" in f else (int(f), int(f))
+                      for f in fields[8:] if not f.startswith("["))  # [slot->-id] = migrating, not owned
+        rows.append(_Row(fields[0], port, frozenset(fields[2].split(",")), fields[3], slots))
+    return rows
+
+
+def _cluster_view(port: int) -> list[_Row]:
+    return _parse_cluster_nodes(_call(port, "CLUSTER", "NODES"))
+
+
+def _cluster_info(port: int) -> dict[str, str]:
+    text = _call(port, "CLUSTER", "INFO")
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+def _slot_split(masters: int) -> list[tuple[int, int]]:
+    return [(i * SLOTS // masters, (i + 1) * SLOTS // masters - 1) for i in range(masters)]
+
+
+class LocalCluster(_Lab):
+    """A Redis Cluster of local redis-server processes: `masters` masters with `replicas_per_master` each.
+
+    Failover needs a majority of masters alive, so kill experiments want masters >= 3.
+    """
+
+    kind = "cluster"
+
+    def __init__(self, masters: int = 3, replicas_per_master: int = 1, node_timeout_ms: int = 1000,
+                 timeout_s: float = 30.0, detached: bool = False):
+        self.masters = _size(masters, "masters", 1, 10)
+        self.replicas_per_master = _size(replicas_per_master, "replicas per master", 0, 3)
+        self.node_timeout_ms = _size(node_timeout_ms, "node timeout (ms)", 100, 60_000)
+        super().__init__(detached, timeout_s)
+        self._heirs: dict[int, list[int]] = {}
+
+    def _options(self) -> dict:
+        return {"masters": self.masters, "replicas_per_master": self.replicas_per_master,
+                "node_timeout_ms": self.node_timeout_ms, "timeout_s": self.timeout_s}
+
+    @property
+    def startup_nodes(self) -> list[tuple[str, int]]:
+        return [(HOST, port) for port in self._nodes]
+
+    @property
+    def url(self) -> str:
+        """The first master (as created): redis://127.0.0.1:<port>/0."""
+        return f"redis://{HOST}:{next(iter(self._nodes))}/0"
+
+    def _start(self) -> None:
+        count = self.masters * (1 + self.replicas_per_master)
+        options = ["--cluster-enabled", "yes", "--cluster-node-timeout", str(self.node_timeout_ms)]
+        for index, port in enumerate(_free_ports(count, bus=True)):
+            role = "master" if index < self.masters else "replica"
+            self._add(port, role, [*options, "--cluster-config-file", f"nodes-{port}.conf"])
+        self._launch(list(self._nodes.values()))
+        self._form()
+
+    def _form(self) -> None:
+        """Give the masters their slots, introduce every node, attach the replicas, wait for full coverage."""
+        # Done here rather than by `redis-cli --cluster create`: the layout is ours to know (replica i follows
+        # master i // replicas_per_master, which the failover lessons rely on), every step's error names the
+        # node that refused it instead of a screen of redis-cli text, and nothing depends on redis-cli's
+        # prompts, output or version.
+        masters = [port for port, node in self._nodes.items() if node.role == "master"]
+        replicas = [port for port, node in self._nodes.items() if node.role == "replica"]
+        for epoch, (port, (first, last)) in enumerate(zip(masters, _slot_split(self.masters)), start=1):
+            _call(port, "CLUSTER", "SET-CONFIG-EPOCH", epoch)  # distinct epochs: no collision to resolve
+            _call(port, "CLUSTER", "ADDSLOTS", *range(first, last + 1))  # ADDSLOTSRANGE would need Redis 7
+        for port in self._nodes:
+            if port != masters[0]:
+                _call(masters[0], "CLUSTER", "MEET", HOST, port)
+        self._wait_until(self._strangers, "every node knowing every other")
+        for index, port in enumerate(replicas):
+            master_id = _call(masters[index // self.replicas_per_master], "CLUSTER", "MYID")
+            _call(port, "CLUSTER", "REPLICATE", master_id)
+        self._wait_until(lambda: self._problems() + self._layout_problems(), "all slots covered")
+
+    def _strangers(self) -> list[str]:
+        """Nodes that do not yet know every other node (handshakes still open)."""
+        problems = []
+        for port in self._nodes:
+            known = [row for row in _cluster_view(port) if not row.flags & {"handshake", "noaddr"}]
+            if len(known) < len(self._nodes):
+                problems.append(f"node {port} knows {len(known)} of {len(self._nodes)} nodes")
+        return problems
+
+    def _problems(self) -> list[str]:
+        """What keeps the cluster from being up on each live node: [] when every one is."""
+        problems = []
+        for node in self._live():
+            try:
+                problems += self._node_problems(node.port)
+            except redis.RedisError as exc:
+                problems.append(f"node {node.port}: {exc}")
+        failing = [n.port for n in self.nodes() if n.alive and n.failing]
+        return problems + [f"node {port} flagged failing though it runs" for port in failing] + self._disagreement()
+
+    def _disagreement(self) -> list[str]:
+        """Live nodes whose view of roles and slots differs from the first one's (e.g. a restarted master)."""
+        views = {}
+        for node in self._live():
+            try:
+                views[node.port] = {(r.id, "master" in r.flags, r.master_id, r.slots) for r in _cluster_view(node.port)
+                                    if "handshake" not in r.flags}
+            except redis.RedisError:
+                continue
+        first = next(iter(views.values()), None)
+        return [f"node {port} sees another layout" for port, view in views.items() if view != first]
+
+    def _node_problems(self, port: int) -> list[str]:
+        info = _cluster_info(port)
+        problems = [] if info["cluster_state"] == "ok" else [f"node {port}: cluster_state {info['cluster_state']}"]
+        if int(info["cluster_slots_ok"]) != SLOTS:
+            problems.append(f"node {port}: {info['cluster_slots_ok']} of {SLOTS} slots served")
+        if int(info["cluster_known_nodes"]) < len(self._nodes):
+            problems.append(f"node {port}: knows {info['cluster_known_nodes']} of {len(self._nodes)} nodes")
+        replication = _info(port, "replication")
+        if replication["role"] == "slave" and replication.get("master_link_status") != "up":
+            problems.append(f"replica {port}: link to its master {replication.get('master_link_status')}")
+        return problems
+
+    def _layout_problems(self) -> list[str]:
+        """Masters without their replicas yet (as the first live node sees the cluster)."""
+        nodes = self.nodes()
+        masters = [n for n in nodes if n.role == "master" and n.slots]
+        problems = [] if len(masters) == self.masters else [f"{len(masters)} of {self.masters} masters serve slots"]
+        for master in masters:
+            count = sum(n.replicates == master.port for n in nodes)
+            if count != self.replicas_per_master:
+                problems.append(f"master {master.port} has {count} of {self.replicas_per_master} replicas")
+        return problems
+
+    def _view(self) -> list[_Row]:
+        """CLUSTER NODES from the first live node that answers ([] if none does)."""
+        for node in self._live():
+            try:
+                return _cluster_view(node.port)
+            except redis.RedisError:
+                continue
+        return []
+
+    def nodes(self) -> list[NodeInfo]:
+        """Every node of the lab, as the cluster sees it from its first live node, with pid, liveness and keys."""
+        rows = {row.port: row for row in self._view() if "handshake" not in row.flags}
+        port_of = {row.id: row.port for row in rows.values()}
+        return [self._describe(node, rows.get(node.port), port_of) for node in self._nodes.values()]
+
+    def _describe(self, node: _Node, row: _Row | None, port_of: dict[str, int]) -> NodeInfo:
+        alive = node.alive()
+        if row is None:
+            return NodeInfo(node.port, node.pid, alive, "unknown", keys=_dbsize(node.port) if alive else None)
+        role = "master" if "master" in row.flags else "replica" if "slave" in row.flags else "unknown"
+        return NodeInfo(node.port, node.pid, alive, role, port_of.get(row.master_id), row.slots,
+                        _dbsize(node.port) if alive else None, bool(row.flags & {"fail", "fail?"}))
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node by its pid (a crash); for a master, remember its replicas for wait_for_failover."""
+        self._heirs[port] = [n.port for n in self.nodes() if n.replicates == port]
+        super().kill(port)
+
+    def wait_for_failover(self, port: int, timeout_s: float = 30.0) -> NodeInfo:
+        """After kill(port) of a master: wait until one of its replicas is master and every slot is served again."""
+        heirs = self._heirs.get(port)
+        if not heirs:
+            raise ConfigError(f"node {port} was not killed as a master with replicas; nothing can take over")
+        self._wait_until(lambda: self._failover_problems(port, heirs), f"failover of master {port}", timeout_s)
+        return next(n for n in self.nodes() if n.port in heirs and n.role == "master")
+
+    def _failover_problems(self, port: int, heirs: list[int]) -> list[str]:
+        if not any(n.port in heirs and n.role == "master" and n.slots for n in self.nodes()):
+            return [f"no replica of {port} ({', '.join(map(str, heirs))}) promoted yet"]
+        return self._problems()
+
+    def restart(self, port: int) -> None:
+        """Start a killed node again (empty, same node id); returns once the cluster is whole again."""
+        super().restart(port)
+        self._wait_until(self._problems, f"node {port} back in the cluster")
+
+    def report(self) -> str:
+        """A few lines on the cluster's health and a table of its nodes."""
+        live = self._live()
+        if not live:
+            return "no node of the lab is running\n" + format_nodes(self.nodes())
+        try:
+            info = _cluster_info(live[0].port)
+            health = (f"cluster_state {info['cluster_state']}, {info['cluster_slots_ok']} of {SLOTS} slots served "
+                      f"(seen from node {live[0].port})")
+        except redis.RedisError as exc:
+            health = f"node {live[0].port} does not answer: {exc}"
+        return (f"{_count(self.masters, 'master')}, {_count(self.replicas_per_master, 'replica')} each, node timeout "
+                f"{self.node_timeout_ms} ms; {health}\n{format_nodes(self.nodes())}\n"
+                f"connect: redis-cli -c -p {live[0].port}   or   redis.RedisCluster(host='{HOST}', "
+                f"port={live[0].port})")
+
+
+class LocalSentinel(_Lab):
+    """One master, `replicas` replicas following it (--replicaof), and `sentinels` sentinels watching it."""
+
+    kind = "sentinel"
+
+    def __init__(self, replicas: int = 2, sentinels: int = 3, quorum: int = 2, down_after_ms: int = 1000,
+                 failover_timeout_ms: int = 5000, master_name: str = "whatsapp-cache", timeout_s: float = 30.0,
+                 detached: bool = False):
+        self.replicas = _size(replicas, "replicas", 0, 3)
+        self.sentinel_count = _size(sentinels, "sentinels", 1, 7)
+        self.quorum = _size(quorum, "quorum", 1, self.sentinel_count)
+        self.down_after_ms = _size(down_after_ms, "down-after (ms)", 100, 60_000)
+        # A sentinel that voted for another waits 2 x failover-timeout before it tries again: keep it short.
+        self.failover_timeout_ms = _size(failover_timeout_ms, "failover timeout (ms)", 1000, 600_000)
+        if not isinstance(master_name, str) or not NAME_PATTERN.fullmatch(master_name):
+            raise InvalidInput(f"master name must be 1-64 characters from A-Z a-z 0-9 _ . -, got {master_name!r}")
+        self.master_name = master_name
+        super().__init__(detached, timeout_s)
+        self._killed: int | None = None
+
+    def _options(self) -> dict:
+        return {"replicas": self.replicas, "sentinels": self.sentinel_count, "quorum": self.quorum,
+                "down_after_ms": self.down_after_ms, "failover_timeout_ms": self.failover_timeout_ms,
+                "master_name": self.master_name, "timeout_s": self.timeout_s}
+
+    @property
+    def sentinels(self) -> list[tuple[str, int]]:
+        return [(HOST, port) for port, node in self._nodes.items() if node.role == "sentinel"]
+
+    def _start(self) -> None:
+        ports = _free_ports(1 + self.replicas + self.sentinel_count)
+        master = self._add(ports[0], "master", [])
+        self._launch([master])
+        self._launch([self._add(port, "replica", ["--replicaof", HOST, str(master.port)])
+                      for port in ports[1:1 + self.replicas]])
+        # Sentinels learn the replicas from the master's INFO, read at once on connecting and then only every
+        # 10 s: start them after the replicas are in sync, so the first INFO already lists them all.
+        self._wait_until(lambda: self._unsynced(master.port), "replicas in sync with the master")
+        self._launch([self._add_sentinel(port, master.port) for port in ports[1 + self.replicas:]])
+        self._wait_until(self._unaware, "every sentinel knowing the master, its replicas and the other sentinels")
+
+    def _add_sentinel(self, port: int, master_port: int) -> _Node:
+        conf = self.dir / f"sentinel-{port}" / "sentinel.conf"  # the sentinel rewrites it: it stays in our dir
+        node = self._add(port, "sentinel", [str(conf), "--sentinel"])
+        name = self.master_name
+        conf.write_text(f"sentinel monitor {name} {HOST} {master_port} {self.quorum}\n"
+                        f"sentinel down-after-milliseconds {name} {self.down_after_ms}\n"
+                        f"sentinel failover-timeout {name} {self.failover_timeout_ms}\n")
+        return node
+
+    def _unsynced(self, master_port: int) -> list[str]:
+        info = _info(master_port, "replication")
+        online = sum(info.get(f"slave{i}", {}).get("state") == "online" for i in range(self.replicas))
+        return [] if online == self.replicas else [f"{online} of {self.replicas} replicas in sync"]
+
+    def _unaware(self) -> list[str]:
+        problems = []
+        for node in self._live("sentinel"):
+            with _client(node.port) as client:
+                seen = client.sentinel_master(self.master_name)
+            if seen["num-slaves"] != self.replicas or seen["num-other-sentinels"] != self.sentinel_count - 1:
+                problems.append(f"sentinel {node.port} knows {seen['num-slaves']} of {self.replicas} replicas and "
+                                f"{seen['num-other-sentinels']} of {self.sentinel_count - 1} other sentinels")
+        return problems
+
+    def _reported_master(self, port: int) -> tuple[str, int] | None:
+        try:
+            with _client(port) as client:
+                host, master_port = client.sentinel_get_master_addr_by_name(self.master_name)
+            return host, int(master_port)
+        except (redis.RedisError, TypeError):
+            return None
+
+    def master_address(self) -> tuple[str, int]:
+        """The master's (host, port), as the first sentinel that answers reports it."""
+        for node in self._live("sentinel"):
+            address = self._reported_master(node.port)
+            if address is not None:
+                return address
+        raise ConfigError(f"no sentinel of the lab reports a master named {self.master_name!r}")
+
+    def kill_master(self) -> int:
+        """SIGKILL the current master by its pid (a crash); returns its port."""
+        port = self.master_address()[1]
+        self.kill(port)
+        self._killed = port
+        return port
+
+    def wait_for_failover(self, timeout_s: float = 30.0) -> tuple[str, int]:
+        """After kill_master(): wait until every sentinel reports a promoted replica and the others follow it."""
+        if self._killed is None:
+            raise ConfigError("kill_master() first")
+        self._wait_until(self._failover_problems, f"failover away from master {self._killed}", timeout_s)
+        return self.master_address()
+
+    def _failover_problems(self) -> list[str]:
+        if self.master_address()[1] == self._killed:
+            return [f"sentinels still report the killed master {self._killed}"]
+        return self._disagreement()
+
+    def _disagreement(self) -> list[str]:
+        """Sentinels reporting different masters, or live nodes not following the one they report."""
+        reported = {self._reported_master(node.port) for node in self._live("sentinel")}
+        if len(reported) != 1 or None in reported:
+            return [f"sentinels report the master at {sorted(map(str, reported))}"]
+        new = next(iter(reported))[1]
+        expected = {node.port: ("replica", new) for node in self._live() if node.role != "sentinel"}
+        expected[new] = ("master", None)
+        return [f"node {n.port} is {n.role} of {n.replicates}, not yet {expected[n.port][0]}" for n in self.nodes()
+                if n.port in expected and (n.role, n.replicates) != expected[n.port]]
+
+    def restart(self, port: int) -> None:
+        """Start a killed node again; an old master comes back as a second master until a sentinel demotes it.
+
+        Returns once it follows the master the sentinels report (they look every 10 s, so that takes up to ~10 s).
+        """
+        super().restart(port)
+        self._wait_until(self._disagreement, f"node {port} following the master again")
+
+    def nodes(self) -> list[NodeInfo]:
+        """Master, replicas (role as each reports it now) and sentinels, with pid, liveness and keys."""
+        return [self._describe(node) for node in self._nodes.values()]
+
+    def _describe(self, node: _Node) -> NodeInfo:
+        alive = node.alive()
+        if node.role == "sentinel" or not alive:
+            return NodeInfo(node.port, node.pid, alive, "sentinel" if node.role == "sentinel" else "unknown")
+        try:
+            info = _info(node.port, "replication")
+        except redis.RedisError:
+            return NodeInfo(node.port, node.pid, alive, "unknown")
+        if info["role"] == "master":
+            return NodeInfo(node.port, node.pid, alive, "master", keys=_dbsize(node.port))
+        linked = info.get("master_link_status") == "up"
+        return NodeInfo(node.port, node.pid, alive, "replica" if linked else "replica (link down)",
+                        info.get("master_port"), keys=_dbsize(node.port))
+
+    def report(self) -> str:
+        """A few lines on which master the sentinels report and a table of the processes."""
+        reported = [self._reported_master(node.port) for node in self._live("sentinel")]
+        views = ", ".join(f"{a[0]}:{a[1]}" if a else "none" for a in reported) or "no sentinel answers"
+        return (f"master {self.master_name!r}, {_count(self.replicas, 'replica')}, "
+                f"{_count(self.sentinel_count, 'sentinel')} (quorum {self.quorum}, "
+                f"down after {self.down_after_ms} ms); "
+                f"sentinels report the master at: {views}\n{format_nodes(self.nodes())}\n"
+                f"connect: redis.sentinel.Sentinel({self.sentinels}).master_for({self.master_name!r})")
+
+
+# --- state files, for `python -m whatsapp_cache cluster up|status|down` ------------------------
+
+LABS = {"cluster": LocalCluster, "sentinel": LocalSentinel}
+
+
+def default_state_path(kind: str) -> Path:
+    """$TMPDIR/whatsapp_cache_lab-<uid>/<kind>.json: per user, so nobody else can plant a state we would act on."""
+    return Path(tempfile.gettempdir()) / f"whatsapp_cache_lab-{os.getuid()}" / f"{kind}.json"
+
+
+def _read_state(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    if path.stat().st_uid != os.getuid():
+        raise ConfigError(f"state file {path} belongs to another user; not acting on it")
+    try:
+        state = json.loads(path.read_text())
+        return state if state.get("kind") in LABS else None
+    except (ValueError, AttributeError):
+        raise ConfigError(f"state file {path} is not a lab's state; remove it if no lab is running") from None
+
+
+def _write_state(path: Path, state: dict) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(state, indent=2))
+    partial.replace(path)
+
+
+def _attach(path: Path):
+    state = _read_state(path)
+    if state is None:
+        return None
+    try:
+        lab = LABS[state["kind"]].attach(state)
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError(f"state file {path} is not a lab's state; remove it if no lab is running") from None
+    if not Path(state["dir"]).name.startswith(f"whatsapp_cache_{lab.kind}_"):
+        raise ConfigError(f"state file {path} names {state['dir']!r}, not a lab directory; not acting on it")
+    return lab
+
+
+def _down_hint(kind: str, path: Path) -> str:
+    where = f" --state {path}" if path != default_state_path(kind) else ""
+    return f"python -m whatsapp_cache cluster down{' --sentinel' if kind == 'sentinel' else ''}{where}"
+
+
+def lab_up(kind: str = "cluster", masters: int = 3, replicas: int = 1, state_path: Path | None = None) -> str:
+    """Start a detached lab (processes that outlive this one), record it in the state file, describe it."""
+    path = Path(state_path or default_state_path(kind))
+    old = _attach(path)
+    if old is not None and any(node.alive() for node in old._nodes.values()):
+        raise ConfigError(f"a {old.kind} lab is already running (ports {', '.join(map(str, old._nodes))}; state "
+                          f"{path}); stop it first: {_down_hint(old.kind, path)}")
+    if old is not None:
+        old.stop()  # stale: every process is gone; remove its directory
+    if kind == "cluster":
+        lab = LocalCluster(masters, replicas, detached=True)
+    else:
+        lab = LocalSentinel(replicas, detached=True)
+    started = time.monotonic()
+    lab.start()
+    try:
+        _write_state(path, lab.state())
+    except BaseException:
+        lab.stop()
+        raise
+    return (f"{kind} lab up in {time.monotonic() - started:.1f} s (state {path}, files {lab.dir})\n{lab.report()}\n"
+            f"stop it with: {_down_hint(kind, path)}")
+
+
+def lab_status(kind: str = "cluster", state_path: Path | None = None) -> str:
+    """Nodes, roles, slots, keys and liveness of the lab a state file records."""
+    path = Path(state_path or default_state_path(kind))
+    lab = _attach(path)
+    if lab is None:
+        raise ConfigError(f"no {kind} lab is running (no state file {path})")
+    return f"{lab.kind} lab (state {path}, files {lab.dir})\n{lab.report()}"
+
+
+def lab_down(kind: str = "cluster", state_path: Path | None = None) -> str:
+    """Stop the lab a state file records (only its own pids), remove its directory and the state file."""
+    path = Path(state_path or default_state_path(kind))
+    lab = _attach(path)
+    if lab is None:
+        return f"no {kind} lab to stop (no state file {path})"
+    directory, nodes = lab.dir, list(lab._nodes.values())
+    started = time.monotonic()
+    signalled = lab.stop()
+    path.unlink()
+    if path == default_state_path(lab.kind):
+        with contextlib.suppress(OSError):  # the default directory goes too, once no other lab's state is in it
+            path.parent.rmdir()
+    gone = [str(node.port) for node in nodes if node.pid not in signalled]
+    pids = ", ".join(map(str, signalled)) or "-"
+    return (f"{lab.kind} lab down in {time.monotonic() - started:.1f} s: stopped {len(signalled)} redis-server "
+            f"process{'es' * (len(signalled) != 1)} (pids {pids}), removed {directory} and {path}"
+            + (f"; already gone, left alone: ports {', '.join(gone)}" if gone else ""))
