@@ -19,8 +19,9 @@ import statistics
 import sys
 import time
 
-import redis
 from tqdm import tqdm
+
+from _live import answers
 
 from whatsapp_cache import World
 from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV
@@ -108,17 +109,6 @@ def measure(redis_url: str | None, n: int, repeats: int) -> None:
         world.close()
 
 
-def live_answers(redis_url: str) -> bool:
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError as exc:
-        print(f"live Redis {redis_url} unavailable ({type(exc).__name__}); measuring fakeredis only")
-        return False
-    finally:
-        client.close()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profiles", type=int, default=200, help=f"profiles to fill (1-{MAX_BATCH})")
@@ -133,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"filling {args.profiles} profiles: Profiles.get one by one vs Profiles.get_many, "
           f"median of {args.repeats} interleaved repeats")
     measure(None, args.profiles, args.repeats)
-    if live_answers(args.redis_url):
+    if answers(args.redis_url):
         measure(args.redis_url, args.profiles, args.repeats)
     print(f"\n(total {time.perf_counter() - started:.1f} s)")
     return 0

@@ -16,7 +16,8 @@ import os
 import sys
 import time
 
-import redis
+
+from _live import answers
 
 from whatsapp_cache import World
 from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV
@@ -27,7 +28,7 @@ NAMESPACE = "bench_rt"
 
 def measure_on(redis_url: str | None, dataset: str) -> list[Measured] | None:
     """Every claim counted on one backend; None if that Redis does not answer."""
-    if redis_url is not None and not _answers(redis_url):
+    if redis_url is not None and not answers(redis_url):
         return None
     world = World(redis_url, None, dataset=dataset, namespace=NAMESPACE)
     try:
@@ -35,17 +36,6 @@ def measure_on(redis_url: str | None, dataset: str) -> list[Measured] | None:
     finally:
         world.flush_cache(keep_queue=False)
         world.close()
-
-
-def _answers(redis_url: str) -> bool:
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError as exc:
-        print(f"live Redis {redis_url} unavailable: {type(exc).__name__}: {exc}")
-        return False
-    finally:
-        client.close()
 
 
 def _traced(embedded: Measured, live: Measured | None) -> str:

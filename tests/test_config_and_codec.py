@@ -305,8 +305,7 @@ def test_the_fast_field_decoder_agrees_with_json_on_every_encoded_value(value):
     assert type(loads_value(raw)) is type(json.loads(raw))
 
 
-@given(st.text(max_size=12))
-def test_the_fast_field_decoder_rejects_or_agrees_on_any_text(raw):
+def _decodes_like_json(raw: str) -> None:
     try:
         expected = json.loads(raw)
     except ValueError:
@@ -314,17 +313,16 @@ def test_the_fast_field_decoder_rejects_or_agrees_on_any_text(raw):
             loads_value(raw)
     else:
         assert loads_value(raw) == expected
+
+
+@given(st.text(max_size=12))
+def test_the_fast_field_decoder_rejects_or_agrees_on_any_text(raw):
+    _decodes_like_json(raw)
 
 
 @pytest.mark.parametrize("raw", ['"a"b"', '"tab\there"', "007", "-0", "1e3", '"\\u0041"', '"', ""])
 def test_the_fast_field_decoder_leaves_the_unusual_to_json(raw):
-    try:
-        expected = json.loads(raw)
-    except ValueError:
-        with pytest.raises(ValueError):
-            loads_value(raw)
-    else:
-        assert loads_value(raw) == expected
+    _decodes_like_json(raw)
 
 
 def test_a_marker_in_another_spelling_still_decodes():
