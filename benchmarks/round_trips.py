@@ -16,7 +16,6 @@ import os
 import sys
 import time
 
-
 from _live import answers
 
 from whatsapp_cache import World
