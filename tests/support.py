@@ -81,3 +81,36 @@ def ids(messages) -> list[int]:
 def db_ids(world, conversation_id: str, limit: int = 100) -> list[int]:
     """The newest message ids straight from the source of truth, newest first."""
     return [row["id"] for row in world.repo.recent_messages(conversation_id, limit)]
+
+
+def require_redis_server() -> None:
+    """Skip when there is no redis-server binary (the lab's tests are marked live: CI counts a skip as failed)."""
+    import pytest
+
+    from whatsapp_cache import redis_server
+
+    if not redis_server.available():
+        pytest.skip("no redis-server binary")
+
+
+def running(pid: int) -> bool:
+    """Whether pid runs (a zombie has exited; it only waits for its parent to reap it)."""
+    from pathlib import Path
+
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def leftovers(pids: list[int], directory) -> list[str]:
+    """What a stopped lab left behind: live pids and its directory."""
+    return [f"pid {pid} runs" for pid in pids if running(pid)] + \
+        ([f"{directory} exists"] if directory is not None and directory.exists() else [])
+
+
+def stopped(lab) -> list[str]:
+    """Stop a lab and report what it left behind."""
+    pids, directory = [node.pid for node in lab.nodes()], lab.dir
+    lab.stop()
+    return leftovers(pids, directory)

@@ -18,36 +18,12 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 from redis.sentinel import Sentinel
 
+from support import leftovers, require_redis_server, running, stopped
+
 from whatsapp_cache import redis_server
 from whatsapp_cache.cli import main
 from whatsapp_cache.errors import ConfigError, InvalidInput
 from whatsapp_cache.lab import SLOTS, LocalCluster, LocalSentinel
-
-
-def require_binary() -> None:
-    if not redis_server.available():
-        pytest.skip("no redis-server binary")
-
-
-def running(pid: int) -> bool:
-    """Whether pid runs (a zombie has exited; it only waits for its parent to reap it)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def leftovers(pids: list[int], directory: Path | None) -> list[str]:
-    """What a stopped lab left behind: live pids and its directory."""
-    return [f"pid {pid} runs" for pid in pids if running(pid)] + \
-        ([f"{directory} exists"] if directory is not None and directory.exists() else [])
-
-
-def stopped(lab) -> list[str]:
-    """Stop a lab and report what it left behind."""
-    pids, directory = [node.pid for node in lab.nodes()], lab.dir
-    lab.stop()
-    return leftovers(pids, directory)
 
 
 def cluster_client(lab: LocalCluster) -> RedisCluster:
@@ -58,7 +34,7 @@ def cluster_client(lab: LocalCluster) -> RedisCluster:
 @pytest.fixture(scope="module")
 def cluster():
     """One 3 x 1 cluster shared by the tests that only read it; its teardown checks that stop() leaves nothing."""
-    require_binary()
+    require_redis_server()
     lab = LocalCluster(masters=3, replicas_per_master=1)
     try:
         lab.start()
@@ -95,7 +71,7 @@ def test_keys_written_through_the_cluster_client_read_back_from_their_masters(cl
 @pytest.mark.live
 @pytest.mark.parametrize("flags", [[], ["--sentinel"]], ids=["cluster", "sentinel"])
 def test_cli_up_status_down_leaves_nothing_behind(tmp_path, capsys, figures, flags):
-    require_binary()
+    require_redis_server()
     state = tmp_path / "lab.json"
     command = ["cluster", "--state", str(state), *flags]
     pids, directory = [], None
@@ -123,7 +99,7 @@ def test_cli_up_status_down_leaves_nothing_behind(tmp_path, capsys, figures, fla
 
 @pytest.mark.live
 def test_down_leaves_alone_a_recorded_pid_that_is_no_longer_the_labs_redis(tmp_path, capsys):
-    require_binary()
+    require_redis_server()
     directory = tmp_path / "whatsapp_cache_cluster_stale"
     directory.mkdir()
     stranger = subprocess.Popen(["sleep", "30"])
@@ -145,7 +121,7 @@ def test_down_leaves_alone_a_recorded_pid_that_is_no_longer_the_labs_redis(tmp_p
 
 @pytest.mark.live
 def test_killing_a_master_promotes_its_replica_and_the_data_survives(figures):
-    require_binary()
+    require_redis_server()
     lab = LocalCluster(masters=3, replicas_per_master=1, node_timeout_ms=1000)
     try:
         lab.start()
@@ -176,7 +152,7 @@ def test_killing_a_master_promotes_its_replica_and_the_data_survives(figures):
 
 @pytest.mark.live
 def test_sentinel_promotes_a_replica_when_the_master_dies(figures):
-    require_binary()
+    require_redis_server()
     lab = LocalSentinel(replicas=2, sentinels=3, quorum=2, down_after_ms=1000)
     try:
         lab.start()
@@ -206,7 +182,7 @@ def test_sentinel_promotes_a_replica_when_the_master_dies(figures):
 
 @pytest.mark.live
 def test_a_cluster_not_ready_in_time_is_a_clear_error_and_leaves_nothing():
-    require_binary()
+    require_redis_server()
     lab = LocalCluster(masters=1, replicas_per_master=0, timeout_s=0.5)
     with pytest.raises(ConfigError, match="not reached within 0.5 s; still node .*cluster_state fail"):
         lab.start()  # a new master reports cluster_state ok only 2 s after it started

@@ -361,6 +361,18 @@ class _Lab:
         """SIGKILL one node by its pid (a crash: no shutdown) and wait until it is gone."""
         self._node(port).kill()
 
+    def pause(self, port: int) -> None:
+        """SIGSTOP one node by its pid: it neither answers nor reads (a hung process); resume() it."""
+        self._node(port).signal(signal.SIGSTOP)
+
+    def resume(self, port: int) -> None:
+        """SIGCONT a paused node."""
+        self._node(port).signal(signal.SIGCONT)
+
+    def live_ports(self) -> list[int]:
+        """The ports of the nodes whose processes run."""
+        return [port for port, node in self._nodes.items() if node.alive()]
+
     def restart(self, port: int) -> None:
         """Start a killed node again on its port and directory; returns once it answers."""
         node = self._node(port)
