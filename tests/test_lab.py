@@ -23,7 +23,7 @@ from support import leftovers, require_redis_server, running, stopped
 from whatsapp_cache import redis_server
 from whatsapp_cache.cli import main
 from whatsapp_cache.errors import ConfigError, InvalidInput
-from whatsapp_cache.lab import SLOTS, LocalCluster, LocalSentinel
+from whatsapp_cache.lab import SLOTS, LocalCluster, LocalSentinel, describe_layout
 
 
 def cluster_client(lab: LocalCluster) -> RedisCluster:
@@ -212,3 +212,14 @@ def test_status_without_a_lab_is_a_clear_error_and_down_has_nothing_to_do(tmp_pa
     assert main(["cluster", "down", "--state", str(tmp_path / "none.json")]) == 0
     assert "no cluster lab to stop" in capsys.readouterr().out
     assert not os.listdir(tmp_path)
+
+
+def test_the_layout_names_no_port_and_counts_every_slot(cluster):
+    text = describe_layout(cluster.nodes())
+    assert text.splitlines() == [
+        "master 1: slots 0-5460, 1 replica" + text.splitlines()[0].split("1 replica", 1)[1],
+        "master 2: slots 5461-10921, 1 replica" + text.splitlines()[1].split("1 replica", 1)[1],
+        "master 3: slots 10922-16383, 1 replica" + text.splitlines()[2].split("1 replica", 1)[1],
+        f"{SLOTS} of {SLOTS} slots served",
+    ]
+    assert not any(str(node.port) in text for node in cluster.nodes())

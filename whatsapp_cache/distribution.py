@@ -341,7 +341,7 @@ class PresenceBalance:
     def describe(self) -> str:
         layout = "one sorted set (one slot)" if self.shards == 1 else f"{self.shards} sorted sets by user id"
         counts = ", ".join(str(count) for count in self.per_master)
-        return f"presence as {layout}: entries per master {counts} ({self.keys} keys)"
+        return f"presence as {layout}: entries per master {counts} ({self.keys} key{'s' * (self.keys != 1)})"
 
 
 def presence_balance(dataset: Dataset, shards: int = 1, masters: int = 3,

@@ -296,6 +296,19 @@ def format_nodes(nodes: list[NodeInfo]) -> str:
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
 
 
+def describe_layout(nodes: list[NodeInfo]) -> str:
+    """Masters by slot range with their replicas' count and keys, without ports or pids (they change run to run)."""
+    masters = sorted((n for n in nodes if n.role == "master" and n.slots), key=lambda n: n.slots[0])
+    lines = []
+    for number, master in enumerate(masters, 1):
+        replicas = [n for n in nodes if n.role == "replica" and n.replicates == master.port and n.alive]
+        keys = "" if master.keys is None else f", {_count(master.keys, 'key')}"
+        lines.append(f"master {number}: slots {_ranges(master.slots)}, {_count(len(replicas), 'replica')}{keys}")
+    served = sum(last - first + 1 for n in masters for first, last in n.slots)
+    lines.append(f"{served} of {SLOTS} slots served")
+    return "\n".join(lines)
+
+
 # --- the two labs -------------------------------------------------------------------------------
 
 class _Lab:

@@ -1,0 +1,54 @@
+"""Results of the lessons that need real redis-server processes, stored for machines without one.
+
+    text = live_or_stored("stale read", lambda: stale_read(lab).describe())
+
+With a redis-server binary the lesson runs and its text is returned (and, when the environment
+sets WHATSAPP_CACHE_RECORD_LAB=1, written to data/lab_results.json); without one the stored
+text is returned with a line saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+from . import redis_server
+from .errors import InvalidInput
+
+RESULTS = Path(__file__).resolve().parent.parent / "data" / "lab_results.json"
+RECORD_ENV = "WHATSAPP_CACHE_RECORD_LAB"
+
+
+def live() -> bool:
+    """Whether the lab's processes can start here."""
+    return redis_server.available()
+
+
+def live_or_stored(name: str, compute: Callable[[], str], path: Path = RESULTS) -> str:
+    """`compute()` when redis-server is here (recording it if asked), else the stored text of `name`."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInput("a stored result needs a name")
+    if live():
+        text = compute()
+        if os.environ.get(RECORD_ENV) == "1":
+            _save(path, name, text)
+        return text
+    stored = _load(path).get(name)
+    if stored is None:
+        return f"(no redis-server binary here, and no stored result named {name!r})"
+    return f"{stored}\n(stored result: this machine has no redis-server binary to run it)"
+
+
+def _load(path: Path) -> dict[str, str]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _save(path: Path, name: str, text: str) -> None:
+    results = _load(path)
+    results[name] = text
+    path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
