@@ -1,7 +1,13 @@
-"""Backends for every test: embedded (fakeredis + SQLite) and live (Redis + PostgreSQL).
+"""Backends for every test: embedded (fakeredis + SQLite), live (Redis + PostgreSQL), cluster.
 
 Live tests skip when the services are down, except when WHATSAPP_CACHE_REQUIRE_LIVE=1
 (set by .ci/run): then a skipped live test is reported as a failure.
+
+The cluster backend is a local Redis Cluster (3 masters, 1 replica each: real redis-server
+processes, started on first use and stopped at the end of the session) with SQLite in memory.
+Every test of the `backend` fixture runs on it too (marked live, like the live backend), except
+a test marked @pytest.mark.no_cluster("why"): that one is not generated for the cluster at all,
+so it is neither run nor skipped (and WHATSAPP_CACHE_REQUIRE_LIVE=1 has nothing to fail).
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import sqlalchemy as sa
 
 from whatsapp_cache import World
 from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV
+from whatsapp_cache.errors import ConfigError
+from whatsapp_cache.lab import LocalCluster
 
 REQUIRE_LIVE = os.environ.get("WHATSAPP_CACHE_REQUIRE_LIVE") == "1"
 TEST_REDIS_URL = os.environ.get("WHATSAPP_CACHE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -72,10 +80,56 @@ def _no_backend_environment(monkeypatch):
     monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
 
 
-@pytest.fixture(params=["embedded", pytest.param("live", marks=pytest.mark.live)])
+@pytest.fixture(scope="session")
+def cluster_lab():
+    """A local Redis Cluster for the whole session, and a client of it for the tests' own clean-up."""
+    lab = LocalCluster(masters=3, replicas_per_master=1)
+    try:
+        lab.start()
+    except (ConfigError, OSError) as exc:
+        lab.stop()
+        _unavailable("Redis Cluster (redis-server processes)", exc)
+    client = redis.RedisCluster.from_url(lab.url)
+    yield lab, client
+    client.close()
+    lab.stop()
+
+
+@pytest.fixture
+def cluster_url(cluster_lab):
+    """The cluster as a World's URL; every key of every master is dropped after the test."""
+    lab, client = cluster_lab
+    yield lab.url + "?cluster=true"
+    client.flushall(target_nodes=redis.RedisCluster.PRIMARIES)  # make_world empties only its namespace
+
+
+BACKENDS = ["embedded", pytest.param("live", marks=pytest.mark.live)]
+CLUSTER = pytest.param("cluster", marks=pytest.mark.live)
+
+
+def pytest_generate_tests(metafunc):
+    """`backend`: embedded, live and cluster; no cluster for a test marked no_cluster."""
+    if "backend" not in metafunc.fixturenames or _parametrizes_backend(metafunc.definition):
+        return
+    on_cluster = metafunc.definition.get_closest_marker("no_cluster") is None
+    metafunc.parametrize("backend", BACKENDS + [CLUSTER] * on_cluster, indirect=True)
+
+
+def _parametrizes_backend(definition) -> bool:
+    return any("backend" in _argnames(marker) for marker in definition.iter_markers("parametrize"))
+
+
+def _argnames(marker) -> list[str]:
+    names = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+    return [name.strip() for name in names.split(",")] if isinstance(names, str) else list(names)
+
+
+@pytest.fixture
 def backend(request) -> Backend:
     if request.param == "embedded":
         return Backend("embedded", None, None)
+    if request.param == "cluster":
+        return Backend("cluster", request.getfixturevalue("cluster_url"), None)
     return Backend("live", request.getfixturevalue("live_redis_url"), request.getfixturevalue("live_database_url"))
 
 

@@ -5,14 +5,17 @@ import json
 
 import fakeredis
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from whatsapp_cache import ConfigError, InvalidInput, World
 from whatsapp_cache.codec import (META_FIELD, CorruptEntry, Meta, decode_fields, decode_message, decode_meta, loads_value,
                                   encode_fields, encode_message, encode_meta, hash_items, is_meta)
+from whatsapp_cache.backends import make_redis
 from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV, BackendConfig, mask_url
 from whatsapp_cache.keys import KeySchema, token_digest
+from whatsapp_cache.redis_server import free_port
 
 PROPERTY = settings(max_examples=60, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -84,6 +87,57 @@ def test_live_world_repr_hides_both_passwords(live_redis_url, live_database_url)
     finally:
         world.repo.drop_schema()
         world.close()
+
+
+# Redis Cluster --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url, kept, cluster", [
+    ("redis://h:7000/0?cluster=true", "redis://h:7000/0", True),
+    ("redis://h:7000/0?cluster=TRUE&socket_timeout=0.1", "redis://h:7000/0?socket_timeout=0.1", True),
+    ("redis://h:7000?socket_timeout=0.1&cluster=1", "redis://h:7000?socket_timeout=0.1", True),
+    ("redis://h:7000/0?cluster=false", "redis://h:7000/0", False),
+    ("redis://h:6379/0?socket_timeout=0.1", "redis://h:6379/0?socket_timeout=0.1", False),
+    ("redis://:pa?ss&cluster=true@h:7000/0", "redis://:pa?ss&cluster=true@h:7000/0", False),  # a password's text
+])
+def test_the_cluster_flag_is_taken_out_of_the_url(url, kept, cluster):
+    config = BackendConfig.resolve(url)
+    assert (config.redis_url, config.redis_cluster) == (kept, cluster)
+
+
+def test_the_cluster_is_chosen_by_the_environment_or_an_argument(monkeypatch):
+    monkeypatch.setenv(REDIS_URL_ENV, "redis://default:s3cret@h:7000/0?cluster=yes")
+    config = BackendConfig.resolve()
+    assert config.redis_cluster and config.redis_url == "redis://default:s3cret@h:7000/0"
+    assert config.redis_label == "redis://default:***@h:7000/0 (cluster)" and "s3cret" not in repr(config)
+    assert BackendConfig.resolve("redis://h:7000/0", redis_cluster=True).redis_cluster
+    assert not BackendConfig.resolve("redis://h:7000/0?cluster=true", redis_cluster=False).redis_cluster
+
+
+@pytest.mark.parametrize("url, cluster, complaint", [
+    ("redis://:s3cret@h:7000/0?cluster=maybe", None, "cluster= must be true or false"),
+    ("unix:///tmp/redis.sock?cluster=true", None, "over TCP only"),
+    (None, True, "fakeredis has no cluster mode"),
+    ("redis://h:7000/0", "yes", "redis_cluster must be True, False or None"),
+])
+def test_bad_cluster_settings_are_config_errors(url, cluster, complaint):
+    with pytest.raises(ConfigError, match=complaint) as info:
+        BackendConfig.resolve(url, redis_cluster=cluster)
+    assert "s3cret" not in str(info.value)
+
+
+def test_a_cluster_url_with_another_database_than_0_is_a_config_error():
+    with pytest.raises(ConfigError, match="db.* can only be 0 in cluster mode"):
+        make_redis(BackendConfig.resolve("redis://127.0.0.1:1/3?cluster=true"))
+    with pytest.raises(ConfigError) as info:
+        make_redis(BackendConfig.resolve("redis://:s3cret@127.0.0.1:1/3?cluster=true"))
+    assert "s3cret" not in str(info.value)
+
+
+def test_a_cluster_nobody_answers_is_a_connection_error_without_the_password():
+    url = f"redis://:s3cret@127.0.0.1:{free_port()}/0?cluster=true&socket_connect_timeout=0.2"
+    with pytest.raises(redis.ConnectionError, match="no node of the Redis Cluster") as info:
+        make_redis(BackendConfig.resolve(url))
+    assert "s3cret" not in str(info.value)
 
 
 # environment --------------------------------------------------------------------------------------

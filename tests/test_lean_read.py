@@ -38,6 +38,7 @@ def test_an_error_reply_is_raised_and_the_connection_stays_usable(reader):
     assert reader.read("HGETALL", "lean:h") == {"a": "1", "b": "2"}
 
 
+@pytest.mark.no_cluster("HitReader's own path is for a single-node pool; a cluster client takes the normal path")
 def test_a_reply_left_unread_never_reaches_the_next_read(client, reader, monkeypatch):
     client.hset("lean:h2", mapping={"other": "entry"})
     connection_class = client.connection_pool.connection_class  # fakeredis has its own
@@ -56,6 +57,7 @@ def test_a_reply_left_unread_never_reaches_the_next_read(client, reader, monkeyp
     assert reader.read("HGETALL", "lean:h2") == {"other": "entry"}, "got the first command's late reply"
 
 
+@pytest.mark.no_cluster("HitReader's own path is for a single-node pool; a cluster client takes the normal path")
 def test_each_thread_keeps_its_own_connection_and_an_ended_thread_gives_it_back(client, reader):
     pool = client.connection_pool
     reader.read("HGETALL", "lean:h")
@@ -74,6 +76,7 @@ def test_each_thread_keeps_its_own_connection_and_an_ended_thread_gives_it_back(
     assert mine not in pool._in_use_connections and mine in pool._available_connections
 
 
+@pytest.mark.no_cluster("it swaps the one connection pool of a single-node client")
 def test_a_client_without_a_plain_pool_takes_the_normal_path(client, monkeypatch):
     pinned = redis.Redis(connection_pool=client.connection_pool, single_connection_client=True)
     normal = []

@@ -3,13 +3,14 @@
 import random
 
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from whatsapp_cache import InvalidInput, NotFound, TTLs
 from whatsapp_cache.concurrency import Simulation, run_steps
 from whatsapp_cache.patterns import PATTERNS, PatternContext, WriteBehindWorker, make
-from whatsapp_cache.patterns.base import decode_record
+from whatsapp_cache.patterns.base import Versioned, decode_record
 from whatsapp_cache.patterns.compare import MixSpec, compare
 from whatsapp_cache.races import out_of_order_writes, stale_set_race
 
@@ -53,11 +54,37 @@ def test_write_behind_acknowledges_before_the_database_has_it(world):
     assert world.repo.status(USER) == ("queued", version)
 
 
-def test_write_behind_write_is_one_round_trip_and_no_query(world):
+def test_write_behind_write_is_one_round_trip_and_no_query(world, backend):
+    """One script on one Redis; on a cluster the stream is in another slot: script, then XADD."""
     pattern = _pattern(world, "write-behind")
     pattern.set(USER, "fast")
     (row,) = [r for r in world.metrics.log if r.operation == "status_write"]
-    assert (row.round_trips, row.db_queries) == (1, 0)
+    assert (row.round_trips, row.db_queries) == (2 if backend.name == "cluster" else 1, 0)
+    assert world.redis.xlen(world.keys.write_behind_stream()) == 1
+
+
+def test_write_behind_in_two_steps_queues_the_same_entry_and_survives_a_lost_stream(world, monkeypatch):
+    """A cluster's two steps (forced here on every backend): the worker gets the one-step entry; if the
+    XADD cannot reach Redis, the database takes the write at the version step 1 cached."""
+    pattern = _pattern(world, "write-behind")
+    pattern.two_steps = True
+    version = pattern.set(USER, "two steps")
+    ((_, entry),) = world.redis.xrange(world.keys.write_behind_stream())
+    assert {name: entry[name] for name in ("user_id", "version", "value")} == \
+        {"user_id": USER, "version": str(version), "value": '"two steps"'}
+    _drain(world)
+    assert world.repo.status(USER) == ("two steps", version)
+
+    def refused(*args, **kwargs):
+        raise redis.ConnectionError("injected: the stream's master is away")
+
+    monkeypatch.setattr(world.redis, "xadd", refused)
+    later = pattern.set(USER, "stream away")
+    monkeypatch.undo()
+    assert later > version and world.repo.status(USER) == ("stream away", later)
+    assert world.guard.pending == 2, "the cached record to drop and the version counter to raise"
+    assert pattern.get(USER) == Versioned("stream away", later)
+    assert pattern.set(USER, "next") > later
 
 
 @pytest.mark.parametrize("name", sorted(PATTERNS))

@@ -318,6 +318,9 @@ def test_tracking_needs_a_real_redis_server(world, backend):
         assert supports_tracking(world.redis) is False
         with pytest.raises(WhatsAppCacheError, match="real redis-server"):
             TrackingAppServer("t1", world)
+    elif backend.name == "cluster":  # a listener hears only the node it is connected to
+        with pytest.raises(WhatsAppCacheError, match="needs one redis-server.*AppServer"):
+            TrackingAppServer("t1", world)
     else:
         assert supports_tracking(world.redis) is True
     with pytest.raises(InvalidInput):

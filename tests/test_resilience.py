@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import logging
 
+import time
+
 import pytest
 import redis
+from redis.exceptions import (ClusterCrossSlotError, ClusterDownError, ClusterError, MasterDownError,
+                              SlotNotCoveredError, TryAgainError)
 
 from support import GROUP, SMALL_CHAT, SMALL_CHAT_USERS
 
 from whatsapp_cache import InvalidInput, World
-from whatsapp_cache.backends import make_redis
+from whatsapp_cache.backends import ClusterUnreachable, make_redis
 from whatsapp_cache.clock import SimulatedClock
 from whatsapp_cache.config import BackendConfig
 from whatsapp_cache.faults import unreachable
+from whatsapp_cache.lab import LocalCluster
 from whatsapp_cache.latency import LatencyModel
 from whatsapp_cache.metrics import Trace
 from whatsapp_cache.patterns import PatternContext, Versioned, WriteBehindWorker, make
 from whatsapp_cache.redis_server import free_port
 from whatsapp_cache.resilience import (CLOSED, HALF_OPEN, OPEN, CacheGuard, CacheUnavailable, CircuitBreaker,
-                                       FailurePolicy)
+                                       FailurePolicy, execute_keeping_errors)
 
 USER = "u000004"
 A, B = SMALL_CHAT_USERS
@@ -260,3 +265,74 @@ def test_write_behind_after_an_outage_is_not_overtaken_within_the_same_milliseco
     after = pattern.set(USER, "after")  # same simulated millisecond as `during`
     WriteBehindWorker(world.redis, world.repo, world.keys, world.clock, claim_idle_ms=0).drain()
     assert after > during and world.repo.status(USER) == ("after", after)
+
+
+# Redis Cluster ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("error", [
+    ClusterDownError("CLUSTERDOWN The cluster is down"),
+    MasterDownError("MASTERDOWN Link with MASTER is down"),
+    TryAgainError("TRYAGAIN Multiple keys request during rehashing of slot"),
+    ClusterError("TTL exhausted."),
+    SlotNotCoveredError("Slot 42 is not covered by the cluster."),
+    ClusterUnreachable("no node of the Redis Cluster answered"),
+], ids=lambda error: type(error).__name__)
+def test_cluster_errors_meaning_nobody_serves_a_slot_count_as_unavailable(error):
+    guard, _, _ = _guard(failure_threshold=1)
+
+    def call():
+        raise error
+
+    with pytest.raises(CacheUnavailable):
+        _trace(guard).cache(call)
+    assert guard.breaker.state == OPEN
+
+
+def test_a_cross_slot_error_is_a_bug_not_an_outage():
+    guard, _, _ = _guard(failure_threshold=1)
+
+    def call():
+        raise ClusterCrossSlotError("CROSSSLOT Keys in request don't hash to the same slot")
+
+    with pytest.raises(ClusterCrossSlotError):
+        _trace(guard).cache(call)
+    assert guard.breaker.state == CLOSED
+
+
+def test_a_pipeline_reply_saying_a_node_is_down_is_raised():
+    """A cluster pipeline with raise_on_error=False returns a dead node's ConnectionError as a reply."""
+    class Pipe:
+        def __init__(self, replies):
+            self.replies = replies
+
+        def execute(self, raise_on_error=True):
+            return self.replies
+
+    wrong_type = redis.ResponseError("WRONGTYPE")
+    assert execute_keeping_errors(Pipe([1, wrong_type])) == [1, wrong_type]
+    with pytest.raises(redis.ConnectionError):
+        execute_keeping_errors(Pipe([1, redis.ConnectionError("node 7001 refused")]))
+
+
+@pytest.mark.live
+def test_a_dead_cluster_master_costs_its_slots_a_quick_fallback_until_its_replica_takes_over():
+    """A private cluster (the shared one must stay whole): kill the master of one user's slot."""
+    with LocalCluster(masters=3, replicas_per_master=1) as lab:
+        world = World(lab.url + "?cluster=true", dataset="tiny")
+        try:
+            users = [row["id"] for row in world.dataset.tables["users"]]
+            master = world.redis.get_node_from_key(world.keys.profile(USER).data).port
+            other = next(u for u in users if world.redis.get_node_from_key(world.keys.profile(u).data).port != master)
+            world.profiles.get_many([USER, other])
+            lab.kill(master)
+            started = time.monotonic()
+            assert world.profiles.get(USER).user_id == USER
+            assert world.metrics.log[-1].outcome == "fallback" and time.monotonic() - started < 1.5
+            world.profiles.get(other)
+            assert world.metrics.log[-1].outcome == "hit", "the other masters' slots are served as before"
+            lab.wait_for_failover(master)
+            world.profiles.get(USER)
+            assert world.metrics.log[-1].outcome in ("hit", "miss"), "the promoted replica serves the slot"
+            assert world.guard.breaker.state == CLOSED
+        finally:
+            world.close()

@@ -354,6 +354,7 @@ def test_bug12_presence_library_asks_only_about_the_contacts(world):
     assert world.presence.online_among(contacts) == frozenset()
 
 
+@pytest.mark.no_cluster("it disconnects the one connection pool of a single-node client")
 def test_a_new_connections_handshake_is_not_counted_as_the_calls_work(world):
     from whatsapp_cache.inspection import watch_commands
 

@@ -214,6 +214,7 @@ def watch_lock(client, lock_key, stop):
     return samples
 
 
+@pytest.mark.no_cluster("stampede/herd.py builds its readers' client from a single-node connection pool")
 def test_herd_naive_stampedes_lock_and_xfetch_load_about_once(make_world, backend, figures):
     world = make_world(dataset=None)
     results = {}

@@ -1,15 +1,21 @@
-"""Round trips counted on the wire (fakeredis and live Redis), and every claimed count checked."""
+"""Round trips counted on the wire (fakeredis, live Redis, a Redis Cluster), and every claimed count checked."""
 
 from __future__ import annotations
 
-import fakeredis
-import redis
+import pytest
 
 from whatsapp_cache import wire
+from whatsapp_cache.backends import is_cluster, make_redis
 from whatsapp_cache.faults import unreachable
 from whatsapp_cache.wire import CLAIMED_ROUND_TRIPS, FILL_ROW, count_round_trips, measure_claims
 
 KEY = "wc:wire-test"
+
+
+def _pools(client) -> list:
+    if is_cluster(client):
+        return [node.redis_connection.connection_pool for node in client.get_nodes()]
+    return [client.connection_pool]
 
 
 def test_one_command_is_one_round_trip(world):
@@ -33,6 +39,7 @@ def test_a_pipeline_is_one_round_trip_with_or_without_a_transaction(world):
         assert wire_count.trips == [("MULTI", *expected, "EXEC") if transaction else expected]
 
 
+@pytest.mark.no_cluster("redis-py's cluster pipelines refuse Script objects; queue_script sends EVAL there")
 def test_a_script_call_is_one_round_trip_but_script_objects_in_a_pipeline_are_two(world):
     """redis-py asks SCRIPT EXISTS before a pipeline holding Script objects: why get_many uses EVALSHA."""
     names = world.scripts.names()
@@ -47,6 +54,7 @@ def test_a_script_call_is_one_round_trip_but_script_objects_in_a_pipeline_are_tw
     assert piped.trips == [("SCRIPT EXISTS",), ("EVALSHA <invalidate>",)]
 
 
+@pytest.mark.no_cluster("it disconnects the one connection pool of a single-node client")
 def test_a_new_connections_handshake_is_counted_apart(world):
     world.redis.connection_pool.disconnect()
     with count_round_trips(world.redis) as wire_count:
@@ -56,8 +64,7 @@ def test_a_new_connections_handshake_is_counted_apart(world):
 
 
 def test_only_the_given_clients_writes_count(world, backend):
-    other = (fakeredis.FakeRedis(server=fakeredis.FakeServer()) if backend.redis_url is None
-             else redis.Redis.from_url(backend.redis_url))
+    other = make_redis(world.config)  # the same server (a fresh FakeServer when embedded)
     try:
         with count_round_trips(world.redis) as wire_count:
             other.get(KEY)
@@ -68,14 +75,14 @@ def test_only_the_given_clients_writes_count(world, backend):
 
 
 def test_the_client_is_left_as_it_was(world):
-    pool = world.redis.connection_pool
     with count_round_trips(world.redis):
         world.redis.get(KEY)
         with count_round_trips(world.redis) as inner:  # nested counters both count
             world.redis.get(KEY)
     assert inner.round_trips == 1
-    assert not {"get_connection", "make_connection"} & set(vars(pool))
-    assert all("send_packed_command" not in vars(c) for c in pool._available_connections)
+    for pool in _pools(world.redis):  # a cluster client's: one per node
+        assert not {"get_connection", "make_connection"} & set(vars(pool))
+        assert all("send_packed_command" not in vars(c) for c in pool._available_connections)
 
 
 def test_nested_counters_count_the_same_writes(world):
@@ -105,6 +112,7 @@ def test_the_seeds_named_operations_are_one_round_trip_each():
         assert CLAIMED_ROUND_TRIPS[name].round_trips == 1, name
 
 
+@pytest.mark.no_cluster("the claims are for one Redis: a cluster pipeline counts one write per master it touches")
 def test_every_claim_holds_counted_on_the_wire(world, figures):
     results = measure_claims(world)
     wrong = [f"{m.operation}: claimed {m.claimed}, counted {m.counted} ({m.sent})" for m in results if not m.holds]

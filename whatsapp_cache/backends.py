@@ -7,6 +7,7 @@ import threading
 
 import fakeredis
 import redis
+from redis.exceptions import RedisClusterException
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import Engine, create_engine, event
@@ -23,9 +24,14 @@ REDIS_TIMEOUT_S = 2.0  # for clients that block on purpose (the write-behind wor
 ENCODING_ERRORS = "replace"
 
 
+def is_cluster(client) -> bool:
+    """Whether `client` is redis-py's cluster client (or one of its pipelines)."""
+    return isinstance(client, redis.RedisCluster)
+
+
 def make_redis(config: BackendConfig, timeout_s: float = REDIS_TIMEOUT_S,
                connect_timeout_s: float | None = None, fail_fast: bool = False) -> redis.Redis:
-    """A live client for a URL, else a private in-process fakeredis server.
+    """A live client for a URL (a cluster client if the config says so), else a private in-process fakeredis.
 
     `fail_fast` replaces redis-py's default retries (ten, with backoff up to a second each)
     by one immediate reconnect after a broken connection and none after a timeout: a
@@ -35,18 +41,59 @@ def make_redis(config: BackendConfig, timeout_s: float = REDIS_TIMEOUT_S,
     if config.redis_url is None:
         return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True,
                                    encoding_errors=ENCODING_ERRORS)
+    options = {"decode_responses": True, "encoding_errors": ENCODING_ERRORS, "socket_timeout": timeout_s,
+               "socket_connect_timeout": connect_timeout_s or timeout_s}
     try:
-        return redis.Redis.from_url(
-            config.redis_url,
-            decode_responses=True,
-            encoding_errors=ENCODING_ERRORS,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=connect_timeout_s or timeout_s,
-            **({"retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))} if fail_fast else {}),
-        )
-    except ValueError as exc:
-        raise ConfigError(f"cannot use Redis URL {mask_url(config.redis_url)}: "
+        if config.redis_cluster:
+            return _make_cluster(config.redis_url, options, fail_fast)
+        if fail_fast:
+            options["retry"] = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+        return redis.Redis.from_url(config.redis_url, **options)
+    except (ValueError, RedisClusterException) as exc:
+        raise ConfigError(f"cannot use Redis URL {config.redis_label}: "
                           f"{error_detail(config.redis_url, exc)}") from None
+
+
+class ClusterUnreachable(redis.ConnectionError):
+    """No node of the Redis Cluster answered when the client asked for the slot map."""
+
+
+def _make_cluster(url: str, options: dict, fail_fast: bool) -> redis.RedisCluster:
+    """redis-py's cluster client; it asks a node for the slot map at once, so one node must answer now.
+
+    Its nodes' connections never retry; the cluster client's `retry` repeats a whole command
+    after ConnectionError, TimeoutError, ClusterDownError or SlotNotCoveredError, having
+    refreshed the slot map (and slept 0.25 s after CLUSTERDOWN). Fail-fast allows one
+    immediate repeat, enough to follow a completed failover to the new master; the default
+    (three, with backoff) suits the worker and subscribers. Slots nobody serves (a master
+    down, no failover yet) fail alone instead of the whole client (require_full_coverage=False).
+    """
+    if fail_fast:
+        options["retry"] = Retry(NoBackoff(), 1)
+    try:
+        client = redis.RedisCluster.from_url(url, require_full_coverage=False, **options)
+    except RedisClusterException as exc:
+        if isinstance(exc.__cause__, (redis.ConnectionError, redis.TimeoutError, OSError)):
+            raise ClusterUnreachable(f"no node of the Redis Cluster at {mask_url(url)} answered "
+                                     f"({type(exc.__cause__).__name__})") from None
+        raise
+    manager = client.nodes_manager
+    manager.initialize = _unreachable_as_connection_error(manager.initialize)
+    return client
+
+
+def _unreachable_as_connection_error(initialize):
+    """After a broken connection redis-py refreshes the slot map; if no node answers that, it raises
+    RedisClusterException (also its error for misuse). Raise ClusterUnreachable instead: Redis is down."""
+    def refresh(*args, **kwargs):
+        try:
+            return initialize(*args, **kwargs)
+        except RedisClusterException as exc:
+            if isinstance(exc.__cause__, (redis.ConnectionError, redis.TimeoutError, OSError)):
+                raise ClusterUnreachable(f"no node of the Redis Cluster answered ({type(exc.__cause__).__name__})") \
+                    from exc.__cause__
+            raise
+    return refresh
 
 
 def make_engine(config: BackendConfig) -> Engine:

@@ -11,6 +11,8 @@ from .errors import ConfigError
 REDIS_URL_ENV = "WHATSAPP_CACHE_REDIS_URL"
 DATABASE_URL_ENV = "WHATSAPP_CACHE_DATABASE_URL"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+CLUSTER_FLAG = "cluster"  # redis://host:port/0?cluster=true: a Redis Cluster, reached through any of its nodes
+FLAG_VALUES = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def mask_url(url: str | None) -> str:
@@ -44,28 +46,66 @@ def error_detail(url: str, exc: Exception) -> str:
     return str(exc) if mask_url(url) == url else f"{type(exc).__name__} (details hidden: the URL holds credentials)"
 
 
+def split_cluster_flag(url: str) -> tuple[str, bool | None]:
+    """The URL without its ?cluster= flag, and the flag (None if absent); ConfigError for a bad value.
+
+    The query is looked for after the last '@' only, so a password holding '?' or '&' is never
+    taken for it; the other query options stay exactly as written.
+    """
+    head, at, host = url.rpartition("@")
+    host, question, query = host.partition("?")
+    if not question:
+        return url, None
+    kept, flag = [], None
+    for option in query.split("&"):
+        name, _, value = option.partition("=")
+        if name.lower() != CLUSTER_FLAG:
+            kept.append(option)
+        elif value.lower() in FLAG_VALUES:
+            flag = FLAG_VALUES[value.lower()]
+        else:
+            raise ConfigError(f"cluster= must be true or false, got {value[:20]!r} in {mask_url(url)}")
+    rest = host + ("?" + "&".join(kept) if kept else "")
+    return head + at + rest, flag
+
+
 @dataclass(frozen=True)
 class BackendConfig:
-    """The two URLs a World is built from; None means the embedded default."""
+    """The two URLs a World is built from (None means the embedded default), and whether Redis is a Cluster."""
 
     redis_url: str | None = None
     database_url: str | None = None
+    redis_cluster: bool = False
 
     @classmethod
-    def resolve(cls, redis_url: str | None = None, database_url: str | None = None) -> "BackendConfig":
-        """Arguments win; then the environment variables; then the embedded default."""
+    def resolve(cls, redis_url: str | None = None, database_url: str | None = None,
+                redis_cluster: bool | None = None) -> "BackendConfig":
+        """Arguments win; then the environment variables; then the embedded default.
+
+        A Redis Cluster is chosen by `redis_cluster=True` or by ?cluster=true in the Redis URL
+        (so also through WHATSAPP_CACHE_REDIS_URL); the flag is taken out of the URL kept here.
+        """
         for name, value in (("Redis URL", redis_url), ("database URL", database_url)):
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{name} must be a string, not {type(value).__name__}")
+        if redis_cluster is not None and not isinstance(redis_cluster, bool):
+            raise ConfigError(f"redis_cluster must be True, False or None, not {type(redis_cluster).__name__}")
         redis_url = redis_url or os.environ.get(REDIS_URL_ENV) or None
         database_url = database_url or os.environ.get(DATABASE_URL_ENV) or None
         if redis_url is not None and _scheme(redis_url) not in REDIS_SCHEMES:
             raise ConfigError(f"Redis URL must start with redis://, rediss:// or unix://, got {mask_url(redis_url)}")
-        return cls(redis_url, database_url)
+        flag = None
+        if redis_url is not None:
+            redis_url, flag = split_cluster_flag(redis_url)
+        cluster = redis_cluster if redis_cluster is not None else bool(flag)
+        _check_cluster(redis_url, cluster)
+        return cls(redis_url, database_url, cluster)
 
     @property
     def redis_label(self) -> str:
-        return "fakeredis (in process)" if self.redis_url is None else mask_url(self.redis_url)
+        if self.redis_url is None:
+            return "fakeredis (in process)"
+        return mask_url(self.redis_url) + (" (cluster)" if self.redis_cluster else "")
 
     @property
     def database_label(self) -> str:
@@ -73,6 +113,15 @@ class BackendConfig:
 
     def __repr__(self) -> str:
         return f"BackendConfig(redis={self.redis_label!r}, database={self.database_label!r})"
+
+
+def _check_cluster(redis_url: str | None, cluster: bool) -> None:
+    if not cluster:
+        return
+    if redis_url is None:
+        raise ConfigError("a Redis Cluster needs a redis:// URL of one of its nodes; fakeredis has no cluster mode")
+    if _scheme(redis_url) == "unix":
+        raise ConfigError(f"redis-py reaches a Redis Cluster over TCP only, not {mask_url(redis_url)}")
 
 
 def _scheme(url: str) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import redis
+from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
 
 from .clock import Clock
 from .errors import InvalidInput
@@ -30,7 +31,10 @@ from .errors import InvalidInput
 log = logging.getLogger("whatsapp_cache")
 
 # Errors that mean "Redis is not answering"; any other reply (even an error reply) means it is up.
-UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError)
+# On a Redis Cluster also "nobody serves this slot right now": CLUSTERDOWN (MasterDownError is
+# one), TRYAGAIN (a slot migrating), redirections that never settle (ClusterError "TTL exhausted")
+# and a slot missing from the client's map. A CROSSSLOT error is none of these: it is a bug.
+UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, ClusterError, TryAgainError, SlotNotCoveredError)
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 REPLAY_BATCH = 500
 RAISE_COUNTER = """
@@ -38,6 +42,19 @@ local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 return 1
 """
+
+
+def execute_keeping_errors(pipe) -> list:
+    """A pipeline's replies with error replies in place, but an unavailable Redis raised.
+
+    A cluster pipeline with raise_on_error=False returns a node's ConnectionError as a reply
+    instead of raising it; raised, the guard counts it and the request falls back.
+    """
+    replies = pipe.execute(raise_on_error=False)
+    error = next((reply for reply in replies if isinstance(reply, UNAVAILABLE)), None)
+    if error is not None:
+        raise error
+    return replies
 
 
 class CacheUnavailable(Exception):
@@ -242,10 +259,12 @@ class CacheGuard:
             log.warning("cache repaired: dropped %d entries that missed writes while Redis was away", len(pending))
 
     def _replay_batch(self, items) -> None:
-        pipe = self.client.pipeline(transaction=False)
+        from .datatypes.scripts import queue_script
+
+        pipe = self.client.pipeline(transaction=False)  # on a cluster: split by node, one write each
         for key, (generation_key, ttl_ms, floor) in items:
             if ttl_ms == -1:
-                self._raise_counter(keys=[key], args=[floor], client=pipe)
+                queue_script(self._raise_counter, pipe, [key], [floor])
                 continue
             pipe.delete(key)
             if generation_key is not None:

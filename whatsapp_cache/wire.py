@@ -10,6 +10,12 @@ SETINFO, SELECT, AUTH) are counted apart, as handshakes. Only the given client's
 are watched, so other clients in the process do not add to the count. It works on redis.Redis
 and on fakeredis.FakeRedis, whose connections are redis-py connections over an in-process socket.
 
+On redis.RedisCluster it watches the pool of every node the client knows when the block starts
+(a node found by a later topology refresh is not watched), and counts each write to a node. A
+pipeline spread over N masters then counts N: redis-py writes to all of them before it reads any
+reply, so it costs about one round trip of latency but N of the claims' units; single-key
+operations count as on one Redis. The claims below are for one Redis.
+
 CLAIMED_ROUND_TRIPS says how many round trips each operation of the five data types takes;
 measure_claims(world) counts them on a World's own client, next to what its Trace recorded.
 """
@@ -60,13 +66,32 @@ def count_round_trips(client, script_names: dict[str, str] | None = None) -> Ite
     """Count every network write of `client` inside the block; `script_names` maps SHA1 -> name."""
     count = WireCount(script_names=dict(script_names or {}))
     state = threading.local()
-    pool = client.connection_pool
     restore: dict[int, tuple[object, object]] = {}
+    saved_pools = []
 
     def watch(connection):
         if connection is not None and id(connection) not in restore:
             restore[id(connection)] = (connection, _wrap_send(connection, count, state))
         return connection
+
+    for pool in _pools(client):
+        saved_pools.append((pool, {name: vars(pool).get(name) for name in ("get_connection", "make_connection")}))
+        _watch_pool(pool, watch, state)
+    for connection in _pooled(client):
+        watch(connection)
+    try:
+        yield count
+    finally:
+        for pool, saved in saved_pools:
+            for name, previous in saved.items():
+                _restore(pool, name, previous)
+        for connection, previous in restore.values():
+            _restore(connection, "send_packed_command", previous)
+
+
+def _watch_pool(pool, watch, state: threading.local) -> None:
+    """Make `pool` hand out (and create) only watched connections."""
+    previous_get, previous_make = pool.get_connection, pool.make_connection
 
     def get_connection(*args, **kwargs):
         state.connecting = True  # the pool connects (and handshakes) before handing a connection out
@@ -75,27 +100,25 @@ def count_round_trips(client, script_names: dict[str, str] | None = None) -> Ite
         finally:
             state.connecting = False
 
-    previous_get, previous_make = pool.get_connection, pool.make_connection
-    saved_pool = {name: vars(pool).get(name) for name in ("get_connection", "make_connection")}
-    for connection in _pooled(client):
-        watch(connection)
     pool.get_connection = get_connection
     pool.make_connection = lambda *args, **kwargs: watch(previous_make(*args, **kwargs))
-    try:
-        yield count
-    finally:
-        for name, previous in saved_pool.items():
-            _restore(pool, name, previous)
-        for connection, previous in restore.values():
-            _restore(connection, "send_packed_command", previous)
+
+
+def _pools(client) -> list:
+    """The client's connection pool; a cluster client's: one per node it knows now."""
+    if hasattr(client, "get_nodes"):
+        return [node.redis_connection.connection_pool for node in client.get_nodes()
+                if node.redis_connection is not None]
+    return [client.connection_pool]
 
 
 def _pooled(client) -> list:
     """The connections a client already holds (redis-py keeps them in private lists)."""
-    pool = client.connection_pool
-    held = [*getattr(pool, "_available_connections", ()), *getattr(pool, "_in_use_connections", ()),
-            *getattr(pool, "_connections", ())]
-    return [*held, getattr(client, "connection", None)]
+    held = [getattr(client, "connection", None)]
+    for pool in _pools(client):
+        held += [*getattr(pool, "_available_connections", ()), *getattr(pool, "_in_use_connections", ()),
+                 *getattr(pool, "_connections", ())]
+    return held
 
 
 def _wrap_send(connection, count: WireCount, state: threading.local):

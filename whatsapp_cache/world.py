@@ -3,6 +3,7 @@
     world = World()                       # embedded: fakeredis + in-memory SQLite, small data set
     world = World(redis_url="redis://127.0.0.1:6379/0",
                   database_url="postgresql+psycopg://postgres@127.0.0.1/whatsapp")
+    world = World(redis_url="redis://127.0.0.1:7000/0?cluster=true")   # a Redis Cluster, through any node
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ class World:
     simulated unless one is passed (use SystemClock() in production). `dataset` names a
     synthetic data set size to load into an empty database ("small", "large" or None).
     `failure_policy` sets Redis timeouts and the circuit breaker (see resilience.py); a World
-    starts and serves from the database even while Redis is down.
+    starts and serves from the database even while Redis is down. A Redis Cluster (a URL with
+    ?cluster=true) is the exception: redis-py asks a node for the slot map when the client is
+    built, so a World raises ClusterUnreachable (a redis.ConnectionError) if no node answers then.
     """
 
     def __init__(self, redis_url: str | None = None, database_url: str | None = None, *,
@@ -116,6 +119,8 @@ class World:
         Write-behind's stream and version counters are not cache but writes on their way to
         the database, so they stay unless `keep_queue` is False (reset() drops them with the schema).
         """
+        # On a Redis Cluster scan_iter walks every master in turn, and DEL of a batch is split by
+        # slot into one pipelined write per master: no multi-key command crosses a slot.
         deleted = 0
         batch = []
         for key in self.redis.scan_iter(match=self.keys.pattern(), count=1000):

@@ -10,6 +10,11 @@
 
 The marker member (score +inf, so cleanup never removes it) is written only by a full
 refill, so a set without it may lack users who are online: it is never trusted.
+
+On a Redis Cluster the set is one key, so one slot on one master: every heartbeat and every
+"who of my contacts is online" lands there, however many masters there are. That keeps a
+contact list's answer at one round trip (ZMSCORE of all of them); splitting the set by user
+would cost a round trip per master holding some of them, and make the marker per shard.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ class Presence(CachedType):
             trace.outcome = "write"
             if not trace.db(self.ctx.repo.touch_last_seen, user_id, now):
                 raise NotFound(f"no user with id {user_id!r}")
-            key = self.ctx.keys.presence()
+            key = self.ctx.keys.presence()  # one key: on a cluster, one hot slot (see the module docstring)
             pipe = self.ctx.redis.pipeline(transaction=True)
             pipe.zadd(key, {user_id: now}, gt=True)
             pipe.pexpire(key, self.window_ms)

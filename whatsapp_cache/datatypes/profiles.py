@@ -13,9 +13,9 @@ from ..db.repository import PROFILE_FIELDS
 from ..errors import InvalidInput, NotFound
 from ..keys import EntryKeys
 from ..metrics import Trace
-from ..resilience import CacheUnavailable
+from ..resilience import CacheUnavailable, execute_keeping_errors
 from .base import CachedType
-from .scripts import FILL
+from .scripts import FILL, queue_script
 
 MAX_BATCH = 1000  # ids per get_many: one IN (...) query and pipelines of bounded size
 FIELD_TYPES = {"username": str, "phone": str, "profile_pic": str, "status_message": str}
@@ -89,7 +89,7 @@ class Profiles(CachedType):
         for entry in keys.values():
             pipe.hgetall(entry.data)
         try:
-            replies = trace.cache(pipe.execute, raise_on_error=False)
+            replies = trace.cache(execute_keeping_errors, pipe)
         except CacheUnavailable:
             trace.outcome = "fallback"
             return {}
@@ -139,16 +139,18 @@ class Profiles(CachedType):
         """Every fill in one pipelined round trip of EVALSHA.
 
         EVALSHA, not the Script objects: a pipeline of those first asks SCRIPT EXISTS, one
-        more round trip each time. A server that lost the script (restart, SCRIPT FLUSH)
-        answers NOSCRIPT; then the script is loaded and those fills sent once more.
+        more round trip each time. A server that lost the script (restart, SCRIPT FLUSH, a
+        promoted replica) answers NOSCRIPT; then the script is loaded (on every master of a
+        cluster) and those fills sent once more. On a cluster the pipeline costs one round
+        trip per master its keys live on, sent to all before any reply is read.
         """
         script = self.ctx.scripts.fill
         for attempt in range(2):
             pipe = self.ctx.redis.pipeline(transaction=False)
             for keys, args in fills:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
+                queue_script(script, pipe, keys, args, by_sha=True)
             try:
-                replies = trace.cache(pipe.execute, raise_on_error=False)
+                replies = trace.cache(execute_keeping_errors, pipe)
             except CacheUnavailable:
                 return
             _raise_unexpected(replies)

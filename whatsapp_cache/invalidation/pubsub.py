@@ -5,6 +5,9 @@
       PUBLISH wc:invalidate {"v":1,"kind":"profile","id":"u1"}  ───────►  drop u1 locally
     appN.get_profile(u1):  local cache ──miss──► Redis ──miss──► SQL
 
+On a Redis Cluster, classic PUBLISH reaches the subscribers of every node (the nodes forward
+it on the cluster bus), so AppServer works unchanged; TrackingAppServer refuses a cluster.
+
 Pub/sub is fire-and-forget: a server that is not subscribed when a message goes out never
 sees it. So every local entry also expires after a short safety TTL (on the world's clock),
 and a server flushes its local cache whenever it (re)subscribes. TrackingAppServer lets Redis
@@ -25,7 +28,7 @@ from typing import Any
 import redis
 
 from .. import validation
-from ..backends import ENCODING_ERRORS, REDIS_TIMEOUT_S
+from ..backends import ENCODING_ERRORS, REDIS_TIMEOUT_S, is_cluster
 from ..datatypes.profiles import Profile, Profiles
 from ..datatypes.scripts import Scripts
 from ..errors import InvalidInput, WhatsAppCacheError
@@ -104,13 +107,24 @@ class InvalidationBus:
 
     def publish(self, kind: str, entity_id: str) -> int:
         """Announce that an entity changed; return how many subscribers got it (0: nobody listened)."""
-        return int(self.client.publish(self.channel, encode_message(kind, entity_id)))
+        node = _channel_node(self.client, self.channel)
+        options = {} if node is None else {"target_nodes": node}
+        return int(self.client.publish(self.channel, encode_message(kind, entity_id), **options))
 
     def subscribe(self) -> Subscription:
         return Subscription(self.client, self.channel)
 
     def __repr__(self) -> str:
         return f"InvalidationBus(channel={self.channel!r})"
+
+
+def _channel_node(client, channel: str):
+    """On a Redis Cluster: the node serving the channel's slot, for publishers and subscribers alike.
+
+    Every node delivers a PUBLISH to its own subscribers and forwards it to the others, but its
+    reply counts only its own: with everyone on one node the count is every server again.
+    """
+    return client.get_node_from_key(channel) if is_cluster(client) else None
 
 
 class Subscription:
@@ -123,7 +137,8 @@ class Subscription:
     def __init__(self, client: redis.Redis, channel: str):
         self.channel = channel
         self.lost = False
-        self._pubsub = client.pubsub()
+        node = _channel_node(client, channel)
+        self._pubsub = client.pubsub() if node is None else client.pubsub(node=node)
         try:
             self.client_id = self._ask_client_id()
             self._pubsub.subscribe(channel)
@@ -530,6 +545,11 @@ class TrackingAppServer(_ServerBase):
                  maxsize: int = DEFAULT_MAXSIZE, bcast: bool = False):
         if not isinstance(bcast, bool):
             raise InvalidInput("bcast must be True or False")
+        if world.config.redis_cluster:
+            raise WhatsAppCacheError(
+                "TrackingAppServer needs one redis-server: CLIENT TRACKING REDIRECT sends a key's "
+                "invalidations only to a client connected to the node that holds it, so one listener "
+                "cannot hear a whole Redis Cluster. Use AppServer (pub/sub works cluster-wide).")
         if world.config.redis_url is None or not supports_tracking(world.redis):
             raise WhatsAppCacheError(
                 f"TrackingAppServer needs a real redis-server (6.2 or newer) with CLIENT TRACKING; "

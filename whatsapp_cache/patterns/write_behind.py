@@ -17,6 +17,20 @@ take its own version (the row's + 1) and could overtake the counter. If Redis lo
 counter, it restarts from the clock, ahead of earlier versions as long as the clock moves
 forward. While Redis is unavailable a write goes straight to the database (above the same
 floor), and the guard raises the counter to that version once Redis is back.
+
+On a Redis Cluster the stream ({writes}) and a user's keys ({user id}) live in different slots,
+and no script may touch both. There a write takes two steps, two round trips:
+
+    1. the same script on the user's slot: next version, cached record, generation bump
+    2. XADD the entry to the one stream; only then is the write acknowledged
+
+If step 2 fails because Redis is unavailable, the write goes to the database at that version
+(as above). If the app server dies between the steps, the caller got no acknowledgement, but
+the cached record shows a write that was never queued: readers see it until its TTL, then the
+database's older value (a phantom write, as with any dual write). The alternative, one stream
+per hash slot so that each user's slot holds its own queue, keeps the single atomic step but
+makes the worker discover and read up to 16,384 streams; one stream keeps the worker, its
+consumer group and its lag exactly as on one Redis.
 """
 
 from __future__ import annotations
@@ -28,6 +42,7 @@ from dataclasses import dataclass, field, fields
 
 import redis
 
+from ..backends import is_cluster
 from ..clock import Clock
 from ..concurrency import Steps
 from ..db import Repository
@@ -62,6 +77,7 @@ class WriteBehind(StatusPattern):
     def __init__(self, context):
         super().__init__(context)
         self.stream = context.keys.write_behind_stream()
+        self.two_steps = is_cluster(context.redis)  # the stream is in another slot: XADD on its own
         ensure_group(context.redis, self.stream)
 
     def write(self, user_id: str, text: str) -> Steps:
@@ -71,23 +87,38 @@ class WriteBehind(StatusPattern):
         ttl = self.ctx.ttl_with_jitter()
         with self.ctx.metrics.request("profiles", "status_write") as trace:
             trace.outcome = "write"
-            args = [json.dumps(text, ensure_ascii=False), now, ttl, user_id, now + ttl, now * 1000]
+            value = json.dumps(text, ensure_ascii=False)
+            status = keys.status(user_id)
+            script_keys = [status.data, keys.status_version(user_id), status.generation]
             try:
                 version = yield from self._cache(trace, self.ctx.scripts.write_behind,
-                                                 keys=[keys.status(user_id).data, keys.status_version(user_id),
-                                                       self.stream, keys.status(user_id).generation], args=args)
+                                                 keys=script_keys + ([] if self.two_steps else [self.stream]),
+                                                 args=[value, now, ttl, user_id, now + ttl, now * 1000])
             except CacheUnavailable:
                 version = yield from self._write_without_redis(trace, user_id, text, now)
+            else:
+                if self.two_steps:
+                    version = yield from self._enqueue(trace, user_id, text, value, int(version), now)
             self.ctx.truth.committed(user_id, int(version), now)  # acknowledged: this is now the truth
             return int(version)
 
-    def _write_without_redis(self, trace, user_id: str, text: str, now: int) -> Steps:
+    def _enqueue(self, trace, user_id: str, text: str, value: str, version: int, now: int) -> Steps:
+        """A cluster's step 2: queue the entry step 1 cached; if Redis cannot take it, write the database at that version."""
+        entry = {"user_id": user_id, "version": version, "value": value, "enqueued_ms": now}
+        try:
+            yield from self._cache(trace, self.ctx.redis.xadd, self.stream, entry)
+        except CacheUnavailable:
+            return (yield from self._write_without_redis(trace, user_id, text, now, floor=version))
+        return version
+
+    def _write_without_redis(self, trace, user_id: str, text: str, now: int, floor: int | None = None) -> Steps:
         """No queue to write to: write the database now, above the clock's floor, and repair later.
 
         Once Redis is back the guard drops the cached record and raises the version counter to
         this version, so the next write-behind write (and the worker) come after it.
         """
-        version = yield from self._db(trace, self.ctx.repo.write_status_at_least, user_id, text, now, now * 1000 + 1)
+        floor = floor if floor is not None else now * 1000 + 1
+        version = yield from self._db(trace, self.ctx.repo.write_status_at_least, user_id, text, now, floor)
         if version is None:
             raise NotFound(f"no user with id {user_id!r}")
         if trace.guard is not None:

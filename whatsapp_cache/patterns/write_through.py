@@ -10,6 +10,7 @@ then leaves the older value cached. Comparing versions in one script closes that
 from __future__ import annotations
 
 from ..concurrency import Steps
+from ..datatypes.scripts import queue_script
 from .base import StatusPattern, Versioned
 
 
@@ -27,11 +28,12 @@ class WriteThrough(StatusPattern):
         keys = self.ctx.keys.status(user_id)
         ttl = self.ctx.ttl_with_jitter()
         record = self._record(Versioned(text, version), ttl)
+        # One slot (the user's hash tag), so a MULTI/EXEC also works on a Redis Cluster.
         pipe = self.ctx.redis.pipeline(transaction=True)  # the generation bump refuses in-flight fills
         pipe.incr(keys.generation)
         pipe.pexpire(keys.generation, self.ctx.ttl_ms)
         if self.guarded:
-            self.ctx.scripts.set_if_newer(keys=[keys.data], args=[version, ttl, record], client=pipe)
+            queue_script(self.ctx.scripts.set_if_newer, pipe, [keys.data], [version, ttl, record])
         else:
             pipe.set(keys.data, record, px=ttl)
         yield from self._cache(trace, pipe.execute)
