@@ -114,3 +114,16 @@ def stopped(lab) -> list[str]:
     pids, directory = [node.pid for node in lab.nodes()], lab.dir
     lab.stop()
     return leftovers(pids, directory)
+
+
+def started_cluster(**options):
+    """A LocalCluster for a fixture to yield from; afterwards it must leave no process and no directory."""
+    from whatsapp_cache.lab import LocalCluster
+
+    require_redis_server()
+    lab = LocalCluster(**options)
+    try:
+        lab.start()
+        yield lab
+    finally:
+        assert stopped(lab) == []

@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 from redis.crc import key_slot
 
-from support import require_redis_server, stopped
+from support import started_cluster
 
 from whatsapp_cache import dataset
 from whatsapp_cache.distribution import (big_group_load, dataset_keys, even_split, master_index, memory_balance,
                                          presence_balance, presence_key, shard_keys, shard_of, slot_balance)
 from whatsapp_cache.errors import InvalidInput
 from whatsapp_cache.keys import KeySchema
-from whatsapp_cache.lab import LocalCluster
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +21,7 @@ def small():
 
 @pytest.fixture(scope="module")
 def cluster():
-    require_redis_server()
-    lab = LocalCluster(masters=3, replicas_per_master=1)
-    try:
-        lab.start()
-        yield lab
-    finally:
-        assert stopped(lab) == []
+    yield from started_cluster(masters=3, replicas_per_master=1)
 
 
 def test_the_even_split_is_the_labs():

@@ -18,7 +18,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 from redis.sentinel import Sentinel
 
-from support import leftovers, require_redis_server, running, stopped
+from support import leftovers, require_redis_server, running, started_cluster, stopped
 
 from whatsapp_cache import redis_server
 from whatsapp_cache.cli import main
@@ -34,13 +34,7 @@ def cluster_client(lab: LocalCluster) -> RedisCluster:
 @pytest.fixture(scope="module")
 def cluster():
     """One 3 x 1 cluster shared by the tests that only read it; its teardown checks that stop() leaves nothing."""
-    require_redis_server()
-    lab = LocalCluster(masters=3, replicas_per_master=1)
-    try:
-        lab.start()
-        yield lab
-    finally:
-        assert stopped(lab) == []
+    yield from started_cluster(masters=3, replicas_per_master=1)
 
 
 @pytest.mark.live

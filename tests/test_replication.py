@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from support import require_redis_server, stopped
+from support import require_redis_server, started_cluster, stopped
 
 from whatsapp_cache.errors import InvalidInput
 from whatsapp_cache.lab import LocalCluster
@@ -19,13 +19,7 @@ from whatsapp_cache.replication import (lost_writes_on_failover, replica_reads, 
 @pytest.fixture(scope="module")
 def cluster():
     """One 3 x 1 cluster for the experiments that kill nothing."""
-    require_redis_server()
-    lab = LocalCluster(masters=3, replicas_per_master=1, node_timeout_ms=1000)
-    try:
-        lab.start()
-        yield lab
-    finally:
-        assert stopped(lab) == []
+    yield from started_cluster(masters=3, replicas_per_master=1, node_timeout_ms=1000)
 
 
 @pytest.mark.live
