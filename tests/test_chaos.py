@@ -13,7 +13,10 @@ import re
 import pytest
 
 from whatsapp_cache import InvalidInput, SystemClock, World, redis_server
-from whatsapp_cache.chaos import CHAOS_MIX, PHASES, ChaosSpec, FakeOutage, ServerOutage, format_report, run_chaos
+from support import stopped
+from whatsapp_cache.chaos import (CHAOS_MIX, PHASES, ChaosSpec, ClusterFailover, FakeOutage, ServerOutage,
+                                  format_report, run_chaos, run_failover)
+from whatsapp_cache.config import DATABASE_URL_ENV
 from whatsapp_cache.cli import main
 from whatsapp_cache.resilience import CLOSED, OPEN, FailurePolicy
 from whatsapp_cache.workload import DEFAULT_MIX, WorkloadSpec, run
@@ -171,6 +174,8 @@ def test_bad_outages_and_worlds_are_invalid_input():
         with pytest.raises(InvalidInput):
             ServerOutage(object(), "kill")
         with pytest.raises(InvalidInput):
+            ClusterFailover(object())
+        with pytest.raises(InvalidInput):
             FakeOutage(world, "down").end()  # never began
         with pytest.raises(InvalidInput):
             run_chaos(world, "down", SPEC)
@@ -243,6 +248,47 @@ def test_redis_server_paused_mid_workload_keeps_its_data_and_serves_nothing_stal
     figures(live_summary("redis-server SIGSTOP", report))
 
 
+# --- live: a master of a local Redis Cluster killed, its replica promoted ----------------------
+
+@pytest.mark.live
+def test_cluster_master_killed_mid_workload_fails_nothing_and_loses_nothing(monkeypatch, figures):
+    """Issue 7.4: requests keep being served (from the database while the slots have no master); the
+    database keeps every acknowledged write; raw cache writes are lost without WAIT, none WAIT confirmed."""
+    need_redis_server()
+    from whatsapp_cache.lab import LocalCluster
+
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)  # embedded SQLite
+    lab = LocalCluster(masters=3, replicas_per_master=1, node_timeout_ms=1000)
+    try:
+        lab.start()
+        report = run_failover(SPEC, lab=lab)
+        layout = lab.nodes()
+    finally:
+        assert stopped(lab) == []
+    before, during, after = (report.phase(name) for name in PHASES)
+    assert report.requests > 3_000 and (report.failed, report.lost_writes, report.stale) == (0, 0, 0), \
+        report.failures[:3]
+    assert during.fallbacks > 0 and before.fallbacks == 0 and report.fallbacks == sum(p.fallbacks for p in report.phases)
+    assert report.recovery_s is not None and after.hit_ratio > 0.9 * report.steady_hit_ratio > 0.3
+    assert report.writes.messages_acknowledged > 50 and report.audit.checked > 100
+    facts = report.failover
+    assert facts["keys_on_victim"] > 0 and facts["old_master_restarted"]
+    assert 0 < facts["measured_window_replay_s"] <= facts["measured_failover_s"] < 30
+    plain, waited = facts["cache_writes"]["without_wait"], facts["cache_writes"]["with_wait"]
+    assert plain["lost"] > 0 and plain["confirmed"] == 0
+    assert waited["confirmed"] > 0 and waited["lost_confirmed"] == 0
+    assert sum(n.alive for n in layout) == 6 and sum(n.role == "master" and bool(n.slots) for n in layout) == 3
+    text = format_report(report, measured=True)
+    for pattern in (r"^Requests attempted +[\d,]+$", r"^Failed +0$", r"^Served from database +[\d,]+ reads",
+                    r"^Hit ratio recovered +[\d.]+ s after", r"^Lost writes +0 of",
+                    r"^Cache writes lost +without WAIT \d+ of \d+ .*with WAIT 1 0 of the \d+"):
+        assert re.search(pattern, text, re.MULTILINE), pattern
+    assert json.loads(json.dumps(report.to_dict()))["failover"]["cache_writes"]["with_wait"]["lost_confirmed"] == 0
+    figures(summary("cluster failover", report) + f"; failover {facts['measured_failover_s']:.1f} s; cache writes "
+            f"lost without WAIT {plain['lost']} of {plain['acknowledged']}, with WAIT {waited['lost_confirmed']} of "
+            f"{waited['confirmed']} confirmed")
+
+
 # --- the command line ---------------------------------------------------------------------------
 
 CLI_KEYS = {"outage", "backends", "policy", "spec", "requests", "failed", "fallbacks", "phases", "timeline",
@@ -264,6 +310,13 @@ def test_cli_chaos_without_the_binary_says_it_uses_fakeredis(capsys, monkeypatch
     assert main(args) == 0
     captured = capsys.readouterr()
     assert "fakeredis" in captured.err and json.loads(captured.out)["outage"].startswith("fakeredis down")
+
+
+def test_cli_chaos_failover_without_the_binary_is_one_clear_line(capsys, monkeypatch):
+    monkeypatch.setattr(redis_server, "available", lambda: False)
+    assert main(["chaos", "--mode", "failover", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "redis-server" in err and err.count("whatsapp-cache: error:") == 1
 
 
 def test_cli_chaos_bad_arguments_are_one_clear_line(capsys):

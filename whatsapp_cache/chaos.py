@@ -21,6 +21,11 @@ Outages, one code path for all of them:
     FakeOutage(world, "hung")       every round trip times out, process-wide (a hung server)
     ServerOutage(server, "kill")    SIGKILL a throw-away redis-server; restarted empty at the end
     ServerOutage(server, "pause")   SIGSTOP it; SIGCONT at the end (data kept, clients time out)
+    ClusterFailover(lab)            SIGKILL a master of a LocalCluster; its replica is promoted
+
+run_failover() is the whole failover experiment on local processes: a 3 x 1 LocalCluster, a World on
+it (?cluster=true, embedded SQLite), the workload with one master killed, then the raw-client count of
+acknowledged cache writes lost on failover without and with WAIT (replication.lost_writes_on_failover).
 
 The naive comparison is a World built with FailurePolicy(breaker=False, repair=False): every
 call waits out its timeout, and an outage that keeps the data leaves stale entries behind.
@@ -145,6 +150,59 @@ class ServerOutage(Outage):
             self.server.restart()
         else:
             self.server.resume()
+
+
+class ClusterFailover(Outage):
+    """A master of a LocalCluster SIGKILLed at the outage's start; its end waits for the promoted replica.
+
+    The victim is the master holding the most keys at the kill (ties: the lowest slots), so a given
+    seed always picks the same slot range. The old master is not restarted here: the after phase runs
+    on the promoted replica, alone with its slots (run_failover restarts it afterwards, empty).
+
+    Time: the workload replays on the simulated clock, the failover takes real seconds (node timeout,
+    then an election). The simulated outage window stands for the time the slots have no master: the
+    kill comes at its start, and its end blocks until wait_for_failover returns, so the replay does not
+    leave the window before the promotion. Its requests are replayed meanwhile, at full speed, against
+    the dead master; they are faster than the failover (window_replay_s < failover_s in the report; if
+    not, the last ones already saw the new master).
+    """
+
+    MODES = {"failover": "SIGKILL of the master with the most keys; the cluster promotes its replica"}
+    backend = "redis cluster"
+
+    def __init__(self, lab, mode: str = "failover", timeout_s: float = 30.0):
+        super().__init__(mode)
+        from .lab import LocalCluster
+
+        if not isinstance(lab, LocalCluster) or lab.dir is None or lab.replicas_per_master < 1 or lab.masters < 3:
+            raise InvalidInput("ClusterFailover needs a started LocalCluster with >= 3 masters, each with a replica")
+        self.lab, self.timeout_s = lab, timeout_s
+        self.victim: int | None = None
+        self.heir: int | None = None
+        self.slots: tuple = ()
+        self.keys = 0
+        self.window_replay_s: float | None = None  # kill -> the replay reached the window's end (real)
+        self.failover_s: float | None = None       # kill -> promoted replica serving, every slot covered (real)
+        self._killed = 0.0
+
+    def _break(self) -> None:
+        masters = [n for n in self.lab.nodes() if n.role == "master" and n.slots and n.alive]
+        victim = max(masters, key=lambda n: (n.keys or 0, -n.slots[0][0]))
+        self.victim, self.slots, self.keys = victim.port, victim.slots, victim.keys or 0
+        self.lab.kill(victim.port)
+        self._killed = time.monotonic()
+
+    def _mend(self) -> None:
+        self.window_replay_s = time.monotonic() - self._killed
+        heir = self.lab.wait_for_failover(self.victim, self.timeout_s)
+        self.failover_s = time.monotonic() - self._killed
+        self.heir = heir.port
+
+    def facts(self) -> dict:
+        """What happened to the cluster, for the report (wall-clock figures named measured_*)."""
+        return {"slots": [list(pair) for pair in self.slots], "keys_on_victim": self.keys,
+                "old_master_restarted": False, "measured_window_replay_s": self.window_replay_s,
+                "measured_failover_s": self.failover_s}
 
 
 # --- the experiment's parameters ----------------------------------------------------------------
@@ -279,6 +337,7 @@ class ChaosReport:
     audit: Audit
     failures: list[tuple[float, str]] = field(default_factory=list)
     measured_wall_s: float = 0.0
+    failover: dict | None = None  # ClusterFailover only: the killed slots, timings, lost cache writes
 
     @property
     def lost_writes(self) -> int:
@@ -343,12 +402,72 @@ def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bo
     guard = {name: value - stats_before[name] for name, value in asdict(world.guard.stats).items()}
     writes = _check_writes(world, replayer)
     audit = _audit(world, replayer.touched)
-    return _report(world, outage, spec, start_ms, records, failures, transitions, guard, writes, audit, wall_s)
+    report = _report(world, outage, spec, start_ms, records, failures, transitions, guard, writes, audit, wall_s)
+    if isinstance(outage, ClusterFailover):
+        report.failover = outage.facts()
+    return report
+
+
+def run_failover(spec: ChaosSpec = ChaosSpec(), database_url: str | None = None, reset: bool = False,
+                 lost_writes: bool = True, progress: bool = False, lab=None) -> ChaosReport:
+    """The failover experiment on local processes; the report, with the lab stopped afterwards.
+
+    1. a 3 x 1 LocalCluster (node timeout 1000 ms) unless `lab` is given (then it is left running),
+       a World on it (?cluster=true, data set 'small') and database_url (None: as World, so
+       $WHATSAPP_CACHE_DATABASE_URL, else embedded SQLite; reset drops and reloads its tables first);
+    2. run_chaos with ClusterFailover: the master with the most keys is SIGKILLed at outage_from_s,
+       the replay waits at outage_until_s for its replica's promotion; then the old master is
+       restarted (empty; it rejoins as the heir's replica);
+    3. with lost_writes, replication.lost_writes_on_failover twice on the same lab (the old master
+       restarted in between): raw SETs acknowledged by a master whose replica is cut off, the master
+       SIGKILLed, the promoted replica checked. These are cache writes: the database has every
+       acknowledged write of the workload (the report's lost writes count those).
+    """
+    from .lab import LocalCluster
+    from .world import World
+
+    own = lab is None
+    lab = LocalCluster(masters=3, replicas_per_master=1, node_timeout_ms=1000) if own else lab
+    world = None
+    try:
+        if own:
+            lab.start()
+        world = World(lab.url + "?cluster=true", database_url, seed=spec.seed, dataset=None if reset else "small")
+        if reset:
+            world.reset("small")
+        outage = ClusterFailover(lab)
+        report = run_chaos(world, outage, spec, progress)
+        world.close()
+        world = None
+        lab.restart(outage.victim)
+        report.failover["old_master_restarted"] = True
+        if lost_writes:
+            report.failover["cache_writes"] = _lost_cache_writes(lab)
+        return report
+    finally:
+        if world is not None:
+            world.close()
+        if own:
+            lab.stop()
+
+
+def _lost_cache_writes(lab) -> dict:
+    """Acknowledged raw writes lost on a failover, without WAIT and with WAIT 1 (the victims restarted after)."""
+    from .replication import lost_writes_on_failover
+
+    results = {}
+    for name, timeout_ms in (("without_wait", None), ("with_wait", 50)):
+        before = {n.port for n in lab.nodes() if n.alive}
+        lost = lost_writes_on_failover(lab, synced=10, cut_off=10, wait_timeout_ms=timeout_ms)
+        results[name] = {**asdict(lost), "acknowledged": lost.acknowledged, "describe": lost.describe()}
+        for port in sorted(before - {n.port for n in lab.nodes() if n.alive}):
+            lab.restart(port)
+    return results
 
 
 def _check_world(world, outage, spec) -> None:
     if not isinstance(outage, Outage):
-        raise InvalidInput("outage must be a FakeOutage or a ServerOutage")
+        raise InvalidInput("outage must be a FakeOutage, a ServerOutage or a ClusterFailover")
     if not isinstance(spec, ChaosSpec):
         raise InvalidInput("spec must be a ChaosSpec")
     if world.dataset is None:
@@ -576,6 +695,8 @@ def _percentile(ordered: list[float], percent: float) -> float:
 def format_report(report: ChaosReport, measured: bool = False) -> str:
     """A fixed-width report; `measured` adds this machine's wall-clock figures (which vary run to run)."""
     lines = [*_headline(report), "", *_phase_table(report, measured), "", *_totals(report)]
+    if report.failover is not None:
+        lines += _failover_lines(report.failover, measured)
     if measured:
         lines.append(f"{'Wall-clock time':<21}{report.measured_wall_s:,.1f} s for the replay on this machine")
     return "\n".join(lines)
@@ -631,6 +752,27 @@ def _totals(report: ChaosReport) -> list[str]:
         f"{'Circuit breaker':<21}{_transitions_text(report.transitions)}",
         f"{'Guard':<21}" + ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in report.guard.items()),
     ]
+
+
+def _failover_lines(facts: dict, measured: bool) -> list[str]:
+    ranges = ",".join(f"{first}-{last}" for first, last in facts["slots"])
+    lines = [f"{'Killed master':<21}slots {ranges} ({facts['keys_on_victim']:,} keys), SIGKILL at the outage's "
+             f"start; its replica promoted; old master "
+             + ("restarted empty after the run (rejoined as a replica)" if facts["old_master_restarted"]
+                else "left down")]
+    if measured and facts["measured_failover_s"] is not None:
+        lines.append(f"{'Failover':<21}{facts['measured_failover_s']:.1f} s from the kill to every slot served "
+                     f"(the outage window's requests took {facts['measured_window_replay_s']:.1f} s; the replay "
+                     f"waited for the promotion)")
+    cache = facts.get("cache_writes")
+    if cache:
+        plain, waited = cache["without_wait"], cache["with_wait"]
+        lines.append(f"{'Cache writes lost':<21}without WAIT {plain['lost']} of {plain['acknowledged']} acknowledged "
+                     f"by the master; with WAIT 1 {waited['lost_confirmed']} of the {waited['confirmed']} it "
+                     f"confirmed ({waited['lost']} of {waited['acknowledged']} acknowledged)")
+        lines.append(f"{'':<21}raw SETs, the replica cut off for the last {plain['cut_off']}, then the master "
+                     f"SIGKILLed; the database keeps the workload's writes")
+    return lines
 
 
 def _recovery_text(report: ChaosReport) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from .config import DATABASE_URL_ENV, REDIS_URL_ENV
@@ -247,6 +248,11 @@ from --outage-from to --outage-until seconds Redis is away:
   pause  it is SIGSTOPped, then continued (its data survives; clients wait out timeouts)
   down   an in-process fakeredis refuses every call (its data survives: a network cut)
   hung   every call to the fakeredis times out
+  failover  a local Redis Cluster (3 masters, 1 replica each, node timeout 1000 ms) runs
+         the workload; the master with the most keys is SIGKILLed and the replay waits,
+         at the window's end, until its replica is promoted (the old master is restarted
+         empty after the run); then raw writes acknowledged by a master and lost on the
+         promoted replica are counted without and with WAIT 1
 Without --mode: kill if a redis-server binary is on the PATH, else down (with a note).
 
 The report: per phase (before, during, after the outage) requests, hit ratio, reads
@@ -265,7 +271,7 @@ def _chaos(args: argparse.Namespace) -> str:
     import json
 
     from . import redis_server
-    from .chaos import ChaosSpec, FakeOutage, ServerOutage, format_report, run_chaos
+    from .chaos import ChaosSpec, FakeOutage, ServerOutage, format_report, run_chaos, run_failover
     from .resilience import FailurePolicy
 
     outage_from = args.duration // 3 if args.outage_from is None else args.outage_from
@@ -273,6 +279,14 @@ def _chaos(args: argparse.Namespace) -> str:
     spec = ChaosSpec(actions=args.actions, duration_s=args.duration, outage_from_s=outage_from,
                      outage_until_s=outage_until, seed=args.seed)
     mode = args.mode or ("kill" if redis_server.available() else "down")
+    if mode == "failover":
+        if not redis_server.available():
+            raise ConfigError("--mode failover runs a local Redis Cluster: no redis-server binary on the PATH")
+        if args.naive:
+            raise ConfigError("--naive is not available with --mode failover")
+        with _without_backend_env():
+            report = run_failover(spec, args.database_url, args.reset, progress=not args.no_progress)
+        return json.dumps(report.to_dict(), indent=2) if args.json else format_report(report, measured=True)
     if args.mode is None and mode == "down":
         print("whatsapp-cache chaos: no redis-server binary on the PATH, so an in-process fakeredis is "
               "cut off instead (--mode down)", file=sys.stderr)
@@ -288,6 +302,18 @@ def _chaos(args: argparse.Namespace) -> str:
         if server is not None:
             server.stop()
     return json.dumps(report.to_dict(), indent=2) if args.json else format_report(report, measured=bool(server))
+
+
+@contextlib.contextmanager
+def _without_backend_env():
+    """$WHATSAPP_CACHE_REDIS_URL and $WHATSAPP_CACHE_DATABASE_URL set aside meanwhile (chaos breaks its own Redis)."""
+    import os
+
+    saved = {name: os.environ.pop(name) for name in (REDIS_URL_ENV, DATABASE_URL_ENV) if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _chaos_world(redis_url: str | None, args: argparse.Namespace, policy):
@@ -421,8 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     chaos = commands.add_parser("chaos", help="kill Redis mid-workload: failed requests, database load, "
                                               "recovery, lost writes, stale entries",
                                 description=CHAOS_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    chaos.add_argument("--mode", choices=("kill", "pause", "down", "hung"),
-                       help="kill|pause a throw-away redis-server, or down|hung an in-process fakeredis "
+    chaos.add_argument("--mode", choices=("kill", "pause", "down", "hung", "failover"),
+                       help="kill|pause a throw-away redis-server, down|hung an in-process fakeredis, or "
+                            "failover: SIGKILL a master of a local 3 x 1 Redis Cluster "
                             "(default: kill if redis-server is installed, else down)")
     chaos.add_argument("--actions", type=_count_arg(1), default=3000, help="user actions to replay (default 3000)")
     chaos.add_argument("--seed", type=int, default=0, help="random seed for data set and workload (default 0)")
