@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from whatsapp_cache.codec import META_FIELD, is_meta
@@ -127,3 +128,6 @@ def started_cluster(**options):
         yield lab
     finally:
         assert stopped(lab) == []
+
+
+own_cluster = contextmanager(started_cluster)  # `with own_cluster(...) as lab:` for a test that kills nodes

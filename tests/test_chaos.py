@@ -13,7 +13,7 @@ import re
 import pytest
 
 from whatsapp_cache import InvalidInput, SystemClock, World, redis_server
-from support import stopped
+from support import own_cluster
 from whatsapp_cache.chaos import (CHAOS_MIX, PHASES, ChaosSpec, ClusterFailover, FakeOutage, ServerOutage,
                                   format_report, run_chaos, run_failover)
 from whatsapp_cache.config import DATABASE_URL_ENV
@@ -255,16 +255,10 @@ def test_cluster_master_killed_mid_workload_fails_nothing_and_loses_nothing(monk
     """Issue 7.4: requests keep being served (from the database while the slots have no master); the
     database keeps every acknowledged write; raw cache writes are lost without WAIT, none WAIT confirmed."""
     need_redis_server()
-    from whatsapp_cache.lab import LocalCluster
-
     monkeypatch.delenv(DATABASE_URL_ENV, raising=False)  # embedded SQLite
-    lab = LocalCluster(masters=3, replicas_per_master=1, node_timeout_ms=1000)
-    try:
-        lab.start()
+    with own_cluster(masters=3, replicas_per_master=1, node_timeout_ms=1000) as lab:
         report = run_failover(SPEC, lab=lab)
         layout = lab.nodes()
-    finally:
-        assert stopped(lab) == []
     before, during, after = (report.phase(name) for name in PHASES)
     assert report.requests > 3_000 and (report.failed, report.lost_writes, report.stale) == (0, 0, 0), \
         report.failures[:3]

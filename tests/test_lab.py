@@ -18,7 +18,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 from redis.sentinel import Sentinel
 
-from support import leftovers, require_redis_server, running, started_cluster, stopped
+from support import leftovers, own_cluster, require_redis_server, running, started_cluster, stopped
 
 from whatsapp_cache import redis_server
 from whatsapp_cache.cli import main
@@ -115,10 +115,7 @@ def test_down_leaves_alone_a_recorded_pid_that_is_no_longer_the_labs_redis(tmp_p
 
 @pytest.mark.live
 def test_killing_a_master_promotes_its_replica_and_the_data_survives(figures):
-    require_redis_server()
-    lab = LocalCluster(masters=3, replicas_per_master=1, node_timeout_ms=1000)
-    try:
-        lab.start()
+    with own_cluster(masters=3, replicas_per_master=1, node_timeout_ms=1000) as lab:
         victim = next(node for node in lab.nodes() if node.role == "master")
         heir = next(node.port for node in lab.nodes() if node.replicates == victim.port)
         first, last = victim.slots[0]
@@ -140,8 +137,6 @@ def test_killing_a_master_promotes_its_replica_and_the_data_survives(figures):
         lab.restart(victim.port)  # back empty, as a replica of the node that took its place
         assert next(n for n in lab.nodes() if n.port == victim.port).replicates == heir
         figures(f"lab: cluster failover after SIGKILL of a master: {took:.1f} s (cluster-node-timeout 1000 ms)")
-    finally:
-        assert stopped(lab) == []
 
 
 @pytest.mark.live

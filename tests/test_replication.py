@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from support import require_redis_server, started_cluster, stopped
+from support import own_cluster, require_redis_server, started_cluster
 
 from whatsapp_cache.errors import InvalidInput
 from whatsapp_cache.lab import LocalCluster
@@ -60,25 +60,19 @@ def test_wait_confirms_every_write_on_a_healthy_replica(cluster, figures):
 
 @pytest.mark.live
 def test_acknowledged_writes_are_lost_on_failover_and_wait_says_which(figures):
-    require_redis_server()
-    lab = LocalCluster(masters=3, replicas_per_master=1, node_timeout_ms=1000)
-    try:
-        lab.start()
+    with own_cluster(masters=3, replicas_per_master=1, node_timeout_ms=1000) as lab:
         plain = lost_writes_on_failover(lab, synced=10, cut_off=10)
         assert (plain.acknowledged, plain.lost, plain.confirmed, plain.lost_confirmed) == (20, 10, 0, 0)
-        lab.restart(next(iter(lab._nodes)))  # the victim comes back empty, as its heir's replica
+        assert len(lab.restart_killed()) == 1  # the victim comes back empty, as its heir's replica
 
         waited = lost_writes_on_failover(lab, synced=10, cut_off=10, wait_timeout_ms=50)
         assert (waited.acknowledged, waited.confirmed, waited.lost, waited.lost_confirmed) == (20, 10, 10, 0)
-        for port in [n.port for n in lab.nodes() if not n.alive]:
-            lab.restart(port)
+        lab.restart_killed()
 
         frozen_only = lost_writes_on_failover(lab, synced=5, cut_off=5, cut_link=False)
         assert (frozen_only.acknowledged, frozen_only.lost) == (10, 0)  # the bytes sat in its socket buffer
         for result in (plain, waited, frozen_only):
             figures(result.describe())
-    finally:
-        assert stopped(lab) == []
 
 
 def test_bad_input_is_refused():

@@ -457,11 +457,9 @@ def _lost_cache_writes(lab) -> dict:
 
     results = {}
     for name, timeout_ms in (("without_wait", None), ("with_wait", 50)):
-        before = {n.port for n in lab.nodes() if n.alive}
         lost = lost_writes_on_failover(lab, synced=10, cut_off=10, wait_timeout_ms=timeout_ms)
         results[name] = {**asdict(lost), "acknowledged": lost.acknowledged, "describe": lost.describe()}
-        for port in sorted(before - {n.port for n in lab.nodes() if n.alive}):
-            lab.restart(port)
+        lab.restart_killed()
     return results
 
 

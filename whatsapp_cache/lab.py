@@ -382,6 +382,13 @@ class _Lab:
         """SIGCONT a paused node."""
         self._node(port).signal(signal.SIGCONT)
 
+    def restart_killed(self) -> list[int]:
+        """Start again every node whose process is gone (each comes back empty); their ports."""
+        killed = sorted(port for port, node in self._nodes.items() if not node.alive())
+        for port in killed:
+            self.restart(port)
+        return killed
+
     def live_ports(self) -> list[int]:
         """The ports of the nodes whose processes run."""
         return [port for port, node in self._nodes.items() if node.alive()]
