@@ -82,7 +82,7 @@ def test_write_behind_in_two_steps_queues_the_same_entry_and_survives_a_lost_str
     later = pattern.set(USER, "stream away")
     monkeypatch.undo()
     assert later > version and world.repo.status(USER) == ("stream away", later)
-    assert world.guard.pending == 2, "the cached record to drop and the version counter to raise"
+    assert world.guard.pending == 3, "the cached record and the profile to drop, the version counter to raise"
     assert pattern.get(USER) == Versioned("stream away", later)
     assert pattern.set(USER, "next") > later
 

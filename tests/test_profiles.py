@@ -2,6 +2,8 @@
 
 import pytest
 
+from whatsapp_cache.datatypes import generation
+
 from support import DAY, SECOND, counts
 
 from whatsapp_cache import NotFound
@@ -144,15 +146,15 @@ def test_a_write_between_the_generation_read_and_the_fill_keeps_the_old_row_out(
 
 
 def test_a_write_between_the_miss_and_the_generation_read_is_what_gets_cached(world, monkeypatch):
-    read_generation = world.redis.get
+    claim_generation = generation.claim
     writes = []
 
-    def a_write_lands_first(key):
+    def a_write_lands_first(client, key, ttl_ms):
         if not writes:
             writes.append(world.profiles.update(USER, status_message="written first"))
-        return read_generation(key)
+        return claim_generation(client, key, ttl_ms)
 
-    monkeypatch.setattr(world.redis, "get", a_write_lands_first)
+    monkeypatch.setattr(generation, "claim", a_write_lands_first)
     assert world.profiles.get(USER).status_message == "written first"
     monkeypatch.undo()
     before = counts(world, "profiles")

@@ -116,16 +116,17 @@ def test_an_error_reply_means_redis_is_up():
     assert guard.breaker.state == CLOSED
 
 
-def test_remembered_keys_are_dropped_before_the_next_call_and_generations_bumped():
+def test_remembered_keys_are_dropped_before_the_next_call_with_a_new_generation():
     guard, client, _ = _guard()
     client.set("data", "old")
-    client.set("gen", "7")
-    guard.remember("data", "gen", 60_000)
-    assert guard.pending == 1
+    client.set("copy", "old too")
+    client.set("gen", "~g0000000000000007")
+    guard.remember("data", "gen", 60_000, siblings=("copy",))
+    assert guard.pending == 2
     trace = _trace(guard)
-    assert trace.cache(client.get, "data") is None
-    assert client.get("gen") == "8" and 0 < client.pttl("gen") <= 60_000
-    assert guard.pending == 0 and guard.stats.repaired == 1 and trace.round_trips == 2
+    assert trace.cache(client.get, "data") is None and client.get("copy") is None
+    assert client.get("gen") not in (None, "~g0000000000000007") and 0 < client.pttl("gen") <= 60_000
+    assert guard.pending == 0 and guard.stats.repaired == 2 and trace.round_trips == 2
 
 
 def test_a_repair_that_fails_keeps_its_keys_for_the_next_try():
@@ -191,13 +192,13 @@ def test_writes_reach_the_database_and_no_stale_entry_outlives_the_outage(world)
         world.groups.remove_member(GROUP, world.repo.group_members(GROUP)[0])
         sent = world.messages.send(SMALL_CHAT, A, "sent while Redis was away")
         assert world.sessions.logout(token) is True
-    assert world.guard.pending == 4 and world.guard.breaker.state == OPEN
+    assert world.guard.pending == 5 and world.guard.breaker.state == OPEN  # the profile's status copy too
     world.clock.advance(world.failure_policy.reset_after_ms)  # the next call is the probe
     assert world.profiles.get(USER).status_message == "written while Redis was away"
     assert world.groups.members(GROUP) == set(world.repo.group_members(GROUP))
     assert world.messages.recent(SMALL_CHAT)[0] == sent
     assert world.sessions.authenticate(token) is None
-    assert world.guard.pending == 0 and world.guard.stats.repaired == 4
+    assert world.guard.pending == 0 and world.guard.stats.repaired == 5
     assert "fallback" not in {r.outcome for r in world.metrics.log[-4:]}
 
 

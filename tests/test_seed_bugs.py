@@ -363,5 +363,5 @@ def test_a_new_connections_handshake_is_not_counted_as_the_calls_work(world):
         world.profiles.get("u000001")
         world.profiles.get("u000001")
     assert sent.handshakes >= 1
-    assert [command[0] for command in sent.commands] == ["HGETALL", "GET", "EVALSHA", "HGETALL"]
+    assert [command[0] for command in sent.commands] == ["HGETALL", "SET", "GET", "EVALSHA", "HGETALL"]
     assert sent.round_trips == 4

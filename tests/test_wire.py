@@ -44,10 +44,11 @@ def test_a_script_call_is_one_round_trip_but_script_objects_in_a_pipeline_are_tw
     """redis-py asks SCRIPT EXISTS before a pipeline holding Script objects: why get_many uses EVALSHA."""
     names = world.scripts.names()
     keys = world.keys.profile("u000001")
+    script_keys, args = [keys.data, keys.generation], [1000, "~g0000000000000001"]
     with count_round_trips(world.redis, names) as alone:
-        world.scripts.invalidate(keys=list(keys), args=[1000])
+        world.scripts.invalidate(keys=script_keys, args=args)
     pipe = world.redis.pipeline(transaction=False)
-    world.scripts.invalidate(keys=list(keys), args=[1000], client=pipe)
+    world.scripts.invalidate(keys=script_keys, args=args, client=pipe)
     with count_round_trips(world.redis, names) as piped:
         pipe.execute()
     assert alone.trips == [("EVALSHA <invalidate>",)]

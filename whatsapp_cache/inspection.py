@@ -14,6 +14,8 @@ from typing import Iterator
 
 from redis.connection import AbstractConnection
 
+from .datatypes.generation import TOKEN_PATTERN
+
 _patch_lock = threading.Lock()
 
 
@@ -35,7 +37,8 @@ class CommandLog:
         return [_shorten(" ".join(self._words(command)), width) for command in self.commands]
 
     def _words(self, command: tuple[str, ...]) -> list[str]:
-        words = [str(part) for part in command]
+        # generation tokens are random (see datatypes/generation.py): shown as <token>, so runs read alike
+        words = [TOKEN_PATTERN.sub("<token>", str(part)) for part in command]
         if words and words[0].upper() == "EVALSHA" and len(words) > 1:
             words[1] = f"<{self.script_names.get(words[1], words[1][:8])}>"
         return words

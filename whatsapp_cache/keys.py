@@ -17,10 +17,18 @@ NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class EntryKeys(NamedTuple):
-    """An entry's data key and the generation counter that guards its fills."""
+    """An entry's data key, the generation that guards its fills, and what else caches the same row.
+
+    `siblings` are other data keys holding a copy of the same database row (a user's profile hash and
+    the pattern lessons' status record): every write drops them together, under the one generation.
+    `version_counter` is write-behind's per-user counter: while it is ahead of the row a fill reads,
+    a newer write is still queued, and the fill is refused.
+    """
 
     data: str
     generation: str
+    siblings: tuple[str, ...] = ()
+    version_counter: str | None = None
 
 
 def token_digest(token: str) -> str:
@@ -46,7 +54,10 @@ class KeySchema:
         return self._entry("session", token_hash, "data")
 
     def profile(self, user_id: str) -> EntryKeys:
-        return self._entry("user", user_id, "profile")
+        """A user's profile hash; it shares its generation with the status record (one row, one invalidation)."""
+        entry = self._entry("user", user_id, "profile")
+        return entry._replace(siblings=(self._user_key(user_id, "status"),),
+                              version_counter=self.status_version(user_id))
 
     def recent_messages(self, conversation_id: str) -> EntryKeys:
         return self._entry("chat", conversation_id, "recent")
@@ -55,12 +66,18 @@ class KeySchema:
         return self._entry("group", group_id, "members")
 
     def status(self, user_id: str) -> EntryKeys:
-        """A user's status message as the caching-pattern lessons cache it (shares the profile's generation)."""
-        return EntryKeys(f"{self.namespace}:user:{{{user_id}}}:status", self.profile(user_id).generation)
+        """A user's status message as the caching-pattern lessons cache it: the same row as the profile,
+        so the same generation, and each write drops the other copy."""
+        profile = self._entry("user", user_id, "profile")
+        return EntryKeys(self._user_key(user_id, "status"), profile.generation, (profile.data,),
+                         self.status_version(user_id))
 
     def status_version(self, user_id: str) -> str:
         """Write-behind's per-user version counter (no TTL: versions must never go backwards)."""
-        return f"{self.namespace}:user:{{{user_id}}}:version"
+        return self._user_key(user_id, "version")
+
+    def _user_key(self, user_id: str, suffix: str) -> str:
+        return f"{self.namespace}:user:{{{user_id}}}:{suffix}"
 
     def write_behind_stream(self) -> str:
         return f"{self.namespace}:{{writes}}:status"

@@ -96,7 +96,7 @@ def stale_set_race(world, user_id: str, guarded: bool) -> tuple[list[Step], "obj
     actors = {"reader": pattern.read(user_id), "writer": pattern.write(user_id, "new status")}
     order = [("reader", "GET: a miss"), ("reader", "SELECT: reads the row"),
              ("writer", "UPDATE: commits a new version"),
-             ("writer", "DEL + bump generation" if guarded else "DEL"),
+             ("writer", "DEL + new generation" if guarded else "DEL"),
              ("reader", "fill, if generation unchanged" if guarded else "SET what it read")]
     timeline, _ = replay(world, user_id, actors, order)
     return timeline, pattern.get(user_id)

@@ -37,9 +37,11 @@ log = logging.getLogger("whatsapp_cache")
 UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, ClusterError, TryAgainError, SlotNotCoveredError)
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 REPLAY_BATCH = 500
+# Raise write-behind's version counter to a version written while Redis was away; a counter that is
+# absent or holds something foreign is set to it.
 RAISE_COUNTER = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+local current = tonumber(redis.pcall('GET', KEYS[1]))
+if current == nil or current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 return 1
 """
 
@@ -202,8 +204,9 @@ class CacheGuard:
         return result
 
     def remember(self, data_key: str, generation_key: str | None = None, ttl_ms: int = 0,
-                 counter: tuple[str, int] | None = None) -> None:
-        """A write could not reach this key: drop it (and bump its generation) when Redis is back."""
+                 counter: tuple[str, int] | None = None, siblings: tuple[str, ...] = ()) -> None:
+        """A write could not reach this key: drop it (its `siblings`, other copies of the same row, too)
+        and set a new generation when Redis is back."""
         if not self.policy.repair:
             return
         with self._lock:
@@ -213,6 +216,8 @@ class CacheGuard:
                 return
             counter_key, floor = counter if counter else (None, None)
             self._pending[data_key] = (generation_key, ttl_ms, floor)
+            for sibling in siblings:
+                self._pending.setdefault(sibling, (None, 0, None))
             if counter_key is not None:
                 self._pending[counter_key] = (None, -1, floor)  # a counter to raise, not a key to drop
 
@@ -259,6 +264,7 @@ class CacheGuard:
             log.warning("cache repaired: dropped %d entries that missed writes while Redis was away", len(pending))
 
     def _replay_batch(self, items) -> None:
+        from .datatypes.generation import new_token
         from .datatypes.scripts import queue_script
 
         pipe = self.client.pipeline(transaction=False)  # on a cluster: split by node, one write each
@@ -268,6 +274,5 @@ class CacheGuard:
                 continue
             pipe.delete(key)
             if generation_key is not None:
-                pipe.incr(generation_key)
-                pipe.pexpire(generation_key, max(ttl_ms, 1))
+                pipe.set(generation_key, new_token(), px=max(ttl_ms, 1))
         pipe.execute()

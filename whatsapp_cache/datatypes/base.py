@@ -17,6 +17,7 @@ from ..keys import EntryKeys, KeySchema
 from ..metrics import Metrics, Trace
 from ..resilience import CacheUnavailable
 from ..ttl import TTLs
+from . import generation as generations
 from .scripts import Scripts
 
 log = logging.getLogger("whatsapp_cache")
@@ -82,19 +83,30 @@ class CachedType:
         return EMPTY_REPLIES[command]()
 
     def _miss(self, trace: Trace, keys: EntryKeys) -> str | None:
-        """Count a miss and read the entry's generation, before the database is asked.
+        """Count a miss and claim the entry's generation token, before the database is asked.
 
-        The fill succeeds only if no write bumped the generation since this read, so a
-        value read from the database before a concurrent write is never cached after it.
-        None (Redis unavailable) means: serve from the database and do not fill.
+        The fill succeeds only if the generation still holds this token, so a value read
+        from the database before a concurrent write is never cached after it (generation.py).
+        None (Redis unavailable, or a foreign value in the generation key) means: serve from
+        the database and do not fill.
         """
         trace.miss()
         if trace.outcome == "fallback":
             return None
         try:
-            return trace.cache(self.ctx.redis.get, keys.generation) or ""
+            token = trace.cache(generations.claim, self.ctx.redis, keys.generation, self.ttl_ms)
         except CacheUnavailable:
             return None
+        if token is None:
+            self._corrupt(keys, "generation key holds a foreign value")
+            self._drop_foreign_generation(trace, keys)
+        return token
+
+    def _drop_foreign_generation(self, trace: Trace, keys: EntryKeys) -> None:
+        try:
+            trace.cache(self.ctx.redis.delete, keys.generation)
+        except CacheUnavailable:
+            pass  # the next miss tries again
 
     def _fresh_meta(self, keys: EntryKeys, raw_marker: str | None, present: bool = False) -> Meta | None:
         """The marker if the entry is complete, current and unexpired; None is a miss.
@@ -113,25 +125,38 @@ class CachedType:
         return meta if meta.fresh(self.now()) else None
 
     def _fill(self, trace: Trace, keys: EntryKeys, generation: str | None, kind: str, items: list[str],
-              missing: bool = False, ttl_ms: int | None = None) -> bool:
+              missing: bool = False, ttl_ms: int | None = None, version: int | None = None) -> bool:
         """Write a complete entry with its marker and TTL atomically, unless a write came first.
 
-        No generation (Redis was unavailable when the request read it) or no Redis now: no fill.
+        No generation (Redis was unavailable when the request claimed it) or no Redis now: no fill.
+        `version` is the row's version, for entries a write-behind write may still be ahead of.
         """
         if generation is None:
             return False
-        ttl_ms = ttl_ms or self.ctx.ttls.jittered_ms("negative" if missing else self.data_type, self.ctx.rng)
-        marker = encode_meta(self.now() + ttl_ms, missing)
-        args = [generation, ttl_ms, kind, marker, *items]
+        script_keys, args = self._fill_call(keys, generation, kind, items, missing, ttl_ms, version)
         try:
-            return bool(trace.cache(self.ctx.scripts.fill, keys=[keys.data, keys.generation], args=args))
+            filled = trace.cache(self.ctx.scripts.fill, keys=script_keys, args=args)
         except CacheUnavailable:
             return False
+        if filled == -1:
+            self._corrupt(keys, "generation key held a foreign value; dropped")
+        return filled == 1
+
+    def _fill_call(self, keys: EntryKeys, generation: str, kind: str, items: list[str], missing: bool = False,
+                   ttl_ms: int | None = None, version: int | None = None) -> tuple[list[str], list]:
+        """The FILL script's keys and arguments (see scripts.FILL)."""
+        ttl_ms = ttl_ms or self.ctx.ttls.jittered_ms("negative" if missing else self.data_type, self.ctx.rng)
+        marker = encode_meta(self.now() + ttl_ms, missing)
+        script_keys = [keys.data, keys.generation]
+        if version is not None and keys.version_counter is not None:
+            script_keys.append(keys.version_counter)
+        return script_keys, [generation, ttl_ms, kind, marker, "" if version is None else version, *items]
 
     def _invalidate(self, trace: Trace, keys: EntryKeys) -> bool:
-        """Drop the cached entry after a write; if Redis is unavailable, drop it once it is back."""
+        """Drop the cached entry (and its siblings) after a write; if Redis is unavailable, once it is back."""
         try:
-            trace.cache(self.ctx.scripts.invalidate, keys=[keys.data, keys.generation], args=[self.ttl_ms])
+            trace.cache(self.ctx.scripts.invalidate, keys=[keys.data, keys.generation, *keys.siblings],
+                        args=[self.ttl_ms, generations.new_token()])
             return True
         except CacheUnavailable:
             self._remember(trace, keys)
@@ -139,7 +164,7 @@ class CachedType:
 
     def _remember(self, trace: Trace, keys: EntryKeys) -> None:
         if trace.guard is not None:
-            trace.guard.remember(keys.data, keys.generation, self.ttl_ms)
+            trace.guard.remember(keys.data, keys.generation, self.ttl_ms, siblings=keys.siblings)
 
     def _corrupt(self, keys: EntryKeys, reason: str) -> None:
         log.warning("corrupt cache entry %s (%s); treated as a miss", keys.data, reason)

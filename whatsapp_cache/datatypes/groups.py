@@ -8,6 +8,7 @@ from ..db.repository import group_conversation_id
 from ..errors import InvalidInput, NotFound
 from ..resilience import CacheUnavailable
 from .base import CachedType
+from .generation import new_token
 
 
 class GroupMembers(CachedType):
@@ -76,7 +77,7 @@ class GroupMembers(CachedType):
                 changed = trace.db(repo.add_group_member, group_id, user_id, self.now())
             else:
                 changed = trace.db(repo.remove_group_member, group_id, user_id)
-            args = [op, user_id, self.now(), self.ttl_ms]
+            args = [op, user_id, self.now(), self.ttl_ms, new_token()]
             try:
                 trace.cache(self.ctx.scripts.change_member, keys=[keys.data, keys.generation], args=args)
             except CacheUnavailable:

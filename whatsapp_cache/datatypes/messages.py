@@ -18,6 +18,7 @@ from ..db.repository import direct_conversation_id
 from ..errors import InvalidInput, NotFound
 from ..resilience import CacheUnavailable
 from .base import CachedType, log
+from .generation import new_token
 
 RECENT_LIMIT = 100
 
@@ -99,7 +100,7 @@ class RecentMessages(CachedType):
             if not trace.db(self.ctx.repo.is_participant, conversation, sender_id):
                 raise InvalidInput(f"{sender_id!r} is not a participant of {conversation_id!r}")
             row = trace.db(self.ctx.repo.insert_message, conversation_id, sender_id, body, self.now())
-            args = [encode_message(row), row["id"], RECENT_LIMIT, self.now(), self.ttl_ms]
+            args = [encode_message(row), row["id"], RECENT_LIMIT, self.now(), self.ttl_ms, new_token()]
             try:
                 trace.cache(self.ctx.scripts.push_message, keys=[keys.data, keys.generation], args=args)
             except CacheUnavailable:

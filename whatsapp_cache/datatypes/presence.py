@@ -19,11 +19,13 @@ would cost a round trip per master holding some of them, and make the marker per
 
 from __future__ import annotations
 
+import redis
+
 from .. import validation
 from ..codec import META_PREFIX
 from ..errors import InvalidInput, NotFound
 from ..resilience import CacheUnavailable
-from .base import CachedType
+from .base import CachedType, log
 
 MAX_ASKED = 10_000
 PRESENCE_MARKER = META_PREFIX  # not a valid user id, so it cannot collide with one
@@ -56,6 +58,8 @@ class Presence(CachedType):
             except CacheUnavailable:
                 if trace.guard is not None:
                     trace.guard.remember(key)  # the set lacks this heartbeat: rebuild it from the database
+            except redis.ResponseError as exc:  # the key holds something foreign: the next read rebuilds it
+                self._drop_foreign(trace, key, exc)
 
     def online_among(self, user_ids: list[str]) -> frozenset[str]:
         """Which of these users (say, my contacts) are online, in one round trip."""
@@ -71,12 +75,24 @@ class Presence(CachedType):
                 trace.outcome = "fallback"
                 seen = trace.db(self.ctx.repo.last_seen, user_ids)
                 return frozenset(u for u, at in seen.items() if at is not None and at > cutoff)
+            except redis.ResponseError as exc:  # a foreign value: a miss, and the refill replaces it
+                self._drop_foreign(trace, key, exc)
+                marker = None
             if marker is not None:
                 return frozenset(u for u, score in zip(user_ids, scores) if score is not None and score > cutoff)
             trace.miss()
             recent = trace.db(self.ctx.repo.seen_since, cutoff)
             self._refill(trace, key, recent)
             return frozenset(u for u in user_ids if u in recent)
+
+    def _drop_foreign(self, trace, key: str, exc: Exception) -> None:
+        """A presence key that is not our sorted set: logged as a corrupt entry and deleted."""
+        log.warning("corrupt cache entry %s (%s); dropped", key, exc)
+        try:
+            trace.cache(self.ctx.redis.delete, key)
+        except CacheUnavailable:
+            if trace.guard is not None:
+                trace.guard.remember(key)
 
     def is_online(self, user_id: str) -> bool:
         return user_id in self.online_among([user_id])
@@ -105,6 +121,9 @@ class Presence(CachedType):
                                       args=args)
             except CacheUnavailable:
                 return None  # nothing to clean while Redis is away; the next interval does it
+            except redis.ResponseError as exc:  # a foreign value in the set's place: dropped, nothing to clean
+                self._drop_foreign(trace, self.ctx.keys.presence(), exc)
+                return 0
         return None if removed < 0 else removed
 
     def tracked(self) -> int:

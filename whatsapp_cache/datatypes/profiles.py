@@ -8,12 +8,13 @@ import redis
 from redis.exceptions import NoScriptError
 
 from .. import validation
-from ..codec import META_FIELD, CorruptEntry, decode_fields, encode_meta, hash_items
+from ..codec import META_FIELD, CorruptEntry, decode_fields, hash_items
 from ..db.repository import PROFILE_FIELDS
 from ..errors import InvalidInput, NotFound
 from ..keys import EntryKeys
 from ..metrics import Trace
 from ..resilience import CacheUnavailable, execute_keeping_errors
+from . import generation as generations
 from .base import CachedType
 from .scripts import FILL, queue_script
 
@@ -53,15 +54,15 @@ class Profiles(CachedType):
                 self._fill(trace, keys, generation, "hash", [], missing=True)
                 raise NotFound(f"no user with id {user_id!r}")
             fields = {name: row[name] for name in PROFILE_FIELDS}
-            self._fill(trace, keys, generation, "hash", hash_items(fields))
+            self._fill(trace, keys, generation, "hash", hash_items(fields), version=row["version"])
             return Profile(user_id, **fields)
 
     def get_many(self, user_ids: list[str]) -> dict[str, Profile]:
         """Profiles of many users (at most MAX_BATCH ids) by id; unknown ids are left out.
 
-        Round trips: one pipeline of HGETALLs; if any missed, one pipeline of GETs of their
+        Round trips: one pipeline of HGETALLs; if any missed, one pipeline claiming their
         generations, then one pipeline of fill scripts (EVALSHA; each refused if a write
-        bumped its generation since). One SELECT for all misses. Unknown ids are cached as
+        set a new generation since). One SELECT for all misses. Unknown ids are cached as
         'no such user', like get(). Metrics: one request per distinct id (operation
         "get_many"), each a hit, miss or fallback as get() would count it; the first id's
         request carries the batch's round trips, query and latency, so totals stay exact.
@@ -111,29 +112,38 @@ class Profiles(CachedType):
         rows = trace.db(self.ctx.repo.users, list(keys))
         fields = {user_id: {name: row[name] for name in PROFILE_FIELDS} for user_id, row in rows.items()}
         if generations is not None:
-            fills = [self._fill_args(entry, generation, fields.get(user_id))
-                     for (user_id, entry), generation in zip(keys.items(), generations)]
+            fills = [self._fill_args(entry, generation, fields.get(user_id), rows.get(user_id))
+                     for (user_id, entry), generation in zip(keys.items(), generations) if generation is not None]
             self._fill_many(trace, fills)
         return {user_id: Profile(user_id, **values) for user_id, values in fields.items()}
 
-    def _generations(self, trace: Trace, entries: list[EntryKeys]) -> list[str] | None:
-        """Each entry's generation in one pipelined round trip; None if Redis is unavailable."""
+    def _generations(self, trace: Trace, entries: list[EntryKeys]) -> list[str | None] | None:
+        """Each entry's generation token claimed in one pipelined round trip; None if Redis is unavailable.
+
+        An entry whose generation key holds a foreign value gets None: it is served, not filled.
+        """
         if trace.outcome == "fallback":
             return None
         pipe = self.ctx.redis.pipeline(transaction=False)
         for entry in entries:
-            pipe.get(entry.generation)
+            generations.queue_claim(pipe, entry.generation, self.ttl_ms)
         try:
-            return [generation or "" for generation in trace.cache(pipe.execute)]
+            replies = trace.cache(execute_keeping_errors, pipe)
         except CacheUnavailable:
             return None
+        tokens = [generations.claimed(*pair) for pair in zip(replies[::2], replies[1::2])]
+        for entry, token in zip(entries, tokens):
+            if token is None:
+                self._corrupt(entry, "generation key holds a foreign value")
+                self._drop_foreign_generation(trace, entry)
+        return tokens
 
-    def _fill_args(self, keys: EntryKeys, generation: str, fields: dict | None) -> tuple[list[str], list]:
+    def _fill_args(self, keys: EntryKeys, generation: str, fields: dict | None,
+                   row: dict | None) -> tuple[list[str], list]:
         """The FILL script's keys and arguments for one entry, as base._fill builds them."""
-        missing = fields is None
-        ttl_ms = self.ctx.ttls.jittered_ms("negative" if missing else self.data_type, self.ctx.rng)
-        marker = encode_meta(self.now() + ttl_ms, missing)
-        return [keys.data, keys.generation], [generation, ttl_ms, "hash", marker, *hash_items(fields or {})]
+        if fields is None:
+            return self._fill_call(keys, generation, "hash", [], missing=True)
+        return self._fill_call(keys, generation, "hash", hash_items(fields), version=row["version"])
 
     def _fill_many(self, trace: Trace, fills: list[tuple[list[str], list]]) -> None:
         """Every fill in one pipelined round trip of EVALSHA.

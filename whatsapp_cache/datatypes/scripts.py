@@ -1,7 +1,7 @@
 """The Lua scripts that make each cache write atomic (value, marker and TTL in one step).
 
-Every script takes KEYS[1] = the entry's data key and KEYS[2] = its generation counter;
-both share a hash tag, so the scripts also run on Redis Cluster (a script runs on the node
+Every script takes KEYS[1] = the entry's data key and KEYS[2] = its generation (generation.py);
+all of an entry's keys share a hash tag, so the scripts also run on Redis Cluster (a script runs on the node
 of its first key, and all its keys must be in one slot).
 """
 
@@ -11,47 +11,58 @@ import redis
 
 from ..backends import is_cluster
 
-# Fill an entry from the database, only if no write happened since the reader looked
-# (its generation is unchanged). ARGV: expected generation ('*' = a writer's own fill,
-# which bumps the generation instead), TTL ms, kind (hash|list|set), marker, items...
+# Fill an entry from the database, only if no write happened since the reader looked (the
+# generation still holds the token the reader claimed; see generation.py) and, for a user's row,
+# no write-behind write is still queued (its version counter is not ahead of the row read).
+# KEYS: data, generation[, write-behind version counter].
+# ARGV: the reader's token ('*' + a new token: a writer's own fill, which sets it instead),
+# TTL ms, kind (hash|list|set), marker, the row's version ('' = no such check), items...
+# Returns 1 filled, 0 refused, -1 refused and a foreign generation value dropped.
 FILL = """
 local unpack = table.unpack or unpack
-local current = redis.call('GET', KEYS[2]) or ''
-if ARGV[1] == '*' then
-  redis.call('INCR', KEYS[2])
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
-elseif current ~= ARGV[1] then
-  return 0
+if string.sub(ARGV[1], 1, 1) == '*' then
+  redis.call('SET', KEYS[2], string.sub(ARGV[1], 2), 'PX', ARGV[2])
+else
+  local current = redis.pcall('GET', KEYS[2])
+  if type(current) == 'table' then
+    redis.call('DEL', KEYS[2])
+    return -1
+  end
+  if current ~= ARGV[1] then return 0 end
+end
+if KEYS[3] and ARGV[5] ~= '' then
+  local pending = tonumber(redis.pcall('GET', KEYS[3]))
+  if pending ~= nil and pending > tonumber(ARGV[5]) then return 0 end
 end
 redis.call('DEL', KEYS[1])
 local kind = ARGV[3]
 if kind == 'hash' then
-  redis.call('HSET', KEYS[1], '~meta', ARGV[4], unpack(ARGV, 5))
+  redis.call('HSET', KEYS[1], '~meta', ARGV[4], unpack(ARGV, 6))
 elseif kind == 'list' then
-  if #ARGV > 4 then redis.call('RPUSH', KEYS[1], unpack(ARGV, 5)) end
+  if #ARGV > 5 then redis.call('RPUSH', KEYS[1], unpack(ARGV, 6)) end
   redis.call('RPUSH', KEYS[1], ARGV[4])
 else
-  redis.call('SADD', KEYS[1], ARGV[4], unpack(ARGV, 5))
+  redis.call('SADD', KEYS[1], ARGV[4], unpack(ARGV, 6))
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
-# Drop an entry and bump its generation, so a fill already in flight is refused.
-# ARGV: generation TTL ms.
+# Drop an entry (and every other cached copy of its row) and set a new generation, so a fill
+# already in flight is refused. KEYS: data, generation, other copies... ARGV: generation TTL ms, new token.
 INVALIDATE = """
-redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[1])
-return redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[1])
+local dropped = redis.call('DEL', KEYS[1])
+for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+return dropped
 """
 
 # Put one message into a cached newest-first list, only if the list is complete and fresh.
 # Returns 1 inserted, 0 nothing cached, 2 already present, 3 older than all kept, -1 dropped
 # (an incomplete list or a key of another type).
-# ARGV: message JSON (starting {"id":N,), message id, max messages, now ms, generation TTL ms.
+# ARGV: message JSON (starting {"id":N,), message id, max messages, now ms, generation TTL ms, new token.
 PUSH_MESSAGE = """
-redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('SET', KEYS[2], ARGV[6], 'PX', ARGV[5])
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind == 'none' then return 0 end
 local marker = kind == 'list' and redis.call('LINDEX', KEYS[1], -1) or ''
@@ -85,10 +96,10 @@ return 1
 """
 
 # Add or remove one member of a cached set, only if the set is complete and fresh.
-# Returns 1 changed, 0 nothing cached, -1 dropped a partial set (or a key of another type). ARGV: op, member, now ms, generation TTL ms.
+# Returns 1 changed, 0 nothing cached, -1 dropped a partial set (or a key of another type).
+# ARGV: op, member, now ms, generation TTL ms, new token.
 CHANGE_MEMBER = """
-redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[4])
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind == 'none' then return 0 end
 local marker = nil
@@ -141,7 +152,7 @@ class Scripts:
     """The scripts registered on one client (EVALSHA, falling back to EVAL once)."""
 
     def __init__(self, client: redis.Redis):
-        from ..patterns.scripts import GUARDED_SET, SET_IF_NEWER, WRITE_BEHIND
+        from ..patterns.scripts import APPLIED, GUARDED_SET, SET_IF_NEWER, WRITE_BEHIND
 
         self.fill = client.register_script(FILL)
         self.invalidate = client.register_script(INVALIDATE)
@@ -151,6 +162,7 @@ class Scripts:
         self.guarded_set = client.register_script(GUARDED_SET)
         self.set_if_newer = client.register_script(SET_IF_NEWER)
         self.write_behind = client.register_script(WRITE_BEHIND)
+        self.applied = client.register_script(APPLIED)
 
     def names(self) -> dict[str, str]:
         """SHA1 of each script -> its name, to show EVALSHA calls readably."""

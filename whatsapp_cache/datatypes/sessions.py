@@ -9,6 +9,7 @@ from ..codec import META_FIELD, CorruptEntry, decode_fields, hash_items
 from ..errors import NotFound
 from ..keys import token_digest
 from .base import CachedType
+from .generation import new_token, writer_claim
 
 FIELD_TYPES = {"user_id": str, "device": str, "created_ms": int, "expires_ms": int}
 SESSION_LIFETIME_MS = 30 * 24 * 3600 * 1000
@@ -65,8 +66,8 @@ class Sessions(CachedType):
             if trace.db(self.ctx.repo.user, user_id) is None:
                 raise NotFound(f"no user with id {user_id!r}")
             trace.db(self.ctx.repo.insert_session, digest, user_id, device, session.created_ms, session.expires_ms)
-            self._fill(trace, self.ctx.keys.session(digest), "*", "hash", hash_items(vars(session)),
-                       ttl_ms=self._cache_ttl(session))
+            self._fill(trace, self.ctx.keys.session(digest), writer_claim(new_token()), "hash",
+                       hash_items(vars(session)), ttl_ms=self._cache_ttl(session))
         return token
 
     def authenticate(self, token: SecretToken | str) -> Session | None:

@@ -16,11 +16,12 @@ from ..clock import SimulatedClock
 from ..codec import CorruptEntry, PAYLOAD_VERSION
 from ..concurrency import Steps, run_steps
 from ..datatypes.base import log
+from ..datatypes.generation import claimed, queue_claim
 from ..datatypes.scripts import Scripts
 from ..db import Repository
 from ..keys import KeySchema
 from ..metrics import Metrics, Trace
-from ..resilience import CacheUnavailable
+from ..resilience import CacheUnavailable, execute_keeping_errors
 from ..staleness import VersionLog
 from .. import validation
 from ..errors import InvalidInput, NotFound
@@ -115,7 +116,8 @@ class StatusPattern:
                 return self._observed(user_id, fresh)
             try:
                 if self.guarded_fill:
-                    yield from self._cache(trace, self.ctx.scripts.guarded_set, keys=[keys.data, keys.generation],
+                    yield from self._cache(trace, self.ctx.scripts.guarded_set,
+                                           keys=[keys.data, keys.generation, keys.version_counter],
                                            args=[generation, ttl, self._record(fresh, ttl), fresh.version])
                 else:
                     yield from self._cache(trace, self.ctx.redis.set, keys.data, self._record(fresh, ttl), px=ttl)
@@ -143,7 +145,7 @@ class StatusPattern:
     def _remember(self, trace: Trace, user_id: str) -> None:
         if trace.guard is not None:
             keys = self.ctx.keys.status(user_id)
-            trace.guard.remember(keys.data, keys.generation, self.ctx.ttl_ms)
+            trace.guard.remember(keys.data, keys.generation, self.ctx.ttl_ms, siblings=keys.siblings)
 
     def get(self, user_id: str) -> Versioned:
         """read() run to its end on the clock (no other operation interleaved)."""
@@ -178,24 +180,30 @@ class StatusPattern:
         return self.ctx.clock.now_ms()
 
     def _cached(self, trace: Trace, user_id: str) -> Steps:
-        """One round trip: the cached record (None if absent, expired or corrupt) and the generation."""
+        """One round trip: the cached record (None if absent, expired or corrupt) and the generation
+        token claimed for a fill (None: a foreign value there, so no fill; see generation.py)."""
         keys = self.ctx.keys.status(user_id)
         pipe = self.ctx.redis.pipeline(transaction=False)
         pipe.get(keys.data)
-        pipe.get(keys.generation)
+        queue_claim(pipe, keys.generation, self.ctx.ttl_ms)
         try:
-            raw, generation = yield from self._cache(trace, pipe.execute)
+            raw, *claim = yield from self._cache(trace, execute_keeping_errors, pipe)
         except CacheUnavailable:
             trace.outcome = "fallback"
             return None, None
+        generation = claimed(*claim)
+        if generation is None:
+            log.warning("corrupt cache entry %s (generation key holds a foreign value); no fill", keys.generation)
         if raw is None:
-            return None, generation or ""
+            return None, generation
         try:
+            if isinstance(raw, Exception):
+                raise CorruptEntry(str(raw))
             record, expires = decode_record(raw)
         except CorruptEntry as exc:
             log.warning("corrupt cache entry %s (%s); treated as a miss", keys.data, exc)
-            return None, generation or ""
-        return (record if expires > self._now() else None), generation or ""
+            return None, generation
+        return (record if expires > self._now() else None), generation
 
     def _write_database(self, trace: Trace, user_id: str, text: str) -> Steps:
         """UPDATE the row (the new version is the truth from this moment); return the version."""

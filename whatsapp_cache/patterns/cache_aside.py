@@ -1,8 +1,8 @@
 """Cache-aside (lazy loading), in the seed's naive form and with the stale-set race fixed.
 
-    read:  GET record + generation -> hit? done
+    read:  GET record + claim the generation -> hit? done
            miss -> SELECT -> fill (fixed: only if the generation is unchanged)
-    write: UPDATE -> drop the cached record (fixed: and bump the generation)
+    write: UPDATE -> drop the cached record (fixed: and set a new generation)
 
 The race the fix closes (Nishtala et al., "Scaling Memcache at Facebook", NSDI 2013):
 a reader misses and reads the old row; a writer updates the row and deletes the key;
@@ -12,6 +12,7 @@ the reader then fills the old row, which stays cached until its TTL.
 from __future__ import annotations
 
 from ..concurrency import Steps
+from ..datatypes.generation import new_token
 from .base import StatusPattern
 
 
@@ -27,9 +28,10 @@ class CacheAside(StatusPattern):
 
     def _after_write(self, trace, user_id: str, text: str, version: int) -> Steps:
         keys = self.ctx.keys.status(user_id)
-        if self.guarded:
-            yield from self._cache(trace, self.ctx.scripts.invalidate, keys=[keys.data, keys.generation],
-                                   args=[self.ctx.ttl_ms])
+        if self.guarded:  # also drops the profile hash: the same row, one invalidation
+            yield from self._cache(trace, self.ctx.scripts.invalidate,
+                                   keys=[keys.data, keys.generation, *keys.siblings],
+                                   args=[self.ctx.ttl_ms, new_token()])
         else:
             yield from self._cache(trace, self.ctx.redis.delete, keys.data)
 

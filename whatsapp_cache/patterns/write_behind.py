@@ -21,7 +21,7 @@ floor), and the guard raises the counter to that version once Redis is back.
 On a Redis Cluster the stream ({writes}) and a user's keys ({user id}) live in different slots,
 and no script may touch both. There a write takes two steps, two round trips:
 
-    1. the same script on the user's slot: next version, cached record, generation bump
+    1. the same script on the user's slot: next version, cached record, new generation
     2. XADD the entry to the one stream; only then is the write acknowledged
 
 If step 2 fails because Redis is unavailable, the write goes to the database at that version
@@ -51,12 +51,17 @@ from ..metrics import Metrics
 from .. import validation
 from ..errors import NotFound
 from ..resilience import CacheUnavailable
+from ..datatypes.generation import new_token
+from ..datatypes.scripts import queue_script
+from ..ttl import TTLs
 from .base import StatusPattern
+from .scripts import APPLIED
 
 log = logging.getLogger("whatsapp_cache")
 GROUP = "db-writers"
 STATUS_LIMIT = 256          # the users.status_message column
 MAX_VERSION = 2 ** 63 - 1   # the users.version column (BIGINT)
+GENERATION_TTL_MS = TTLs().ms("profiles")  # the generation the worker sets lives as long as a profile
 
 
 def ensure_group(client: redis.Redis, stream: str) -> None:
@@ -89,11 +94,11 @@ class WriteBehind(StatusPattern):
             trace.outcome = "write"
             value = json.dumps(text, ensure_ascii=False)
             status = keys.status(user_id)
-            script_keys = [status.data, keys.status_version(user_id), status.generation]
+            script_keys = [status.data, status.version_counter, status.generation, *status.siblings]
             try:
                 version = yield from self._cache(trace, self.ctx.scripts.write_behind,
                                                  keys=script_keys + ([] if self.two_steps else [self.stream]),
-                                                 args=[value, now, ttl, user_id, now + ttl, now * 1000])
+                                                 args=[value, now, ttl, user_id, now + ttl, now * 1000, new_token()])
             except CacheUnavailable:
                 version = yield from self._write_without_redis(trace, user_id, text, now)
             else:
@@ -124,7 +129,7 @@ class WriteBehind(StatusPattern):
         if trace.guard is not None:
             keys = self.ctx.keys.status(user_id)
             trace.guard.remember(keys.data, keys.generation, self.ctx.ttl_ms,
-                                 counter=(self.ctx.keys.status_version(user_id), version))
+                                 counter=(keys.version_counter, version), siblings=keys.siblings)
         return version
 
 
@@ -176,6 +181,7 @@ class WriteBehindWorker:
 
     def __post_init__(self) -> None:
         self.stream = self.keys.write_behind_stream()
+        self._applied = self.redis.register_script(APPLIED)
         ensure_group(self.redis, self.stream)
 
     def run_once(self, block_ms: int | None = None) -> BatchResult:
@@ -216,6 +222,7 @@ class WriteBehindWorker:
                 newest[user_id] = (value, version)
         result.applied = self._write(newest)
         result.skipped = len(newest) - result.applied
+        self._drop_older_copies(newest)
         ids = [entry_id for entry_id, _ in entries]
         pipe = self.redis.pipeline(transaction=True)
         pipe.xack(self.stream, GROUP, *ids)
@@ -223,6 +230,22 @@ class WriteBehindWorker:
         result.acknowledged = pipe.execute()[0]
         self._count(result, bool(newest))
         return result
+
+    def _drop_older_copies(self, newest: dict[str, tuple[str, int]]) -> None:
+        """Once the database has each user's version, drop cached copies that may be older (scripts.APPLIED).
+
+        Fills are refused while a newer version is queued (the version counter is ahead of the row);
+        this also covers a counter that was lost meanwhile. Before the acknowledgement: if it fails,
+        the batch is redelivered and this runs again.
+        """
+        if not newest:
+            return
+        pipe = self.redis.pipeline(transaction=False)  # on a cluster: one write per master, sent together
+        for user_id, (_value, version) in newest.items():
+            keys = self.keys.status(user_id)
+            queue_script(self._applied, pipe, [keys.data, keys.generation, *keys.siblings],
+                         [version, new_token(), GENERATION_TTL_MS])
+        pipe.execute()
 
     def _write(self, newest: dict[str, tuple[str, int]]) -> int:
         if self.metrics is None:
@@ -266,6 +289,7 @@ class WriteBehindWorker:
             yield latency.cache_round_trip() * (2 + int(result.claimed > 0))
             if self.totals.passes > before and result.applied + result.skipped:
                 yield latency.database_query()
+                yield latency.cache_round_trip()  # dropping older cached copies (_drop_older_copies)
         return result
 
     # a background thread, for notebooks and tests with real concurrency

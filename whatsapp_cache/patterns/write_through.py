@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..concurrency import Steps
 from ..datatypes.scripts import queue_script
+from ..datatypes.generation import new_token
 from .base import StatusPattern, Versioned
 
 
@@ -29,10 +30,10 @@ class WriteThrough(StatusPattern):
         ttl = self.ctx.ttl_with_jitter()
         record = self._record(Versioned(text, version), ttl)
         # One slot (the user's hash tag), so a MULTI/EXEC also works on a Redis Cluster.
-        pipe = self.ctx.redis.pipeline(transaction=True)  # the generation bump refuses in-flight fills
-        pipe.incr(keys.generation)
-        pipe.pexpire(keys.generation, self.ctx.ttl_ms)
+        pipe = self.ctx.redis.pipeline(transaction=True)  # a new generation refuses in-flight fills
+        pipe.set(keys.generation, new_token(), px=self.ctx.ttl_ms)
         if self.guarded:
+            pipe.delete(*keys.siblings)  # the profile hash caches the same row: one invalidation
             queue_script(self.ctx.scripts.set_if_newer, pipe, [keys.data], [version, ttl, record])
         else:
             pipe.set(keys.data, record, px=ttl)
