@@ -4,7 +4,8 @@
     worker: XAUTOCLAIM entries a dead worker left pending, XREADGROUP new ones,
             keep the newest version per user (coalescing), UPDATE ... WHERE version < new,
             then XACK + XDEL
-    read:   cached record; on a miss the database (which may still lag the queue)
+    read:   cached record; on a miss the database (which may still lag the queue), not cached
+            while the user's version counter is ahead of the row (a newer write is queued)
 
 The seed publishes to a queue after writing the cache, so a failed publish loses the
 write, and two workers can apply one user's updates out of order. Here the queue entry
