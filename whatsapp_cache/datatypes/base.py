@@ -91,6 +91,14 @@ class CachedType:
         trace.miss()
         if trace.outcome == "fallback":
             return None
+        return self._generation(trace, keys)
+
+    def _generation(self, trace: Trace, keys: EntryKeys) -> str | None:
+        """The entry's generation ('' before its first write); None if Redis is unavailable.
+
+        Read before the database is asked or written, it lets the script that follows tell
+        whether another write came in between.
+        """
         try:
             return trace.cache(self.ctx.redis.get, keys.generation) or ""
         except CacheUnavailable:

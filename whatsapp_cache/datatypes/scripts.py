@@ -84,13 +84,22 @@ end
 return 1
 """
 
-# Add or remove one member of a cached set, only if the set is complete and fresh.
-# Returns 1 changed, 0 nothing cached, -1 dropped a partial set (or a key of another type). ARGV: op, member, now ms, generation TTL ms.
+# Add or remove one member of a cached set, only if the set is complete and fresh, and only if no
+# other write to the group came between the writer's database write and this script (the generation
+# is still the one it read before writing): two writers' changes may reach Redis in another order
+# than the database's, and an add applied after a later remove would keep a member the database dropped.
+# Returns 1 changed, 0 nothing cached, -1 dropped a partial set (or a key of another type), -2 dropped
+# after another write. ARGV: op, member, now ms, generation TTL ms, generation read before the write.
 CHANGE_MEMBER = """
+local unchanged = (redis.call('GET', KEYS[2]) or '') == ARGV[5]
 redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind == 'none' then return 0 end
+if not unchanged then
+  redis.call('DEL', KEYS[1])
+  return -2
+end
 local marker = nil
 for _, member in ipairs(kind == 'set' and redis.call('SMEMBERS', KEYS[1]) or {}) do
   if string.sub(member, 1, 5) == '~meta' then marker = member break end
