@@ -109,6 +109,27 @@ def test_a_fill_racing_an_add_does_not_cache_the_old_set(world, monkeypatch):
     assert OUTSIDER in world.groups.members(GROUP)  # ...was not cached
 
 
+@pytest.mark.parametrize("first, second", [("add", "remove"), ("remove", "add")])
+def test_two_changes_of_one_member_reaching_redis_out_of_the_databases_order_leave_no_wrong_set(
+        world, monkeypatch, first, second):
+    """The first writer's database write, then all of the second writer's request, then the first's script."""
+    member = OUTSIDER if first == "add" else sorted(db_members(world))[0]
+    world.groups.members(GROUP)
+    name = {"add": "add_group_member", "remove": "remove_group_member"}[first]
+    write = getattr(world.repo, name)
+
+    def written_then_overtaken(*args):
+        changed = write(*args)
+        monkeypatch.setattr(world.repo, name, write)
+        getattr(world.groups, f"{second}_member")(GROUP, member)  # stored after the first, cached before it
+        return changed
+
+    monkeypatch.setattr(world.repo, name, written_then_overtaken)
+    getattr(world.groups, f"{first}_member")(GROUP, member)
+    assert (member in db_members(world)) == (second == "add")
+    assert world.groups.members(GROUP) == db_members(world)
+
+
 def test_empty_group_costs_one_query_then_hits(world):
     world.groups.create("gempty", "Nobody here")
     world.metrics.reset()

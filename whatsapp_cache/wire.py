@@ -222,7 +222,7 @@ CLAIMED_ROUND_TRIPS: dict[str, Claim] = {
     f"profiles.get_many({BATCH}) (hits)": Claim(1, "pipeline of HGETALLs"),
     "groups.members (hit)": Claim(1, "SMEMBERS"),
     "groups.members (miss)": Claim(3, "SMEMBERS; claim the generation (SET NX + GET, pipelined); FILL script"),
-    "groups.add_member": Claim(1, "CHANGE_MEMBER script"),
+    "groups.add_member": Claim(2, "claim the generation (before the database write); CHANGE_MEMBER script"),
     "group fan-out: recipients (the seed: all members of the group)": Claim(1, "SMEMBERS"),
     "group fan-out: online recipients (members, then online_among)":
         Claim(2, "SMEMBERS; ZMSCORE of the marker and the members (it needs the first answer)"),

@@ -93,6 +93,15 @@ class CachedType:
         trace.miss()
         if trace.outcome == "fallback":
             return None
+        return self._generation(trace, keys)
+
+    def _generation(self, trace: Trace, keys: EntryKeys) -> str | None:
+        """Claim the entry's generation token (generation.py); None if Redis is unavailable or the key
+        holds a foreign value (logged and dropped).
+
+        Claimed before the database is asked or written, it lets the script that follows tell
+        whether another write came in between.
+        """
         try:
             token = trace.cache(generations.claim, self.ctx.redis, keys.generation, self.ttl_ms)
         except CacheUnavailable:

@@ -56,7 +56,12 @@ class GroupMembers(CachedType):
             self._invalidate(trace, self.ctx.keys.recent_messages(group_conversation_id(group_id)))
 
     def add_member(self, group_id: str, user_id: str) -> bool:
-        """Add a member in the database, then to the cached set only if that set is complete."""
+        """Add a member in the database, then to the cached set only if that set is complete.
+
+        The set's generation is read before the database write: if another write to the group
+        changes it before this one's script runs, the script drops the set instead (their
+        changes may reach Redis in another order than the database's).
+        """
         return self._change("add", group_id, user_id)
 
     def remove_member(self, group_id: str, user_id: str) -> bool:
@@ -72,12 +77,16 @@ class GroupMembers(CachedType):
             if trace.db(self.ctx.repo.group, group_id) is None:
                 raise NotFound(f"no group {group_id!r}")
             self._require_users(trace, [user_id])
+            generation = self._generation(trace, keys)
             repo = self.ctx.repo
             if op == "add":
                 changed = trace.db(repo.add_group_member, group_id, user_id, self.now())
             else:
                 changed = trace.db(repo.remove_group_member, group_id, user_id)
-            args = [op, user_id, self.now(), self.ttl_ms, new_token()]
+            if generation is None:  # no Redis (or a foreign generation) before the write: drop the set later
+                self._remember(trace, keys)
+                return changed
+            args = [op, user_id, self.now(), self.ttl_ms, generation, new_token()]
             try:
                 trace.cache(self.ctx.scripts.change_member, keys=[keys.data, keys.generation], args=args)
             except CacheUnavailable:

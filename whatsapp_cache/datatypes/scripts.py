@@ -95,13 +95,22 @@ end
 return 1
 """
 
-# Add or remove one member of a cached set, only if the set is complete and fresh.
-# Returns 1 changed, 0 nothing cached, -1 dropped a partial set (or a key of another type).
-# ARGV: op, member, now ms, generation TTL ms, new token.
+# Add or remove one member of a cached set, only if the set is complete and fresh, and only if no
+# other write to the group came between the writer's database write and this script (the generation
+# still holds the token it claimed before writing): two writers' changes may reach Redis in another
+# order than the database's, and an add applied after a later remove would keep a member the database
+# dropped. Returns 1 changed, 0 nothing cached, -1 dropped a partial set (or a key of another type),
+# -2 dropped after another write. ARGV: op, member, now ms, generation TTL ms, token claimed before
+# the write, new token.
 CHANGE_MEMBER = """
-redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[4])
+local unchanged = redis.pcall('GET', KEYS[2]) == ARGV[5]
+redis.call('SET', KEYS[2], ARGV[6], 'PX', ARGV[4])
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind == 'none' then return 0 end
+if not unchanged then
+  redis.call('DEL', KEYS[1])
+  return -2
+end
 local marker = nil
 for _, member in ipairs(kind == 'set' and redis.call('SMEMBERS', KEYS[1]) or {}) do
   if string.sub(member, 1, 5) == '~meta' then marker = member break end
