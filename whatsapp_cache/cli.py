@@ -52,6 +52,9 @@ Every pass of the worker:
                  or late entry can never overwrite a newer status;
   5. XACK + XDEL acknowledges and deletes the batch, only after the database committed.
 Entries that cannot be stored (malformed) are acknowledged and dropped with a warning.
+If Redis or the database fails (down, hung, restarted empty), the worker logs each kind
+of failure once, waits (redis-py's backoff, up to 5 s), recreates the consumer group if
+it is gone, and goes on; what a failed pass read stays pending and is read back first.
 
 Run as many workers as you like, each with its own --consumer name; if one dies, the
 others pick up its entries after --claim-idle-ms. Without --once or --drain the worker
@@ -81,39 +84,19 @@ def _count_arg(minimum: int):
     return parse
 
 
-def _url_secrets(url: str | None) -> set[str]:
-    """The password of a URL (raw and percent-decoded), to scrub from a driver's error text."""
-    from urllib.parse import unquote
-
-    from .config import REDIS_SCHEMES
-
-    if not url:
-        return set()
-    scheme, _, rest = url.partition("://")
-    userinfo = rest.rpartition("@")[0]
-    _user, colon, password = userinfo.partition(":")
-    secret = password if colon else (userinfo if scheme.lower() in REDIS_SCHEMES else "")
-    return {text for text in (secret, unquote(secret)) if text}
-
-
 def _describe(exc: BaseException, config) -> str:
     """One line naming the backend (masked URL) and the driver's complaint (password scrubbed)."""
     import redis
 
+    from .config import error_summary, url_secrets
+
     where = f"Redis at {config.redis_label}" if isinstance(exc, redis.RedisError) else \
         f"database at {config.database_label}"
-    inner = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's exception
-    lines = str(inner).strip().splitlines()
-    text = lines[0].strip() if lines else ""
-    for secret in _url_secrets(config.redis_url) | _url_secrets(config.database_url):
-        text = text.replace(secret, "***")
-    return f"{where}: {type(inner).__name__}" + (f": {text}" if text else "")
+    return f"{where}: {error_summary(exc, url_secrets(config.redis_url) | url_secrets(config.database_url))}"
 
 
 def _worker(args: argparse.Namespace) -> str:
-    import contextlib
     import json
-    import logging
     import os
     import signal
     import socket
@@ -121,16 +104,15 @@ def _worker(args: argparse.Namespace) -> str:
     from dataclasses import asdict
 
     import redis
-    from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError, SQLAlchemyError
+    from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 
-    from .backends import REDIS_TIMEOUT_S, make_engine, make_redis
+    from .backends import make_engine, make_redis
     from .clock import SystemClock
     from .config import BackendConfig
     from .db import Repository
     from .keys import KeySchema
-    from .patterns.write_behind import WriteBehindWorker, ensure_group
+    from .patterns.write_behind import WriteBehindWorker, block_limit_ms
 
-    log = logging.getLogger("whatsapp_cache")
     config = BackendConfig.resolve(args.redis_url, args.database_url)
     if config.redis_url is None or config.database_url is None:
         raise ConfigError("the worker needs a live Redis and a live database: pass --redis-url and "
@@ -139,10 +121,6 @@ def _worker(args: argparse.Namespace) -> str:
     consumer = args.consumer if args.consumer is not None else f"{socket.gethostname()}-{os.getpid()}"
     if not consumer.strip():
         raise ConfigError("--consumer must not be empty")
-    block_limit = int(REDIS_TIMEOUT_S * 1000) - 500
-    if args.block_ms > block_limit:
-        raise ConfigError(f"--block-ms must be at most {block_limit} (the Redis client times out "
-                          f"after {int(REDIS_TIMEOUT_S * 1000)} ms)")
 
     @contextlib.contextmanager
     def backend_errors(doing: str):
@@ -151,7 +129,6 @@ def _worker(args: argparse.Namespace) -> str:
         except (redis.RedisError, SQLAlchemyError) as exc:
             raise WorkerError(f"{doing}: {_describe(exc, config)}") from None
 
-    transient = (redis.ConnectionError, redis.TimeoutError, OperationalError, InterfaceError)
     stop = threading.Event()
 
     def on_signal(signum, _frame):
@@ -163,6 +140,10 @@ def _worker(args: argparse.Namespace) -> str:
     engine = None
     previous = {}
     try:
+        block_limit = block_limit_ms(client)
+        if block_limit is not None and args.block_ms > block_limit:
+            raise ConfigError(f"--block-ms must be at most {block_limit}: Redis may end a BLOCK 100 ms late, and "
+                              f"the client gives up after {client.get_connection_kwargs()['socket_timeout']} s")
         engine = make_engine(config)
         repo = Repository(engine)
         with backend_errors("cannot start the worker"):
@@ -187,24 +168,7 @@ def _worker(args: argparse.Namespace) -> str:
             return json.dumps(asdict(worker.totals))
         print(f"write-behind worker {consumer}: stream {worker.stream} -> {config.database_label} "
               f"(Redis {config.redis_label}); SIGTERM or Ctrl-C to stop", file=sys.stderr, flush=True)
-        delay = 0.0
-        with backend_errors("worker stopped"):
-            while not stop.is_set():
-                try:
-                    worker.run_once(block_ms=args.block_ms)
-                    delay = 0.0
-                except transient as exc:
-                    delay = min(5.0, max(0.2, delay * 2))
-                    log.warning("write-behind worker %s: %s; retrying in %.1f s", consumer,
-                                _describe(exc, config), delay)
-                    stop.wait(delay)
-                except redis.ResponseError as exc:
-                    if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
-                        raise
-                    log.warning("write-behind worker %s: the stream or its group was deleted; creating it again",
-                                consumer)
-                    ensure_group(client, worker.stream)
-        return json.dumps(asdict(worker.totals))
+        return json.dumps(asdict(worker.run(stop, block_ms=args.block_ms)))
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Iterable
+from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigError
 
@@ -44,6 +45,31 @@ def mask_url(url: str | None) -> str:
 def error_detail(url: str, exc: Exception) -> str:
     """A parser's complaint about `url`, unless the URL holds credentials it might echo."""
     return str(exc) if mask_url(url) == url else f"{type(exc).__name__} (details hidden: the URL holds credentials)"
+
+
+def url_secrets(url: str | None) -> set[str]:
+    """The password of a URL (raw and percent-decoded), to scrub from a driver's error text."""
+    if not url:
+        return set()
+    scheme, _, rest = url.partition("://")
+    userinfo = rest.rpartition("@")[0]
+    _user, colon, password = userinfo.partition(":")
+    secret = password if colon else (userinfo if scheme.lower() in REDIS_SCHEMES else "")
+    return {text for text in (secret, unquote(secret)) if text}
+
+
+def error_summary(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    """The error's class and the first line of its text, every secret in it replaced by ***.
+
+    For a SQLAlchemy error, the driver's exception it wraps: its first line says what went
+    wrong, where SQLAlchemy's own text goes on with the statement and its parameters.
+    """
+    inner = getattr(exc, "orig", None) or exc
+    lines = str(inner).strip().splitlines()
+    text = lines[0].strip() if lines else ""
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return type(inner).__name__ + (f": {text}" if text else "")
 
 
 def split_cluster_flag(url: str) -> tuple[str, bool | None]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import redis
+from redis.backoff import EqualJitterBackoff
 
 from .. import validation
 from ..backends import ENCODING_ERRORS, REDIS_TIMEOUT_S, is_cluster
@@ -47,7 +48,8 @@ DEFAULT_MAXSIZE = 10_000
 MAX_WAIT_S = 60.0
 LISTEN_WAIT_S = 0.05               # how long the listener thread blocks per read
 MAX_BATCH = 1000                   # messages applied per poll() before it returns
-RETRY_MIN_S, RETRY_MAX_S = 0.05, 0.5
+# the listener's wait after n failed tries in a row: 0.05 * 2**(n-1) s, at most 0.5 s, less up to half (jitter)
+RETRY_BACKOFF = EqualJitterBackoff(cap=0.5, base=0.025)
 # Connections a TrackingAppServer opens itself; RESP2, so Redis sends invalidations to a
 # redirect target as pub/sub messages on __redis__:invalidate (RESP3 would use push replies).
 TRACKING_CLIENT_OPTIONS = {"decode_responses": True, "encoding_errors": ENCODING_ERRORS, "protocol": 2,
@@ -390,7 +392,7 @@ class _ServerBase:
             raise WhatsAppCacheError(f"the listener of {self.name} did not stop within {timeout_s} s")
 
     def _listen(self) -> None:
-        backoff = RETRY_MIN_S
+        failures = 0  # tries in a row that found no subscription
         while not self._stop.is_set():
             try:
                 with self._io:
@@ -403,11 +405,11 @@ class _ServerBase:
                     self._close_subscription()
                 up = False
             if up:
-                backoff = RETRY_MIN_S
+                failures = 0
                 self._stop.wait(0.001 if self._wanted else LISTEN_WAIT_S)  # lets poll()/disconnect() in
             else:
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, RETRY_MAX_S)
+                failures += 1
+                self._stop.wait(RETRY_BACKOFF.compute(failures))
 
     def close(self) -> None:
         self.stop()

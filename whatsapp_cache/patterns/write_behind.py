@@ -3,7 +3,9 @@
     write:  one script: next version, cached record, XADD to a stream  (all or nothing)
     worker: XAUTOCLAIM entries a dead worker left pending, XREADGROUP new ones,
             keep the newest version per user (coalescing), UPDATE ... WHERE version < new,
-            then XACK + XDEL
+            drop cached copies older than what it applied, then XACK + XDEL; its run loop
+            (a thread, or the CLI) waits out Redis or the database failing and reads back
+            first what a failed pass left pending
     read:   cached record; on a miss the database (which may still lag the queue), not cached
             while the user's version counter is ahead of the row (a newer write is queued)
 
@@ -40,8 +42,11 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field, fields
+from urllib.parse import quote
 
 import redis
+from redis.backoff import AbstractBackoff, EqualJitterBackoff
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..backends import is_cluster
 from ..clock import Clock
@@ -50,7 +55,8 @@ from ..db import Repository
 from ..keys import KeySchema
 from ..metrics import Metrics
 from .. import validation
-from ..errors import NotFound
+from ..config import error_summary
+from ..errors import InvalidInput, NotFound, WhatsAppCacheError
 from ..resilience import CacheUnavailable
 from ..datatypes.generation import new_token
 from ..datatypes.scripts import queue_script
@@ -138,7 +144,7 @@ class WriteBehind(StatusPattern):
 class BatchResult:
     """What one worker pass did."""
 
-    claimed: int = 0
+    claimed: int = 0  # taken back: entries read earlier and never acknowledged (see run_once)
     read: int = 0
     applied: int = 0
     skipped: int = 0
@@ -164,6 +170,88 @@ class WorkerTotals(BatchResult):
     db_writes: int = 0
 
 
+BACKEND_ERRORS = (redis.RedisError, SQLAlchemyError)  # a pass failing with one of these is waited out and retried
+LOST_GROUP = ("NOGROUP", "UNBLOCKED")  # error replies meaning the stream or its group is gone
+SERVER_TICK_MS = 100  # Redis checks blocked clients' timeouts this often (hz 10)
+
+
+def retry_backoff() -> AbstractBackoff:
+    """The wait after the n-th failed pass in a row: 0.1-0.2 s, doubling up to 2.5-5 s.
+
+    redis-py's equal-jitter backoff: workers that lost the same Redis do not all come back at once.
+    """
+    return EqualJitterBackoff(cap=5.0, base=0.1)
+
+
+def block_limit_ms(client: redis.Redis) -> int | None:
+    """The longest XREADGROUP BLOCK whose reply comes before `client` gives up on it (its socket timeout).
+
+    Redis ends a BLOCK on its timer (10 times a second by default), so the reply can come up
+    to 100 ms late; a quarter of the timeout (at most 400 ms) is left on top for the reply to
+    travel. None for a client that never times out.
+    """
+    timeout_s = client.get_connection_kwargs().get("socket_timeout")
+    if not timeout_s:
+        return None
+    timeout_ms = int(timeout_s * 1000)
+    return max(1, timeout_ms - SERVER_TICK_MS - min(400, timeout_ms // 4))
+
+
+def _lost_group(exc: Exception) -> bool:
+    return isinstance(exc, redis.ResponseError) and str(exc).startswith(LOST_GROUP)
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """A worker at one moment: is its loop running, how its passes went, what waits in the stream."""
+
+    consumer: str
+    running: bool
+    passes: int                 # passes completed by its loop, idle ones included
+    failures: int               # passes that failed, all told
+    failures_in_a_row: int      # back to 0 once a pass succeeds
+    last_error: str | None      # the latest failure in one line, passwords masked
+    backlog: int | None         # entries in the stream not yet acknowledged; None when Redis did not answer
+    oldest_age_ms: int | None   # how long the oldest of them has waited
+
+    def describe(self) -> str:
+        waiting = ("backlog unknown (Redis did not answer)" if self.backlog is None
+                   else f"{self.backlog} waiting (oldest {self.oldest_age_ms} ms)")
+        last = f"; last error: {self.last_error}" if self.last_error else ""
+        return (f"write-behind worker {self.consumer}: {'running' if self.running else 'stopped'}, "
+                f"{self.passes} passes, {self.failures} failed ({self.failures_in_a_row} in a row), {waiting}{last}")
+
+    __str__ = describe
+
+
+@dataclass
+class _Health:
+    """The run loop's record of its passes; each kind of failure is logged once until a pass succeeds."""
+
+    consumer: str
+    running: bool = False
+    passes: int = 0
+    failures: int = 0
+    in_a_row: int = 0
+    last_error: str | None = None
+    logged: set[str] = field(default_factory=set)
+
+    def passed(self) -> None:
+        self.passes += 1
+        if self.in_a_row:
+            log.warning("write-behind worker %s: working again after %d failed passes", self.consumer, self.in_a_row)
+            self.in_a_row = 0
+            self.logged.clear()
+
+    def failed(self, kind: str, description: str, action: str) -> None:
+        self.failures += 1
+        self.in_a_row += 1
+        self.last_error = description
+        level = logging.DEBUG if kind in self.logged else logging.WARNING
+        self.logged.add(kind)
+        log.log(level, "write-behind worker %s: %s; %s", self.consumer, description, action)
+
+
 @dataclass
 class WriteBehindWorker:
     """Drains the write-behind stream into the database; many may run, each under its own name."""
@@ -177,19 +265,49 @@ class WriteBehindWorker:
     claim_idle_ms: int = 5_000
     metrics: Metrics | None = None
     totals: WorkerTotals = field(default_factory=WorkerTotals)
+    backoff: AbstractBackoff = field(default_factory=retry_backoff, repr=False)  # between failed passes in run()
+    _health: _Health = field(init=False, repr=False)
+    _own_pending: bool = field(default=True, init=False, repr=False)  # may hold entries it read and never acked
+    _group_lost: bool = field(default=False, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def __post_init__(self) -> None:
         self.stream = self.keys.write_behind_stream()
         self._applied = self.redis.register_script(APPLIED)
+        self._health = _Health(self.consumer)
         ensure_group(self.redis, self.stream)
 
     def run_once(self, block_ms: int | None = None) -> BatchResult:
-        """One pass: reclaim abandoned entries, read new ones, apply, acknowledge."""
-        claimed = self._claim()
-        fresh = self._read_new(block_ms if not claimed else None)
-        return self._apply(claimed + fresh, len(claimed))
+        """One pass: take back entries left pending, read new ones, apply, acknowledge.
+
+        A pass that fails after reading leaves its entries pending under this worker's name
+        (as does a worker that died and comes back under the same name); the next pass reads
+        them back first instead of waiting claim_idle_ms for XAUTOCLAIM.
+        """
+        try:
+            taken = self._take_back()
+            fresh = self._read_new(block_ms if not taken else None)
+            return self._apply(taken + fresh, len(taken))
+        except BaseException:
+            self._own_pending = True
+            raise
+
+    def _take_back(self) -> list:
+        """This worker's own unacknowledged entries, then others' idle past claim_idle_ms (XAUTOCLAIM)."""
+        own = self._read_own()
+        seen = {entry_id for entry_id, _ in own}
+        return own + [entry for entry in self._claim() if entry[0] not in seen]
+
+    def _read_own(self) -> list:
+        if not self._own_pending:
+            return []
+        entries = self._read("0")                       # from id 0: this consumer's pending entries
+        self._own_pending = len(entries) >= self.batch  # a full batch: there may be more
+        gone = [entry_id for entry_id, entry in entries if not entry]  # deleted meanwhile: nothing to apply
+        if gone:
+            self.redis.xack(self.stream, GROUP, *gone)
+        return [entry for entry in entries if entry[1]]
 
     def _claim(self) -> list:
         reply = self.redis.xautoclaim(self.stream, GROUP, self.consumer, min_idle_time=self.claim_idle_ms,
@@ -197,7 +315,19 @@ class WriteBehindWorker:
         return [entry for entry in reply[1] if entry[1]]  # entries deleted meanwhile come back empty
 
     def _read_new(self, block_ms: int | None) -> list:
-        reply = self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=self.batch, block=block_ms)
+        try:
+            return self._read(">", block_ms)
+        except redis.TimeoutError:
+            if block_ms is None:
+                raise
+            # The BLOCK outlived the client's socket timeout: an idle wait, not a failure (a hung Redis
+            # fails the next pass's first command). Redis may yet hand entries to the dropped connection.
+            log.debug("write-behind worker %s: XREADGROUP BLOCK %d ms timed out; an idle pass", self.consumer, block_ms)
+            self._own_pending = True
+            return []
+
+    def _read(self, start: str, block_ms: int | None = None) -> list:
+        reply = self.redis.xreadgroup(GROUP, self.consumer, {self.stream: start}, count=self.batch, block=block_ms)
         if not reply:
             return []
         return reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))[0]
@@ -293,22 +423,97 @@ class WriteBehindWorker:
                 yield latency.cache_round_trip()  # dropping older cached copies (_drop_older_copies)
         return result
 
+    # the run loop, for the CLI and for a background thread
+
+    def run(self, stop: threading.Event, block_ms: int = 200) -> WorkerTotals:
+        """Pass until `stop` is set, outlasting Redis and the database going away; start() and the CLI run this.
+
+        A pass that fails (either backend down, hung, timing out or refusing) is logged, once per
+        kind of failure until a pass succeeds, waited out with `backoff` and tried again; what it
+        read stays pending and the next pass reads it back, so no acknowledged write is dropped.
+        A stream or group that is gone (Redis restarted empty) is created again, from id 0.
+        `block_ms` is cut to what the client's socket timeout allows, so waiting idle never times
+        out. Any other exception is a bug, and is raised.
+        """
+        block_ms = self._block_within_timeout(block_ms)
+        self._health.running = True
+        try:
+            while not stop.is_set():
+                try:
+                    self._pass(block_ms)
+                except BACKEND_ERRORS as exc:
+                    self._failed(exc)
+                    stop.wait(self.backoff.compute(self._health.in_a_row))
+        finally:
+            self._health.running = False
+        return self.totals
+
+    def _pass(self, block_ms: int) -> None:
+        if self._group_lost:
+            ensure_group(self.redis, self.stream)
+            self._group_lost = False
+        self.run_once(block_ms=block_ms)
+        self._health.passed()
+
+    def _failed(self, exc: Exception) -> None:
+        self._group_lost = _lost_group(exc)
+        where = "Redis" if isinstance(exc, redis.RedisError) else "database"
+        description = f"{where}: {error_summary(exc, self._secrets())}"
+        if self._group_lost:
+            self._health.failed("lost group", description + " (the stream or its group is gone)",
+                                "creating the group again")
+        else:
+            self._health.failed(f"{where} {type(exc).__name__}", description, "retrying")
+
+    def _secrets(self) -> set[str]:
+        """The passwords of this worker's Redis and database, never to appear in a log line or state()."""
+        engine = getattr(self.repo, "engine", None)
+        passwords = (self.redis.get_connection_kwargs().get("password"), engine and engine.url.password)
+        return {form for password in passwords if password for form in (str(password), quote(str(password), safe=""))}
+
+    def _block_within_timeout(self, block_ms: int) -> int:
+        if isinstance(block_ms, bool) or not isinstance(block_ms, int) or block_ms < 1:
+            raise InvalidInput("block_ms must be a whole number of milliseconds, at least 1")
+        limit = block_limit_ms(self.redis)
+        return block_ms if limit is None else min(block_ms, limit)
+
+    def state(self) -> WorkerState:
+        """Running or not, passes and failures so far, the last error, and the backlog now."""
+        try:
+            lag = self.lag()
+        except BACKEND_ERRORS:  # Redis is away: say so instead of failing
+            lag = None
+        health = self._health
+        return WorkerState(self.consumer, health.running, health.passes, health.failures, health.in_a_row,
+                           health.last_error, None if lag is None else lag.waiting,
+                           None if lag is None else lag.oldest_age_ms)
+
+    @property
+    def running(self) -> bool:
+        return self._health.running
+
     # a background thread, for notebooks and tests with real concurrency
+
     def start(self, block_ms: int = 200) -> None:
+        """Run the loop (see run()) on a daemon thread until stop()."""
+        if self._thread is not None and self._thread.is_alive():
+            raise WhatsAppCacheError(f"write-behind worker {self.consumer} is already started")
+        block_ms = self._block_within_timeout(block_ms)  # bad input is raised here, not in the thread
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, args=(block_ms,), name=self.consumer, daemon=True)
+        self._thread = threading.Thread(target=self._run_thread, args=(block_ms,), name=self.consumer, daemon=True)
         self._thread.start()
 
-    def _loop(self, block_ms: int) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once(block_ms=block_ms)
-            except redis.ConnectionError as exc:
-                log.warning("write-behind worker %s: %s; retrying", self.consumer, exc)
-                self._stop.wait(0.2)
+    def _run_thread(self, block_ms: int) -> None:
+        try:
+            self.run(self._stop, block_ms)
+        except Exception as exc:  # a bug, not a backend failure: the thread ends, loudly, and state() says why
+            self._health.last_error = error_summary(exc, self._secrets())
+            log.exception("write-behind worker %s stopped by an unexpected error", self.consumer)
 
     def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the thread after the pass in hand; wait up to `timeout_s` for it."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
-            self._thread = None
+            if not self._thread.is_alive():
+                self._thread = None
