@@ -219,19 +219,19 @@ def _known_users(world: World, seed: int) -> list[str]:
 
 def _timed_reads(world: World, order: list[str], outcome: str, evict, bar) -> LatencyStats:
     """Time profiles.get per user; `evict(user)` names keys to delete first (a miss)."""
-    world.metrics.reset()
     samples = []
-    for i, user in enumerate(order):
-        if evict is not None:
-            world.redis.delete(evict(user).data)
-        started = time.perf_counter()
-        world.profiles.get(user)
-        samples.append(time.perf_counter() - started)
-        _tick(bar, i)
-    outcomes = {record.outcome for record in world.metrics.log}
+    with world.metrics.recording() as records:
+        for i, user in enumerate(order):
+            if evict is not None:
+                world.redis.delete(evict(user).data)
+            started = time.perf_counter()
+            world.profiles.get(user)
+            samples.append(time.perf_counter() - started)
+            _tick(bar, i)
+    outcomes = {record.outcome for record in records}
     if outcomes != {outcome}:
         raise _NotMeasured(f"expected every read to be a {outcome}, got {sorted(outcomes)}")
-    in_calls = [record.measured_ms / 1000 for record in world.metrics.log]
+    in_calls = [record.measured_ms / 1000 for record in records]
     return _stats(samples, in_calls)
 
 

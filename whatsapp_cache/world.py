@@ -38,6 +38,11 @@ class World:
     starts and serves from the database even while Redis is down. A Redis Cluster (a URL with
     ?cluster=true) is the exception: redis-py asks a node for the slot map when the client is
     built, so a World raises ClusterUnreachable (a redis.ConnectionError) if no node answers then.
+
+    `world.metrics` counts every request; its request log (`world.metrics.log`, the rows of
+    `to_duckdb()`) keeps only the newest 100,000 records (metrics.LOG_SIZE, some 22 MB), so a
+    long-running app server stays bounded. Set `world.metrics.log_size = None` to keep every
+    record, `world.metrics.keep_log = False` to keep none; the counters stay exact either way.
     """
 
     def __init__(self, redis_url: str | None = None, database_url: str | None = None, *,

@@ -82,11 +82,12 @@ def run_pattern(world, name: str, spec: MixSpec) -> PatternResult:
     if name == "write-behind":
         worker = WriteBehindWorker(world.redis, world.repo, world.keys, world.clock, metrics=world.metrics)
         simulation.spawn(_worker(worker, spec, finished, queue), name="worker")
-    simulation.run()
+    with world.metrics.recording() as records:  # every request of the run, however few the log keeps
+        simulation.run()
     errors = [task.error for task in simulation.finished if task.error is not None]
     if errors:
         raise errors[0]
-    return _result(world, name, context, worker, queue[0])
+    return _result(world, name, context, worker, queue[0], records)
 
 
 def _client(pattern, operations, think_ms, rng):
@@ -105,10 +106,9 @@ def _worker(worker, spec, finished, queue):
         yield from worker.steps()
 
 
-def _result(world, name, context, worker, max_queue) -> PatternResult:
-    log = world.metrics.log
-    reads = [r for r in log if r.operation == "status_read"]
-    writes = [r for r in log if r.operation == "status_write"]
+def _result(world, name, context, worker, max_queue, records) -> PatternResult:
+    reads = [r for r in records if r.operation == "status_read"]
+    writes = [r for r in records if r.operation == "status_write"]
     hits = sum(r.outcome == "hit" for r in reads)
     db_writes = sum(r.db_queries for r in writes)
     if worker is not None:
