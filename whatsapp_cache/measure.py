@@ -45,7 +45,7 @@ class _NotMeasured(Exception):
 
 @dataclass(frozen=True)
 class BackendSpec:
-    """A named pair of URLs to measure; None means the World's default (environment, else embedded)."""
+    """A named pair of URLs to measure; None means the embedded backend (the environment is not read)."""
 
     name: str
     redis_url: str | None = None
@@ -146,13 +146,14 @@ def _progress_bar(total: int, progress: bool):
 
 def _measure_one(spec: BackendSpec, requests: int, seed: int, dataset: str, namespace: str, bar) -> BackendTiming:
     """One backend's timings; connection failures become an `unavailable` row."""
-    config = BackendConfig.resolve(spec.redis_url, spec.database_url)
+    config = BackendConfig.resolve(spec.redis_url, spec.database_url, environment=False)
     labels = (spec.name, config.redis_label, config.database_label)
     world = None
     created_schema = False
     try:
         created_schema = not _has_course_tables(config)
-        world = World(spec.redis_url, spec.database_url, seed=seed, dataset=dataset, namespace=namespace)
+        world = World(spec.redis_url, spec.database_url, seed=seed, dataset=dataset, namespace=namespace,
+                      environment=False)
         world.redis.ping()
         return _time_profiles(world, labels, requests, seed, bar)
     except (redis.RedisError, sa.exc.DBAPIError) as exc:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple, TypeVar
 
 from .clock import Clock
+from .config import produced_on
 from .errors import InvalidInput, NotFound
 from .latency import LatencyModel
 
@@ -124,7 +125,7 @@ class RequestLog(deque):
 
 @dataclass
 class TypeSummary:
-    """Totals for one data type (or 'overall')."""
+    """Totals for one data type (or 'overall'); `backend` names where they were produced, if known."""
 
     data_type: str
     requests: int = 0
@@ -138,6 +139,7 @@ class TypeSummary:
     simulated_ms: float = 0.0
     measured_ms: float = 0.0
     cache_failures: int = 0
+    backend: str = ""
 
     @property
     def reads(self) -> int:
@@ -160,6 +162,9 @@ class TypeSummary:
         self.simulated_ms += record.simulated_ms
         self.measured_ms += record.measured_ms
         self.cache_failures += record.cache_failures
+
+
+_COUNTED = [f.name for f in fields(TypeSummary) if f.name not in ("data_type", "backend")]
 
 
 @dataclass
@@ -239,8 +244,8 @@ class Metrics:
             rows += [s for t, s in self._totals.items() if t not in DATA_TYPES]
         overall = TypeSummary("overall")
         for row in rows:
-            for f in fields(TypeSummary)[1:]:
-                setattr(overall, f.name, getattr(overall, f.name) + getattr(row, f.name))
+            for name in _COUNTED:
+                setattr(overall, name, getattr(overall, name) + getattr(row, name))
         return [*rows, overall]
 
     def of(self, data_type: str) -> TypeSummary:
@@ -291,11 +296,14 @@ class _Request:
 
 
 def format_summary(rows: list[TypeSummary], measured: bool = False) -> str:
-    """A fixed-width table of requests, hit ratio, database queries and average simulated latency."""
+    """A fixed-width table of requests, hit ratio, database queries and average simulated latency.
+
+    Rows that name their backend (workload.measure's do) get it as the table's first line.
+    """
     header = f"{'data type':<10} {'requests':>9} {'reads':>7} {'writes':>7} {'hit ratio':>9} {'db queries':>10} {'round trips':>11} {'avg sim ms':>10}"
     if measured:
         header += f" {'avg real ms':>11}"
-    lines = [header, "-" * len(header)]
+    lines = [*produced_on(rows), header, "-" * len(header)]
     for row in rows:
         if row.data_type == "overall":
             lines.append("-" * len(header))
@@ -308,5 +316,6 @@ def format_summary(rows: list[TypeSummary], measured: bool = False) -> str:
 
 
 def summary_dicts(rows: list[TypeSummary]) -> list[dict]:
-    """Rows as plain dicts (with the derived ratios) for JSON or DataFrames."""
-    return [{**asdict(r), "hit_ratio": r.hit_ratio, "avg_simulated_ms": r.avg_simulated_ms} for r in rows]
+    """Rows as plain dicts (with the derived ratios; the backend if the rows name one) for JSON or DataFrames."""
+    return [{**{name: value for name, value in asdict(r).items() if name != "backend" or value},
+             "hit_ratio": r.hit_ratio, "avg_simulated_ms": r.avg_simulated_ms} for r in rows]
