@@ -29,7 +29,8 @@ from whatsapp_cache.invalidation import (AppServer, InvalidationBus, TrackingApp
                                          encode_message, supports_tracking)
 from whatsapp_cache.keys import KeySchema
 
-# What pickle.dumps({"v": 1}) produces (protocol 4), written out: the project imports no pickle.
+# What pickle.dumps({"v": 1}) produces (protocol 4), written out: the library imports no pickle
+# (the one test that does, in test_eviction_policies.py, pickles cache objects, as cachetools supports).
 PICKLED_DICT = b"\x80\x04\x95\n\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01v\x94K\x01s."
 USER = "u000001"
 OTHER = "u000002"
