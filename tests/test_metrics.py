@@ -146,12 +146,16 @@ def test_summary_formats_and_exports(world):
 
 # --- the request log is bounded; the counters are not ------------------------------------------
 
-def test_200_000_hits_keep_the_newest_100_000_records_and_exact_totals():
+def bare_metrics():
     from whatsapp_cache.clock import SimulatedClock
     from whatsapp_cache.latency import LatencyModel
     from whatsapp_cache.metrics import Metrics
 
-    metrics = Metrics(LatencyModel(seed=0), SimulatedClock())
+    return Metrics(LatencyModel(seed=0), SimulatedClock())
+
+
+def test_200_000_hits_keep_the_newest_100_000_records_and_exact_totals():
+    metrics = bare_metrics()
     for _ in range(200_000):
         with metrics.request("profiles", "get"):
             pass  # a hit: no call, nothing else to count
@@ -189,10 +193,11 @@ def test_log_size_none_keeps_every_record_and_keep_log_off_keeps_none(world):
 
 
 @pytest.mark.parametrize("size", [-1, 2.5, "10", True])
-def test_log_size_must_be_a_whole_number_or_none(world, size):
+def test_log_size_must_be_a_whole_number_or_none(size):
+    metrics = bare_metrics()
     with pytest.raises(InvalidInput, match="log_size"):
-        world.metrics.log_size = size
-    assert world.metrics.log_size == 100_000
+        metrics.log_size = size
+    assert metrics.log_size == 100_000
 
 
 def test_recording_hands_a_block_every_record_it_made_whatever_the_log_keeps(world):
