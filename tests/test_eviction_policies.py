@@ -1,7 +1,9 @@
 """LRU, LFU and FIFO caches: one contract for all three (and cachetools'), hand traces, equality with cachetools."""
 
 import copy
+import pickle
 import random
+import sys
 from collections.abc import MutableMapping
 
 import cachetools
@@ -188,11 +190,86 @@ def _drain(cache):
     return [cache.popitem() for _ in range(len(cache))]
 
 
+def _used(cls, maxsize=5):
+    """A cache whose eviction order is not its insertion order (for LRU and LFU)."""
+    cache = cls(maxsize)
+    for key in "abcd":
+        cache[key] = [key]
+    cache["c"], cache["a"], cache["a"]
+    return cache
+
+
+def test_a_deep_copy_shares_no_values_and_evicts_in_the_same_order(cls):
+    cache = _used(cls)
+    clone = copy.deepcopy(cache)
+    clone["a"].append("changed")
+    assert cache["a"] == ["a"] and clone["a"] == ["a", "changed"]
+    cache["a"].append("changed")  # the same use on both, and the same values again
+    assert _drain(clone) == _drain(cache)
+
+
+# cachetools supports and tests pickling a cache object (its test_pickle, test_pickle_maxsize), so
+# ours must round-trip too. This is the only pickle in the project: a test of the classes' interface.
+# The library never pickles anything (cached payloads are versioned JSON).
+
+def test_a_pickled_cache_comes_back_equal_and_keeps_evicting(cls):
+    source = cls(2)
+    source.update({1: 1, 2: 2})
+    cache = pickle.loads(pickle.dumps(source))
+    assert cache == source and (len(cache), cache[1], cache[2]) == (2, 1, 2)
+    cache[3] = 3
+    assert len(cache) == 2 and cache[3] == 3 and (1 in cache or 2 in cache)
+    cache[4] = 4
+    assert len(cache) == 2 and cache[4] == 4
+    assert pickle.loads(pickle.dumps(cache)) == cache
+
+
+@pytest.mark.parametrize("items", [0, 1, 2 * sys.getrecursionlimit()])
+def test_a_cache_of_any_size_pickles_with_its_eviction_order(cls, items):
+    source = cls(items, getsizeof=len) if items else cls(0)
+    source.update((i, "x") for i in range(items))
+    if items:
+        source[0], source[items // 2]
+    cache = pickle.loads(pickle.dumps(source))
+    assert (len(cache), cache.currsize, cache.maxsize) == (items, items, items)
+    assert _drain(cache) == _drain(source)
+
+
+def test_maxsize_zero_is_a_cache_that_stores_nothing(cls):
+    cache = cls(maxsize=0)
+    with pytest.raises(ValueError, match="value too large"):
+        cache[1] = 1
+    assert (len(cache), cache.currsize, cache.maxsize) == (0, 0, 0) and 1 not in cache
+    with pytest.raises(KeyError):
+        cache.popitem()
+    weightless = cls(0, getsizeof=lambda value: 0)
+    weightless["a"] = "a"  # a value of size 0 fits
+    assert dict(weightless) == {"a": "a"} and weightless.currsize == 0
+
+
+def test_a_zero_size_cache_behind_cachetools_cached_computes_every_call(cls):
+    calls = []
+    square = cachetools.cached(cls(0))(lambda n: calls.append(n) or n * n)
+    assert [square(3), square(3)] == [9, 9] and calls == [3, 3]
+
+
+def test_popitem_on_an_empty_cache_suppresses_the_exception_context(cls):
+    with pytest.raises(KeyError) as raised:
+        cls(2).popitem()
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    with pytest.raises(KeyError) as raised:
+        try:
+            {}["absent"]
+        except KeyError:
+            cls(2).popitem()  # called while handling another error: that one is not its cause
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
 # -- our own input checks ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("policy", sorted(OURS))
-@pytest.mark.parametrize("maxsize", [0, -1, float("nan"), "10", None, True, [3]])
-def test_maxsize_must_be_a_positive_number(policy, maxsize):
+@pytest.mark.parametrize("maxsize", [-1, -0.5, float("nan"), "10", None, True, [3]])
+def test_maxsize_must_be_a_number_of_at_least_zero(policy, maxsize):
     with pytest.raises(InvalidInput, match="maxsize"):
         OURS[policy](maxsize)
 

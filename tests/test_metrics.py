@@ -142,3 +142,88 @@ def test_summary_formats_and_exports(world):
     exported = summary_dicts(world.metrics.summary())
     assert exported[-1]["data_type"] == "overall"
     assert exported[-1]["hit_ratio"] == pytest.approx(world.metrics.summary()[-1].hit_ratio)
+
+
+# --- the request log is bounded; the counters are not ------------------------------------------
+
+def bare_metrics():
+    from whatsapp_cache.clock import SimulatedClock
+    from whatsapp_cache.latency import LatencyModel
+    from whatsapp_cache.metrics import Metrics
+
+    return Metrics(LatencyModel(seed=0), SimulatedClock())
+
+
+def test_200_000_hits_keep_the_newest_100_000_records_and_exact_totals():
+    metrics = bare_metrics()
+    for _ in range(200_000):
+        with metrics.request("profiles", "get"):
+            pass  # a hit: no call, nothing else to count
+    assert len(metrics.log) == metrics.log_size == 100_000
+    assert (metrics.log[0].seq, metrics.log[-1].seq) == (100_000, 199_999)
+    profiles = metrics.of("profiles")
+    assert (profiles.requests, profiles.hits, profiles.hit_ratio) == (200_000, 200_000, 1.0)
+    assert metrics.summary()[-1].requests == 200_000
+    assert metrics.to_duckdb().execute("SELECT count(*), min(seq) FROM requests").fetchone() == (100_000, 100_000)
+
+
+def test_a_small_log_keeps_the_newest_records_and_the_counters_count_every_request(world):
+    world.metrics.log_size = 50
+    for _ in range(120):
+        world.profiles.get("u000001")
+    assert len(world.metrics.log) == 50 and [r.seq for r in world.metrics.log[:2]] == [70, 71]
+    assert world.metrics.log[-1].outcome == "hit" and world.metrics.log[-3:] == list(world.metrics.log)[-3:]
+    profiles = world.metrics.of("profiles")
+    assert (profiles.requests, profiles.misses, profiles.hits) == (120, 1, 119)
+    assert world.metrics.to_duckdb().execute("SELECT count(*) FROM requests").fetchone()[0] == 50
+
+
+def test_log_size_none_keeps_every_record_and_keep_log_off_keeps_none(world):
+    world.metrics.log_size = 10
+    for _ in range(20):
+        world.profiles.get("u000001")
+    world.metrics.log_size = None  # from now on every record; the 10 kept stay
+    for _ in range(150):
+        world.profiles.get("u000001")
+    assert world.metrics.log_size is None and len(world.metrics.log) == 160
+    world.metrics.reset()
+    world.metrics.keep_log = False
+    world.profiles.get("u000001")
+    assert world.metrics.log == [] and world.metrics.of("profiles").requests == 1
+
+
+@pytest.mark.parametrize("size", [-1, 2.5, "10", True])
+def test_log_size_must_be_a_whole_number_or_none(size):
+    metrics = bare_metrics()
+    with pytest.raises(InvalidInput, match="log_size"):
+        metrics.log_size = size
+    assert metrics.log_size == 100_000
+
+
+def test_recording_hands_a_block_every_record_it_made_whatever_the_log_keeps(world):
+    world.profiles.get("u000002")
+    world.metrics.log_size = 5
+    with world.metrics.recording() as records:
+        for _ in range(30):
+            world.profiles.get("u000001")
+    world.profiles.get("u000003")
+    assert len(records) == 30 and [r.seq for r in records] == list(range(1, 31))
+    assert [r.outcome for r in records] == ["miss"] + ["hit"] * 29 and len(world.metrics.log) == 5
+
+
+def test_chaos_and_the_pattern_comparison_count_their_whole_run_with_a_small_log():
+    from whatsapp_cache import World
+    from whatsapp_cache.chaos import ChaosSpec, FakeOutage, run_chaos
+    from whatsapp_cache.patterns.compare import MixSpec, run_pattern
+
+    spec = ChaosSpec(actions=200, duration_s=60, outage_from_s=20, outage_until_s=40, bucket_s=5,
+                     recovery_window_s=5)
+    mix = MixSpec(operations=300, seed=1)
+    reports = []
+    for log_size in (100_000, 20):
+        with World(dataset="tiny") as chaos_world, World(dataset="tiny") as pattern_world:
+            chaos_world.metrics.log_size = pattern_world.metrics.log_size = log_size
+            report = run_chaos(chaos_world, FakeOutage(chaos_world, "down"), spec)
+            reports.append((report.requests, report.fallbacks, [p.requests for p in report.phases],
+                            run_pattern(pattern_world, "cache-aside", mix)))
+    assert reports[0] == reports[1] and reports[0][0] > 200 and reports[0][3].reads + reports[0][3].writes == 300

@@ -157,13 +157,11 @@ def test_more_samples_come_closer_to_exact_lru(trace):
 
 
 @pytest.mark.parametrize("model, sampling", BOTH_SAMPLERS)
-def test_seeded_and_reasonably_fast(model, sampling):
-    big = zipf(100_000, 300_000, 1.0, seed=1)
-    started = time.perf_counter()
-    first = model(10_000, seed=7, sampling=sampling).replay(big)
-    assert time.perf_counter() - started < 5.0
-    assert model(10_000, seed=7, sampling=sampling).replay(big) == first
-    assert model(10_000, seed=8, sampling=sampling).replay(big) != first
+def test_same_seed_same_replay_other_seed_other_replay(model, sampling, trace):
+    # how fast a replay is: benchmarks/redis_eviction_models.py
+    first = model(2_000, seed=7, sampling=sampling).replay(trace)
+    assert model(2_000, seed=7, sampling=sampling).replay(trace) == first
+    assert model(2_000, seed=8, sampling=sampling).replay(trace) != first
 
 
 def test_dict_sampling_walks_neighbouring_buckets_newest_first():

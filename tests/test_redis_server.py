@@ -64,6 +64,7 @@ def test_a_paused_server_stops_at_once():
     server.pause()
     started = time.monotonic()
     server.stop()
-    assert time.monotonic() - started < 2 and "stopped" in repr(server)
+    # a stop that left the process stopped would wait out its 5 s for SIGTERM before SIGKILL
+    assert time.monotonic() - started < 4 and "stopped" in repr(server)
     with pytest.raises(ConfigError):
         server.pause()

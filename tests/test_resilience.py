@@ -328,7 +328,9 @@ def test_a_dead_cluster_master_costs_its_slots_a_quick_fallback_until_its_replic
             lab.kill(master)
             started = time.monotonic()
             assert world.profiles.get(USER).user_id == USER
-            assert world.metrics.log[-1].outcome == "fallback" and time.monotonic() - started < 1.5
+            # a fallback, not a wait for the failover (then the read would be a hit or a miss), and no
+            # long retries first: the bound is generous, the slow paths take seconds more
+            assert world.metrics.log[-1].outcome == "fallback" and time.monotonic() - started < 5
             world.profiles.get(other)
             assert world.metrics.log[-1].outcome == "hit", "the other masters' slots are served as before"
             lab.wait_for_failover(master)

@@ -237,7 +237,8 @@ def test_herd_naive_stampedes_lock_and_xfetch_load_about_once(make_world, backen
     assert results["none"].max_concurrent_loads >= 20
     assert results["jitter"].loads_per_expiry >= 20  # jitter does not protect one hot key
     assert results["lock"].loads <= HERD["expiries"] + 1 and results["lock"].max_concurrent_loads == 1
-    assert results["lock"].wait_ms and max(results["lock"].wait_ms) <= 4 * 50 + 200 + 100
+    # waiters give up after max_wait_ms (4 x 50 + 200); the slack is for a busy machine's scheduling
+    assert results["lock"].wait_ms and max(results["lock"].wait_ms) <= 4 * 50 + 200 + 600
     assert results["xfetch"].loads_per_refresh == 1.0 and results["xfetch"].outcomes.get("loaded", 0) == 0
     assert results["xfetch"].loads * 5 <= results["none"].loads
     assert results["xfetch-pure"].loads < results["none"].loads
@@ -245,9 +246,11 @@ def test_herd_naive_stampedes_lock_and_xfetch_load_about_once(make_world, backen
 
 def test_dead_lock_holder_does_not_block_readers_beyond_the_bounded_wait(make_world, backend, figures):
     world = make_world(dataset=None)
-    client, lock_ms, max_wait_ms = world.redis, 400, 250
+    # The dead holder's lock lasts far longer than the readers may wait, so the bounds below can be
+    # generous for a busy machine and still tell a bounded wait from waiting the lock out.
+    client, lock_ms, max_wait_ms = world.redis, 20_000, 250
     for stale in (True, False):
-        client.delete(KEYS.hot(NAME))
+        client.delete(KEYS.hot(NAME), KEYS.lock(NAME))
         if stale:
             Lock(client, KEYS, ttl_ms=50, stale_ms=10_000).store(NAME, "old", 50)
             time.sleep(0.06)
@@ -264,19 +267,18 @@ def test_dead_lock_holder_does_not_block_readers_beyond_the_bounded_wait(make_wo
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=5)
+            thread.join(timeout=lock_ms / 2000)
         elapsed_ms = (time.monotonic() - started) * 1000
         outcomes = sorted({r.outcome for r in reads})
         figures(f"stampede {backend.name:<8} dead holder, stale={stale}: 20 readers done in {elapsed_ms:.0f} ms "
                 f"({outcomes}, {sum(r.loaded for r in reads)} loads)")
-        assert len(reads) == 20 and elapsed_ms < max_wait_ms + 1000
+        assert len(reads) == 20 and elapsed_ms < lock_ms / 2
         if stale:
             assert {r.value for r in reads} == {"old"} and outcomes == ["stale"]
         else:
             assert {r.value for r in reads} == {"reloaded"}
-        assert max(r.waited_ms for r in reads) <= max_wait_ms + 100
-        time.sleep(lock_ms / 1000)
-        assert client.pttl(KEYS.lock(NAME)) == -2  # the dead holder's lock expired by its PX
+        assert max_wait_ms <= max(r.waited_ms for r in reads) < lock_ms / 2
+        assert 0 < client.pttl(KEYS.lock(NAME)) <= lock_ms  # the dead holder's lock will expire by its PX
 
 
 HOLDER = """
@@ -304,7 +306,7 @@ def test_holder_process_killed_with_sigkill_leaves_a_lock_that_expires(live_redi
         holder.wait(timeout=5)
         assert 0 < client.pttl(KEYS.lock(NAME)) <= lock_ms
         started = time.monotonic()
-        read = Lock(client, KEYS, ttl_ms=1000, lock_ms=lock_ms, max_wait_ms=2000, clock=SystemClock()).get(
+        read = Lock(client, KEYS, ttl_ms=1000, lock_ms=lock_ms, max_wait_ms=20_000, clock=SystemClock()).get(
             NAME, lambda: "reloaded")
         elapsed_ms = (time.monotonic() - started) * 1000
     finally:
@@ -315,7 +317,8 @@ def test_holder_process_killed_with_sigkill_leaves_a_lock_that_expires(live_redi
         client.close()
     figures(f"stampede live     SIGKILLed holder: next reader {read.outcome} after {elapsed_ms:.0f} ms "
             f"(lock PX {lock_ms} ms)")
-    assert read.value == "reloaded" and read.outcome == "loaded" and elapsed_ms < lock_ms + 200
+    # loaded once the dead lock expired, long before the reader's own wait would have run out
+    assert read.value == "reloaded" and read.outcome == "loaded" and elapsed_ms < lock_ms + 5_000
 
 
 @pytest.mark.live

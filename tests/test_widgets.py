@@ -4,6 +4,7 @@ from matplotlib.figure import Figure
 
 import whatsapp_cache.widgets as widgets
 from whatsapp_cache import TTLs
+from whatsapp_cache.metrics import format_summary
 
 
 def test_ttl_explorer_replays_with_the_slider_values(monkeypatch):
@@ -19,15 +20,97 @@ def test_ttl_explorer_replays_with_the_slider_values(monkeypatch):
     assert second[0].messages == 600 and second[0].profiles == TTLs().profiles
 
 
-def test_every_explorer_builds_and_rerenders_when_a_control_moves():
-    from whatsapp_cache.invalidation.fleet import FleetSpec  # noqa: F401 - the fleet panel's module imports
+# Each explorer below: move a control, then check the panel printed what the library function it
+# wraps computes for the new settings (the notebooks call those same functions).
 
-    panel = widgets.eviction_explorer(keys=1_000, requests=5_000)
-    policy = next(c for c in panel.children if getattr(c, "description", "") == "policy")
-    policy.value = "redis-lfu"
-    size = next(c for c in panel.children if getattr(c, "description", "") == "cache size (keys)")
-    size.value = 200
-    assert policy.value == "redis-lfu" and size.value == 200
+def test_ttl_explorer_shows_the_summary_of_the_workload_under_the_new_ttl(capsys):
+    from whatsapp_cache.workload import WorkloadSpec, measure
+
+    controls = _controls(widgets.ttl_explorer(size="tiny", seed=3))
+    controls["actions"].value = 500
+    before = capsys.readouterr().out
+    controls["messages TTL (min)"].value = 10
+    after = capsys.readouterr().out
+    expected = format_summary(measure(TTLs(messages=600), WorkloadSpec(actions=500, seed=3), "tiny"))
+    assert expected in after and expected not in before
+    assert "on fakeredis (in process) + SQLite (in memory)\ndata type" in after
+
+
+def test_pattern_explorer_shows_every_pattern_under_the_new_mix(capsys):
+    from whatsapp_cache.patterns.compare import MixSpec, compare, format_comparison
+
+    controls = _controls(widgets.pattern_explorer(seed=1))
+    controls["operations"].value = 200
+    capsys.readouterr()
+    controls["write share"].value = 0.6
+    rows = compare(MixSpec(operations=200, write_share=0.6, ttl_s=60, jitter=0.0, clients=16, seed=1))
+    assert format_comparison(rows) in capsys.readouterr().out
+    assert [row.writes for row in rows] == [rows[0].writes] * 5 and rows[0].writes > 0.5 * 200
+
+
+def test_fleet_explorer_shows_the_fleet_with_the_new_servers_and_outage(capsys):
+    from whatsapp_cache.invalidation.fleet import FleetSpec, compare_fleet, format_fleet
+
+    controls = _controls(widgets.fleet_explorer(seed=2))
+    capsys.readouterr()
+    controls["app servers"].value = 5
+    with_outage = compare_fleet(FleetSpec(servers=5, outage_s=(60.0, 120.0), seed=2))
+    assert format_fleet(with_outage) in capsys.readouterr().out
+    controls["cut app0 off pub/sub from 60 s to 120 s"].value = False
+    without = compare_fleet(FleetSpec(servers=5, outage_s=None, seed=2))
+    assert format_fleet(without) in capsys.readouterr().out
+    assert with_outage[0].flushes == 1 and without[0].flushes == 0
+
+
+def test_eviction_explorer_shows_the_chosen_policy_at_the_chosen_size(capsys):
+    from whatsapp_cache.eviction import workloads
+    from whatsapp_cache.eviction.simulator import POLICIES, format_results, simulate
+
+    controls = _controls(widgets.eviction_explorer(keys=1_000, requests=5_000))
+    controls["policy"].value = "redis-lfu"
+    capsys.readouterr()
+    controls["cache size (keys)"].value = 200
+    out = capsys.readouterr().out
+    trace = workloads.zipf(1_000, 5_000, alpha=1.0, seed=0)
+    results = [simulate(trace, name, 200) for name in POLICIES]
+    chosen = results[list(POLICIES).index("redis-lfu")]
+    assert f"redis-lfu at 200 keys: hit ratio {chosen.hit_ratio:.4f}" in out and format_results(results) in out
+    assert 0 < chosen.hit_ratio < 1
+
+
+def test_herd_explorer_runs_real_herds_with_the_new_readers(monkeypatch, capsys):
+    import whatsapp_cache.stampede.herd as herd
+
+    real_run = herd.run_herd
+    # one expiry instead of the panel's two: the same herds, half the wall-clock time
+    monkeypatch.setattr(herd, "run_herd", lambda name, client, **kwargs: real_run(name, client, **{**kwargs,
+                                                                                                 "expiries": 1}))
+    controls = _controls(widgets.herd_explorer())
+    capsys.readouterr()
+    controls["readers (threads)"].value = 10
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if "readers=" in line}
+    assert sorted(lines) == ["jitter", "lock", "none", "xfetch"]
+    assert all("readers=10 " in line and " 0 errors" in line for line in lines.values())
+    assert "max 1 concurrent loads" in lines["lock"] and "1 loads in 1 expiries" in lines["lock"]
+
+
+def test_chaos_explorer_shows_the_report_of_the_run_with_the_new_policy(monkeypatch, capsys):
+    import whatsapp_cache.chaos as chaos
+    from whatsapp_cache import World
+    from whatsapp_cache.resilience import FailurePolicy
+
+    small = chaos.ChaosSpec(actions=80, duration_s=60, outage_from_s=20, outage_until_s=40, bucket_s=5,
+                            recovery_window_s=5, seed=2)
+    real_run = chaos.run_chaos
+    # the panel's 1,200 actions replaced by 80 (its outage and policy kept): the same report, quicker
+    monkeypatch.setattr(chaos, "run_chaos", lambda world, outage, spec: real_run(world, outage, small))
+    controls = _controls(widgets.chaos_explorer(seed=2))
+    capsys.readouterr()
+    controls["circuit breaker on"].value = False
+    out = capsys.readouterr().out
+    with World(dataset="small", seed=2, failure_policy=FailurePolicy(breaker=False)) as world:
+        expected = chaos.format_report(real_run(world, chaos.FakeOutage(world, "down"), small))
+    assert expected in out and "circuit breaker OFF" in expected
 
 
 def test_herd_explorer_runs_one_herd_per_strategy_with_the_slider_values(monkeypatch):

@@ -318,8 +318,8 @@ def test_killed_workers_lose_no_update_and_apply_none_out_of_order(make_world, l
             stuck = len(kills) % 2 == 0 or written + chunk == UPDATES
             if stuck:
                 for name in slots:
-                    wait_for(lambda: is_up(name), 5, f"worker {name} to start")
-                wait_for(lambda: world.redis.xlen(stream) == 0, 5, "the workers to catch up")
+                    wait_for(lambda: is_up(name), 30, f"worker {name} to start")
+                wait_for(lambda: world.redis.xlen(stream) == 0, 30, "the workers to catch up")
                 lock = world.engine.connect()
                 lock.begin()
                 lock.execute(select(schema.users.c.id).where(schema.users.c.id == CRASH_USERS[0]).with_for_update())
@@ -338,11 +338,11 @@ def test_killed_workers_lose_no_update_and_apply_none_out_of_order(make_world, l
                     lag = next(g for g in world.redis.xinfo_groups(stream) if g["name"] == GROUP)["lag"]
                     return oldest_holder() and (lag == 0 or all(consumers().get(name) for name in slots))
 
-                wait_for(settled, 5, "a worker to hang holding the oldest entry")
+                wait_for(settled, 30, "a worker to hang holding the oldest entry")
                 victim = oldest_holder()
             else:
                 victim = slots[len(kills) % len(slots)]
-                wait_for(lambda: is_up(victim), 5, f"worker {victim} to start")
+                wait_for(lambda: is_up(victim), 30, f"worker {victim} to start")
                 time.sleep(rng.uniform(0, 0.03))        # anywhere in its loop
             held = consumers().get(victim, 0)
             processes[victim][0].send_signal(signal.SIGKILL)
@@ -356,14 +356,14 @@ def test_killed_workers_lose_no_update_and_apply_none_out_of_order(make_world, l
 
         # the survivors take over what the dead left pending (after 300 ms idle) and empty the stream
         for name in slots:
-            wait_for(lambda: is_up(name), 5, f"worker {name} to start")
-        wait_for(lambda: world.redis.xlen(stream) == 0, 10, "the workers to empty the stream")
+            wait_for(lambda: is_up(name), 30, f"worker {name} to start")
+        wait_for(lambda: world.redis.xlen(stream) == 0, 60, "the workers to empty the stream")
 
         reports = []
         for name in slots:
             process = processes[name][0]
             process.send_signal(signal.SIGTERM)
-            assert process.wait(5) == 0, (tmp_path / f"{name}.err").read_text()
+            assert process.wait(30) == 0, (tmp_path / f"{name}.err").read_text()
             reports.append(json.loads((tmp_path / f"{name}.out").read_text().strip().splitlines()[-1]))
         final = WriteBehindWorker(world.redis, world.repo, world.keys, SystemClock(), consumer="final",
                                   claim_idle_ms=0).drain()

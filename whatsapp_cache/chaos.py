@@ -390,13 +390,13 @@ def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bo
     """Replay `spec` on `world` with `outage` from outage_from_s to outage_until_s; the report."""
     _check_world(world, outage, spec)
     start_ms = world.clock.now_ms()
-    first_record, first_transition = len(world.metrics.log), len(world.guard.breaker.transitions)
+    first_transition = len(world.guard.breaker.transitions)
     stats_before = asdict(world.guard.stats)
     replayer = _AuditedReplayer(world, spec.seed)
     started = time.perf_counter()
-    failures = _replay(world, outage, spec, replayer, start_ms, progress)
+    with world.metrics.recording() as records:  # every request of the run, however few the log keeps
+        failures = _replay(world, outage, spec, replayer, start_ms, progress)
     wall_s = time.perf_counter() - started
-    records = world.metrics.log[first_record:]
     transitions = [(round((at - start_ms) / 1000, 3), state)
                    for at, state in world.guard.breaker.transitions[first_transition:]]
     guard = {name: value - stats_before[name] for name, value in asdict(world.guard.stats).items()}

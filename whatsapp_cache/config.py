@@ -105,8 +105,8 @@ class BackendConfig:
 
     @classmethod
     def resolve(cls, redis_url: str | None = None, database_url: str | None = None,
-                redis_cluster: bool | None = None) -> "BackendConfig":
-        """Arguments win; then the environment variables; then the embedded default.
+                redis_cluster: bool | None = None, *, environment: bool = True) -> "BackendConfig":
+        """Arguments win; then the environment variables (unless `environment` is False); then embedded.
 
         A Redis Cluster is chosen by `redis_cluster=True` or by ?cluster=true in the Redis URL
         (so also through WHATSAPP_CACHE_REDIS_URL); the flag is taken out of the URL kept here.
@@ -116,8 +116,10 @@ class BackendConfig:
                 raise ConfigError(f"{name} must be a string, not {type(value).__name__}")
         if redis_cluster is not None and not isinstance(redis_cluster, bool):
             raise ConfigError(f"redis_cluster must be True, False or None, not {type(redis_cluster).__name__}")
-        redis_url = redis_url or os.environ.get(REDIS_URL_ENV) or None
-        database_url = database_url or os.environ.get(DATABASE_URL_ENV) or None
+        if environment:
+            redis_url = redis_url or os.environ.get(REDIS_URL_ENV)
+            database_url = database_url or os.environ.get(DATABASE_URL_ENV)
+        redis_url, database_url = redis_url or None, database_url or None
         if redis_url is not None and _scheme(redis_url) not in REDIS_SCHEMES:
             raise ConfigError(f"Redis URL must start with redis://, rediss:// or unix://, got {mask_url(redis_url)}")
         flag = None
@@ -137,8 +139,19 @@ class BackendConfig:
     def database_label(self) -> str:
         return "SQLite (in memory)" if self.database_url is None else mask_url(self.database_url)
 
+    @property
+    def label(self) -> str:
+        """Both backends in one line, passwords masked, e.g. 'fakeredis (in process) + SQLite (in memory)'."""
+        return f"{self.redis_label} + {self.database_label}"
+
     def __repr__(self) -> str:
         return f"BackendConfig(redis={self.redis_label!r}, database={self.database_label!r})"
+
+
+def produced_on(rows) -> list[str]:
+    """A table's first line, naming the backends its rows were produced on ('backend'); none if they do not say."""
+    labels = dict.fromkeys(getattr(row, "backend", "") for row in rows)
+    return [f"on {label}" for label in labels if label]
 
 
 def _check_cluster(redis_url: str | None, cluster: bool) -> None:

@@ -45,7 +45,7 @@ class _NotMeasured(Exception):
 
 @dataclass(frozen=True)
 class BackendSpec:
-    """A named pair of URLs to measure; None means the World's default (environment, else embedded)."""
+    """A named pair of URLs to measure; None means the embedded backend (the environment is not read)."""
 
     name: str
     redis_url: str | None = None
@@ -146,13 +146,14 @@ def _progress_bar(total: int, progress: bool):
 
 def _measure_one(spec: BackendSpec, requests: int, seed: int, dataset: str, namespace: str, bar) -> BackendTiming:
     """One backend's timings; connection failures become an `unavailable` row."""
-    config = BackendConfig.resolve(spec.redis_url, spec.database_url)
+    config = BackendConfig.resolve(spec.redis_url, spec.database_url, environment=False)
     labels = (spec.name, config.redis_label, config.database_label)
     world = None
     created_schema = False
     try:
         created_schema = not _has_course_tables(config)
-        world = World(spec.redis_url, spec.database_url, seed=seed, dataset=dataset, namespace=namespace)
+        world = World(spec.redis_url, spec.database_url, seed=seed, dataset=dataset, namespace=namespace,
+                      environment=False)
         world.redis.ping()
         return _time_profiles(world, labels, requests, seed, bar)
     except (redis.RedisError, sa.exc.DBAPIError) as exc:
@@ -219,19 +220,19 @@ def _known_users(world: World, seed: int) -> list[str]:
 
 def _timed_reads(world: World, order: list[str], outcome: str, evict, bar) -> LatencyStats:
     """Time profiles.get per user; `evict(user)` names keys to delete first (a miss)."""
-    world.metrics.reset()
     samples = []
-    for i, user in enumerate(order):
-        if evict is not None:
-            world.redis.delete(evict(user).data)
-        started = time.perf_counter()
-        world.profiles.get(user)
-        samples.append(time.perf_counter() - started)
-        _tick(bar, i)
-    outcomes = {record.outcome for record in world.metrics.log}
+    with world.metrics.recording() as records:
+        for i, user in enumerate(order):
+            if evict is not None:
+                world.redis.delete(evict(user).data)
+            started = time.perf_counter()
+            world.profiles.get(user)
+            samples.append(time.perf_counter() - started)
+            _tick(bar, i)
+    outcomes = {record.outcome for record in records}
     if outcomes != {outcome}:
         raise _NotMeasured(f"expected every read to be a {outcome}, got {sorted(outcomes)}")
-    in_calls = [record.measured_ms / 1000 for record in world.metrics.log]
+    in_calls = [record.measured_ms / 1000 for record in records]
     return _stats(samples, in_calls)
 
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Callable, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple, TypeVar
 
 from .clock import Clock
-from .errors import NotFound
+from .config import produced_on
+from .errors import InvalidInput, NotFound
 from .latency import LatencyModel
 
 DATA_TYPES = ("sessions", "presence", "messages", "profiles", "groups")
 _OUTCOME_COUNTERS = {"hit": "hits", "miss": "misses", "fallback": "fallbacks", "write": "writes", "error": "errors"}
 READ_OUTCOMES = ("hit", "miss", "fallback")
+LOG_SIZE = 100_000  # records the request log keeps by default: about 22 MB, at some 220 bytes a record
 T = TypeVar("T")
 
 if TYPE_CHECKING:
@@ -99,9 +103,29 @@ class RequestRecord(NamedTuple):
                 f"{self.simulated_ms:.1f} ms simulated")
 
 
+class RequestLog(deque):
+    """The newest request records, oldest first: a ring of at most `maxlen` (None keeps every one).
+
+    It reads like the list it replaced: an index, a slice (a list copy) and equality with a list.
+    """
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return list(self)[index]
+        return super().__getitem__(index)
+
+    def __eq__(self, other) -> bool:
+        return list(self) == other if isinstance(other, list) else super().__eq__(other)
+
+    def __ne__(self, other) -> bool:
+        return not self == other
+
+    __hash__ = None
+
+
 @dataclass
 class TypeSummary:
-    """Totals for one data type (or 'overall')."""
+    """Totals for one data type (or 'overall'); `backend` names where they were produced, if known."""
 
     data_type: str
     requests: int = 0
@@ -115,6 +139,7 @@ class TypeSummary:
     simulated_ms: float = 0.0
     measured_ms: float = 0.0
     cache_failures: int = 0
+    backend: str = ""
 
     @property
     def reads(self) -> int:
@@ -139,19 +164,54 @@ class TypeSummary:
         self.cache_failures += record.cache_failures
 
 
+_COUNTED = [f.name for f in fields(TypeSummary) if f.name not in ("data_type", "backend")]
+
+
 @dataclass
 class Metrics:
-    """Counters per data type plus a request log that DuckDB can query."""
+    """Counters per data type plus a bounded request log that DuckDB can query.
+
+    The counters (summary(), of()) count every request since the last reset(). The log keeps
+    the newest `log_size` records (LOG_SIZE by default), so a long-running server does not
+    grow without end; `log_size = None` keeps every record (an experiment that needs them
+    all), `keep_log = False` none. `recording()` gives a block of code every record it made,
+    whatever the log keeps.
+    """
 
     latency: LatencyModel
     clock: Clock
     keep_log: bool = True
     guard: "CacheGuard | None" = field(default=None, repr=False)
-    log: list[RequestRecord] = field(default_factory=list, repr=False)
+    log: RequestLog = field(default_factory=lambda: RequestLog(maxlen=LOG_SIZE), repr=False)
     _totals: dict[str, TypeSummary] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _recorders: list[list[RequestRecord]] = field(default_factory=list, repr=False)
 
     _count: int = field(default=0, repr=False)
+
+    @property
+    def log_size(self) -> int | None:
+        """How many of the newest records the log keeps (None: every one)."""
+        return self.log.maxlen
+
+    @log_size.setter
+    def log_size(self, size: int | None) -> None:
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise InvalidInput(f"log_size must be a whole number >= 0 or None (keep every record), got {size!r}")
+        with self._lock:
+            self.log = RequestLog(self.log, maxlen=size)  # keeps the newest records that fit
+
+    @contextmanager
+    def recording(self) -> Iterator[list[RequestRecord]]:
+        """A list that receives every record made (in any thread) while the block runs."""
+        records: list[RequestRecord] = []
+        with self._lock:
+            self._recorders.append(records)
+        try:
+            yield records
+        finally:
+            with self._lock:
+                self._recorders = [kept for kept in self._recorders if kept is not records]
 
     def request(self, data_type: str, operation: str) -> "_Request":
         """Measure one request (a context manager yielding its Trace).
@@ -174,6 +234,8 @@ class Metrics:
             totals.add(record)
             if self.keep_log:
                 self.log.append(record)
+            for records in self._recorders:
+                records.append(record)
 
     def summary(self) -> list[TypeSummary]:
         """One row per data type seen, in the seed's order, then an 'overall' row."""
@@ -182,8 +244,8 @@ class Metrics:
             rows += [s for t, s in self._totals.items() if t not in DATA_TYPES]
         overall = TypeSummary("overall")
         for row in rows:
-            for f in fields(TypeSummary)[1:]:
-                setattr(overall, f.name, getattr(overall, f.name) + getattr(row, f.name))
+            for name in _COUNTED:
+                setattr(overall, name, getattr(overall, name) + getattr(row, name))
         return [*rows, overall]
 
     def of(self, data_type: str) -> TypeSummary:
@@ -198,7 +260,7 @@ class Metrics:
             self.log.clear()
 
     def to_duckdb(self, connection=None, table: str = "requests"):
-        """Copy the request log into a DuckDB table and return the connection."""
+        """Copy the request log (the records it keeps) into a DuckDB table and return the connection."""
         import duckdb
         import numpy as np
 
@@ -234,11 +296,14 @@ class _Request:
 
 
 def format_summary(rows: list[TypeSummary], measured: bool = False) -> str:
-    """A fixed-width table of requests, hit ratio, database queries and average simulated latency."""
+    """A fixed-width table of requests, hit ratio, database queries and average simulated latency.
+
+    Rows that name their backend (workload.measure's do) get it as the table's first line.
+    """
     header = f"{'data type':<10} {'requests':>9} {'reads':>7} {'writes':>7} {'hit ratio':>9} {'db queries':>10} {'round trips':>11} {'avg sim ms':>10}"
     if measured:
         header += f" {'avg real ms':>11}"
-    lines = [header, "-" * len(header)]
+    lines = [*produced_on(rows), header, "-" * len(header)]
     for row in rows:
         if row.data_type == "overall":
             lines.append("-" * len(header))
@@ -251,5 +316,6 @@ def format_summary(rows: list[TypeSummary], measured: bool = False) -> str:
 
 
 def summary_dicts(rows: list[TypeSummary]) -> list[dict]:
-    """Rows as plain dicts (with the derived ratios) for JSON or DataFrames."""
-    return [{**asdict(r), "hit_ratio": r.hit_ratio, "avg_simulated_ms": r.avg_simulated_ms} for r in rows]
+    """Rows as plain dicts (with the derived ratios; the backend if the rows name one) for JSON or DataFrames."""
+    return [{**{name: value for name, value in asdict(r).items() if name != "backend" or value},
+             "hit_ratio": r.hit_ratio, "avg_simulated_ms": r.avg_simulated_ms} for r in rows]

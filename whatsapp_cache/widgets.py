@@ -163,7 +163,7 @@ def herd_explorer(strategies=("none", "jitter", "lock", "xfetch")):
 
 
 def chaos_explorer(seed: int = 0):
-    """Sliders for the outage and the breaker; each change replays the chaos workload on fakeredis."""
+    """Sliders for the outage and the breaker; each change replays the chaos workload on a fresh embedded World."""
     from .chaos import ChaosSpec, FakeOutage, format_report, run_chaos
     from .plots import chaos_timeline
     from .resilience import FailurePolicy
@@ -184,7 +184,7 @@ def chaos_explorer(seed: int = 0):
                                reset_after_ms=values["pause_ms"], breaker=values["breaker"])
         spec = ChaosSpec(actions=1_200, duration_s=300, outage_from_s=80, outage_until_s=80 + values["outage_s"],
                          seed=seed)
-        with World(dataset="small", seed=seed, failure_policy=policy) as world:
+        with World(dataset="small", seed=seed, failure_policy=policy, environment=False) as world:
             report = run_chaos(world, FakeOutage(world, "hung" if values["hung"] else "down"), spec)
         return format_report(report), chaos_timeline({"this run": report})
 

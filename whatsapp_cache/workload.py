@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 
 from .errors import InvalidInput, NotFound
@@ -194,14 +194,15 @@ SEED_HIT_RATIOS = {"sessions": 0.95, "presence": 1.00, "messages": 0.70, "profil
 
 
 def measure(ttls=None, spec: WorkloadSpec = WorkloadSpec(), size: str = "small") -> list[TypeSummary]:
-    """Replay `spec` on a fresh embedded World with these TTLs; the per-type summary."""
+    """Replay `spec` with these TTLs on a fresh embedded World; the per-type summary, naming that backend.
+
+    Always embedded (fakeredis + SQLite in memory), whatever WHATSAPP_CACHE_REDIS_URL and
+    WHATSAPP_CACHE_DATABASE_URL say: a live cache warm from an earlier run would answer every read.
+    """
     from .world import World
 
-    world = World(None, None, seed=spec.seed, dataset=size, ttls=ttls)
-    try:
-        return run(world, spec)
-    finally:
-        world.close()
+    with World(None, None, seed=spec.seed, dataset=size, ttls=ttls, environment=False) as world:
+        return [replace(row, backend=world.config.label) for row in run(world, spec)]
 
 
 def run(world, spec: WorkloadSpec = WorkloadSpec(), progress: bool = False) -> list[TypeSummary]:

@@ -31,20 +31,27 @@ class World:
     """Everything one course experiment or one app server needs, built from two URLs.
 
     Without arguments the URLs come from WHATSAPP_CACHE_REDIS_URL and
-    WHATSAPP_CACHE_DATABASE_URL, and fall back to the embedded backends. The clock is
+    WHATSAPP_CACHE_DATABASE_URL, and fall back to the embedded backends; with
+    `environment=False` a URL not given means the embedded backend, whatever the
+    environment says (the course's fresh embedded experiments). The clock is
     simulated unless one is passed (use SystemClock() in production). `dataset` names a
     synthetic data set size to load into an empty database ("small", "large" or None).
     `failure_policy` sets Redis timeouts and the circuit breaker (see resilience.py); a World
     starts and serves from the database even while Redis is down. A Redis Cluster (a URL with
     ?cluster=true) is the exception: redis-py asks a node for the slot map when the client is
     built, so a World raises ClusterUnreachable (a redis.ConnectionError) if no node answers then.
+
+    `world.metrics` counts every request; its request log (`world.metrics.log`, the rows of
+    `to_duckdb()`) keeps only the newest 100,000 records (metrics.LOG_SIZE, some 22 MB), so a
+    long-running app server stays bounded. Set `world.metrics.log_size = None` to keep every
+    record, `world.metrics.keep_log = False` to keep none; the counters stay exact either way.
     """
 
     def __init__(self, redis_url: str | None = None, database_url: str | None = None, *,
                  clock: Clock | None = None, seed: int = 0, ttls: TTLs | None = None,
                  latency: LatencyModel | None = None, dataset: str | None = "small",
                  namespace: str = "wc", token_factory: Callable[[], str] | None = None,
-                 failure_policy: FailurePolicy | None = None):
+                 failure_policy: FailurePolicy | None = None, environment: bool = True):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidInput("seed must be an integer")
         if ttls is not None and not isinstance(ttls, TTLs):
@@ -53,7 +60,7 @@ class World:
             raise InvalidInput("failure_policy must be a FailurePolicy instance")
         if dataset is not None and (not isinstance(dataset, str) or dataset not in SIZES):
             raise InvalidInput(f"dataset must be one of {sorted(SIZES)} or None, got {dataset!r}")
-        self.config = BackendConfig.resolve(redis_url, database_url)
+        self.config = BackendConfig.resolve(redis_url, database_url, environment=environment)
         self.seed = seed
         self.clock = clock if clock is not None else SimulatedClock()
         self.latency = latency if latency is not None else LatencyModel(seed=seed)

@@ -25,11 +25,16 @@ _MARKER = object()
 
 
 class Cache(MutableMapping):
-    """A mapping of at most `maxsize` total size; without a policy it evicts an arbitrary item."""
+    """A mapping of at most `maxsize` total size; without a policy it evicts an arbitrary item.
+
+    As in cachetools, `maxsize=0` is allowed: a cache that stores nothing (every insert of a
+    value of size 1 raises "value too large", a ValueError). A cache object copies, deep-copies
+    and pickles like cachetools' (its own state is plain dicts; the library itself never pickles).
+    """
 
     def __init__(self, maxsize: float, getsizeof: Callable[[Any], float] | None = None):
-        if isinstance(maxsize, bool) or not isinstance(maxsize, Real) or not maxsize > 0:
-            raise InvalidInput(f"maxsize must be a positive number, got {maxsize!r}")
+        if isinstance(maxsize, bool) or not isinstance(maxsize, Real) or not maxsize >= 0:
+            raise InvalidInput(f"maxsize must be a number >= 0, got {maxsize!r}")
         if getsizeof is not None:
             if not callable(getsizeof):
                 raise InvalidInput(f"getsizeof must be callable, got {getsizeof!r}")
@@ -140,6 +145,7 @@ class Cache(MutableMapping):
         return key, value
 
     def _empty(self) -> KeyError:
+        """The error of popitem() on an empty cache; raise it `from None`, as cachetools and dict do."""
         return KeyError(f"{type(self).__name__} is empty")
 
     def _accessed(self, key: Hashable) -> None:
@@ -165,7 +171,7 @@ class QueueCache(Cache):
     def popitem(self) -> tuple[Hashable, Any]:
         """Remove and return the (key, value) pair at the front of the queue."""
         if not self._order:
-            raise self._empty()
+            raise self._empty() from None
         return self._pop_key(next(iter(self._order)))
 
     def __copy__(self) -> "QueueCache":

@@ -28,7 +28,7 @@ class LFUCache(Cache):
     def popitem(self) -> tuple[Hashable, Any]:
         """Remove and return the (key, value) pair least frequently used."""
         if not self._counts:
-            raise self._empty()
+            raise self._empty() from None
         if self._lowest not in self._buckets:
             self._lowest = min(self._buckets)
         return self._pop_key(next(iter(self._buckets[self._lowest])))

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from itertools import accumulate
 
+from ..config import produced_on
 from ..errors import InvalidInput
 from ..staleness import VersionLog
 from .pubsub import AppServer
@@ -55,6 +56,7 @@ class FleetResult:
     longest_stale_ms: int
     invalidations: int
     flushes: int
+    backend: str = ""  # where it ran: BackendConfig.label of the world
 
 
 def run_fleet(world, spec: FleetSpec) -> FleetResult:
@@ -88,7 +90,7 @@ def run_fleet(world, spec: FleetSpec) -> FleetResult:
     report = truth.report
     return FleetResult(spec.mode, reads, writes, hits / reads if reads else 0.0, report.stale_reads,
                        report.stale_share, report.longest_window_ms, sum(s.invalidations for s in stats),
-                       sum(s.flushes for s in stats))
+                       sum(s.flushes for s in stats), world.config.label)
 
 
 def _write(server, world, spec, user, number) -> None:
@@ -115,22 +117,27 @@ def _deliver(servers, spec, now, next_poll, start) -> int:
 
 
 def compare_fleet(spec: FleetSpec = FleetSpec(), modes=MODES) -> list[FleetResult]:
-    """The same workload under each mode, each on a fresh embedded world."""
+    """The same workload under each mode, each on a fresh embedded world.
+
+    Always embedded, whatever WHATSAPP_CACHE_REDIS_URL and WHATSAPP_CACHE_DATABASE_URL say: a live
+    cache and database left by an earlier run would change every figure. run_fleet takes any world.
+    """
     from dataclasses import replace
 
     from ..world import World
 
     rows = []
     for mode in modes:
-        with World(None, None, seed=spec.seed, dataset="tiny") as world:
+        with World(None, None, seed=spec.seed, dataset="tiny", environment=False) as world:
             rows.append(run_fleet(world, replace(spec, mode=mode)))
     return rows
 
 
 def format_fleet(rows: list[FleetResult]) -> str:
+    """A fixed-width table, one mode a line, below a line naming the backends it ran on."""
     header = (f"{'mode':<16} {'reads':>6} {'writes':>6} {'local hits':>10} {'stale reads':>11} "
               f"{'longest stale ms':>16} {'invalidations':>13} {'flushes':>7}")
-    lines = [header, "-" * len(header)]
+    lines = [*produced_on(rows), header, "-" * len(header)]
     lines += [f"{r.mode:<16} {r.reads:>6,} {r.writes:>6,} {r.local_hit_ratio:>10.1%} {r.stale_share:>11.1%} "
               f"{r.longest_stale_ms:>16,} {r.invalidations:>13,} {r.flushes:>7}" for r in rows]
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 
 from ..concurrency import Simulation
+from ..config import produced_on
 from ..errors import InvalidInput
 from ..latency import LatencyModel
 from . import PatternContext, WriteBehindWorker, make
@@ -60,6 +61,7 @@ class PatternResult:
     avg_write_ms: float
     max_queue: int = 0
     stale_over_1s: int = 0
+    backend: str = ""  # where it ran: BackendConfig.label of the world
 
 
 def run_pattern(world, name: str, spec: MixSpec) -> PatternResult:
@@ -82,11 +84,12 @@ def run_pattern(world, name: str, spec: MixSpec) -> PatternResult:
     if name == "write-behind":
         worker = WriteBehindWorker(world.redis, world.repo, world.keys, world.clock, metrics=world.metrics)
         simulation.spawn(_worker(worker, spec, finished, queue), name="worker")
-    simulation.run()
+    with world.metrics.recording() as records:  # every request of the run, however few the log keeps
+        simulation.run()
     errors = [task.error for task in simulation.finished if task.error is not None]
     if errors:
         raise errors[0]
-    return _result(world, name, context, worker, queue[0])
+    return _result(world, name, context, worker, queue[0], records)
 
 
 def _client(pattern, operations, think_ms, rng):
@@ -105,10 +108,9 @@ def _worker(worker, spec, finished, queue):
         yield from worker.steps()
 
 
-def _result(world, name, context, worker, max_queue) -> PatternResult:
-    log = world.metrics.log
-    reads = [r for r in log if r.operation == "status_read"]
-    writes = [r for r in log if r.operation == "status_write"]
+def _result(world, name, context, worker, max_queue, records) -> PatternResult:
+    reads = [r for r in records if r.operation == "status_read"]
+    writes = [r for r in records if r.operation == "status_write"]
     hits = sum(r.outcome == "hit" for r in reads)
     db_writes = sum(r.db_queries for r in writes)
     if worker is not None:
@@ -120,11 +122,15 @@ def _result(world, name, context, worker, max_queue) -> PatternResult:
         stale_share=report.stale_share, longest_stale_ms=report.longest_window_ms,
         avg_read_ms=sum(r.simulated_ms for r in reads) / len(reads) if reads else 0.0,
         avg_write_ms=sum(r.simulated_ms for r in writes) / len(writes) if writes else 0.0,
-        max_queue=max_queue, stale_over_1s=report.stale_longer_than(1000))
+        max_queue=max_queue, stale_over_1s=report.stale_longer_than(1000), backend=world.config.label)
 
 
 def compare(spec: MixSpec = MixSpec(), patterns=DEFAULT_PATTERNS, progress: bool = False) -> list[PatternResult]:
-    """Each pattern on its own fresh embedded world (tiny data set), same seed, same workload."""
+    """Each pattern on its own fresh embedded world (tiny data set), same seed, same workload.
+
+    Always embedded, whatever WHATSAPP_CACHE_REDIS_URL and WHATSAPP_CACHE_DATABASE_URL say: a live
+    cache and database left by an earlier run would change every figure. run_pattern takes any world.
+    """
     from ..world import World
 
     names = list(patterns)
@@ -133,16 +139,17 @@ def compare(spec: MixSpec = MixSpec(), patterns=DEFAULT_PATTERNS, progress: bool
         names = tqdm(names, desc="patterns")
     rows = []
     for name in names:
-        with World(None, None, seed=spec.seed, dataset="tiny",
-                   latency=LatencyModel(seed=spec.seed)) as world:
+        with World(None, None, seed=spec.seed, dataset="tiny", latency=LatencyModel(seed=spec.seed),
+                   environment=False) as world:
             rows.append(run_pattern(world, name, spec))
     return rows
 
 
 def format_comparison(rows: list[PatternResult]) -> str:
+    """A fixed-width table, one pattern a line, below a line naming the backends it ran on."""
     header = (f"{'pattern':<22} {'reads':>6} {'writes':>6} {'hit ratio':>9} {'db reads':>8} {'db writes':>9} "
               f"{'stale reads':>11} {'longest stale ms':>16} {'read ms':>7} {'write ms':>8}")
-    lines = [header, "-" * len(header)]
+    lines = [*produced_on(rows), header, "-" * len(header)]
     for r in rows:
         lines.append(f"{r.pattern:<22} {r.reads:>6,} {r.writes:>6,} {r.hit_ratio:>9.1%} {r.db_reads:>8,} "
                      f"{r.db_writes:>9,} {r.stale_share:>11.1%} {r.longest_stale_ms:>16,} "
