@@ -213,6 +213,12 @@ def test_bad_database_urls_are_config_errors(url):
     assert "s3cret" not in str(info.value)
 
 
+def test_a_database_that_cannot_be_reached_is_a_config_error_naming_it(tmp_path):
+    url = f"sqlite:///{tmp_path}/no/such/directory/db.sqlite"
+    with pytest.raises(ConfigError, match=f"cannot reach database at {url}: OperationalError: unable to open"):
+        World(database_url=url)
+
+
 # Property tests ---------------------------------------------------------------------------------
 
 any_text = st.text(max_size=80)

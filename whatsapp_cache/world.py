@@ -12,14 +12,16 @@ import random
 import secrets
 from typing import Callable
 
-from .backends import HitReader, make_engine, make_redis
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from .backends import HitReader, describe_failure, make_engine, make_redis
 from .clock import Clock, SimulatedClock
 from .config import BackendConfig
 from .dataset import SIZES, Dataset, generate, load
 from .datatypes import Context, GroupMembers, Presence, Profiles, RecentMessages, Sessions
 from .datatypes.scripts import Scripts
 from .db import Repository
-from .errors import InvalidInput
+from .errors import ConfigError, InvalidInput
 from .keys import KeySchema
 from .latency import LatencyModel
 from .metrics import Metrics
@@ -38,6 +40,7 @@ class World:
     starts and serves from the database even while Redis is down. A Redis Cluster (a URL with
     ?cluster=true) is the exception: redis-py asks a node for the slot map when the client is
     built, so a World raises ClusterUnreachable (a redis.ConnectionError) if no node answers then.
+    The database is the source of truth: one that does not answer is a ConfigError naming its URL.
     """
 
     def __init__(self, redis_url: str | None = None, database_url: str | None = None, *,
@@ -72,7 +75,7 @@ class World:
         self.dataset: Dataset | None = None
         self._build_types()
         self._try_cache(self.scripts.preload)
-        self.repo.create_schema()
+        self._create_schema()
         if dataset is not None:
             self._load_if_empty(dataset)
 
@@ -95,6 +98,18 @@ class World:
             raise InvalidInput("ttls must be a TTLs instance")
         self._ttls = value
         self._build_types()
+
+    def _create_schema(self) -> None:
+        """Create the course tables if missing: the first call that reaches the database.
+
+        A database that cannot be reached (refused, unknown, a wrong password) is a ConfigError
+        naming its URL, masked, instead of the driver's traceback; nothing is left open.
+        """
+        try:
+            self.repo.create_schema()
+        except (OperationalError, InterfaceError) as exc:
+            self.close()
+            raise ConfigError(f"cannot reach {describe_failure(exc, self.config)}") from None
 
     def _load_if_empty(self, size: str) -> None:
         self.dataset = generate(size=size, seed=self.seed)
