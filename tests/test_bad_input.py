@@ -1,6 +1,9 @@
 """Bad input gets a WhatsAppCacheError (a ValueError) or a miss: never a crash, never lost data."""
 
 import logging
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
@@ -460,3 +463,50 @@ def test_add_member_with_redis_unreachable_is_stored_and_the_next_read_shows_it(
         assert world.groups.add_member(GROUP, USER) is True
     assert USER in world.repo.group_members(GROUP)
     assert USER in world.groups.members(GROUP)
+
+
+# Concurrent creates and big groups -------------------------------------------------------------
+
+RACERS = 12
+
+
+@pytest.mark.parametrize("what", ["user", "group"])
+def test_concurrent_creates_of_one_id_are_one_success_and_already_exists_for_the_rest(backend, make_world, what,
+                                                                                        tmp_path):
+    """The database's unique key decides the race: no IntegrityError escapes, and exactly one create happened.
+
+    SQLite in a file, not in memory: there every thread has a connection of its own, as with PostgreSQL.
+    """
+    world = make_world(database_url=backend.database_url or f"sqlite:///{tmp_path}/race.db")
+    for attempt in range(3):  # each attempt a new id: one race may happen not to overlap
+        new_id = f"racer{attempt}"
+        create = {"user": lambda: world.profiles.create(new_id, "Racer", "+15550000000"),
+                  "group": lambda: world.groups.create(new_id, "Racers", [A, B])}[what]
+        start = threading.Barrier(RACERS)
+
+        def race():
+            start.wait()
+            try:
+                create()
+                return "created"
+            except InvalidInput as exc:
+                return str(exc)
+
+        with ThreadPoolExecutor(RACERS) as pool:
+            outcomes = Counter(pool.map(lambda _: race(), range(RACERS)))
+        assert outcomes == {"created": 1, f"{what} {new_id!r} already exists": RACERS - 1}
+    if what == "group":
+        assert world.groups.members("racer2") == {A, B}
+    else:
+        assert world.profiles.get("racer2").username == "Racer"
+
+
+def test_a_group_of_70000_members_is_created_in_batches_and_read_whole(world):
+    """Above PostgreSQL's 65,535 parameters a statement (and SQLite's 32,766) and Lua's 8,000 unpacked values."""
+    members = [f"m{n:06d}" for n in range(70_000)]
+    world.repo.bulk_insert({"users": [{"id": m, "username": m, "phone": "+1", "updated_ms": 0} for m in members]})
+    world.groups.create("crowd", "Everyone", members)
+    assert world.repo.group_members("crowd") == members
+    assert world.groups.members("crowd") == set(members)
+    assert world.groups.members("crowd") == set(members)
+    assert counts(world, "groups").hits == 1

@@ -14,6 +14,8 @@ from ..backends import is_cluster
 # Fill an entry from the database, only if no write happened since the reader looked
 # (its generation is unchanged). ARGV: expected generation ('*' = a writer's own fill,
 # which bumps the generation instead), TTL ms, kind (hash|list|set), marker, items...
+# Items go in 1000 at a time (an even number: hash fields stay with their values), as Lua
+# unpacks at most about 8000 values into one call: a group of 70,000 members fills too.
 FILL = """
 local unpack = table.unpack or unpack
 local current = redis.call('GET', KEYS[2]) or ''
@@ -23,15 +25,22 @@ if ARGV[1] == '*' then
 elseif current ~= ARGV[1] then
   return 0
 end
+local function add(command)
+  for first = 5, #ARGV, 1000 do
+    redis.call(command, KEYS[1], unpack(ARGV, first, math.min(first + 999, #ARGV)))
+  end
+end
 redis.call('DEL', KEYS[1])
 local kind = ARGV[3]
 if kind == 'hash' then
-  redis.call('HSET', KEYS[1], '~meta', ARGV[4], unpack(ARGV, 5))
+  redis.call('HSET', KEYS[1], '~meta', ARGV[4])
+  add('HSET')
 elseif kind == 'list' then
-  if #ARGV > 4 then redis.call('RPUSH', KEYS[1], unpack(ARGV, 5)) end
+  add('RPUSH')
   redis.call('RPUSH', KEYS[1], ARGV[4])
 else
-  redis.call('SADD', KEYS[1], ARGV[4], unpack(ARGV, 5))
+  redis.call('SADD', KEYS[1], ARGV[4])
+  add('SADD')
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
