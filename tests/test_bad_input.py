@@ -12,10 +12,13 @@ from hypothesis import strategies as st
 
 from support import (GROUP, SMALL_CHAT, SMALL_CHAT_USERS, counts, db_ids, dump_keyspace, ids)
 
-from whatsapp_cache import ConfigError, InvalidInput, NotFound, TTLs, WhatsAppCacheError, World
+from whatsapp_cache import ConfigError, InvalidInput, NotFound, TTLs, WhatsAppCacheError, World, patterns
+from whatsapp_cache.clock import SimulatedClock, SystemClock
+from whatsapp_cache.concurrency import run_steps
 from whatsapp_cache.codec import META_FIELD, is_meta
 from whatsapp_cache.faults import fail_on_round_trip, unreachable
 from whatsapp_cache.keys import token_digest
+from whatsapp_cache.stampede import make_strategy
 from whatsapp_cache.validation import ID_PATTERN, MAX_BODY_CHARS
 
 A, B = SMALL_CHAT_USERS
@@ -465,7 +468,7 @@ def test_add_member_with_redis_unreachable_is_stored_and_the_next_read_shows_it(
     assert USER in world.groups.members(GROUP)
 
 
-# Concurrent creates and big groups -------------------------------------------------------------
+# Concurrent creates, oversized and unhashable arguments -----------------------------------------
 
 RACERS = 12
 
@@ -499,6 +502,52 @@ def test_concurrent_creates_of_one_id_are_one_success_and_already_exists_for_the
         assert world.groups.members("racer2") == {A, B}
     else:
         assert world.profiles.get("racer2").username == "Racer"
+
+
+NOT_FINITE = [None, float("nan"), float("inf"), -float("inf"), "5", [1], True]
+
+
+@pytest.mark.parametrize("bad", NOT_FINITE, ids=repr)
+def test_a_simulated_clock_moves_only_by_finite_numbers(bad):
+    clock = SimulatedClock()
+    for move in (clock.advance, clock.advance_to, SimulatedClock):
+        with pytest.raises(InvalidInput):
+            move(bad)
+    assert clock.now_ms() == SimulatedClock().now_ms()
+
+
+@pytest.mark.parametrize("clock", ["", 0, "system", SystemClock, object()], ids=repr)
+def test_a_world_refuses_a_clock_that_cannot_tell_the_time_at_once(clock):
+    with pytest.raises(InvalidInput, match="clock"):
+        World(clock=clock, dataset=None)
+
+
+BAD_NAMES = [[], {}, {"lock"}, ["cache-aside"]]  # unhashable: `name in a_dict` raised TypeError
+
+
+@pytest.mark.parametrize("name", BAD_NAMES, ids=repr)
+def test_unknown_or_unhashable_names_of_patterns_and_strategies_are_invalid_input(world, name):
+    with pytest.raises(InvalidInput):
+        patterns.make(name, patterns.PatternContext.from_world(world))
+    with pytest.raises(InvalidInput):
+        make_strategy(name, world.redis, world.keys)
+
+
+STATUS_IDS = ["\ud800", 2**63, ["u000001"], "u\x00", ":{}*", None, "", "u" * 65]
+
+
+@pytest.mark.parametrize("name", sorted(patterns.PATTERNS))
+def test_status_patterns_refuse_bad_ids_before_any_call(world, snapshot, name):
+    pattern = patterns.make(name, patterns.PatternContext.from_world(world))
+    before = snapshot()
+    for bad in STATUS_IDS:
+        with pytest.raises(InvalidInput):
+            pattern.get(bad)
+        with pytest.raises(InvalidInput):
+            run_steps(pattern.read(bad))
+        with pytest.raises(InvalidInput):
+            pattern.set(bad, "hi")
+    assert snapshot() == before
 
 
 def test_a_group_of_70000_members_is_created_in_batches_and_read_whole(world):

@@ -56,6 +56,9 @@ class World:
             raise InvalidInput("failure_policy must be a FailurePolicy instance")
         if dataset is not None and (not isinstance(dataset, str) or dataset not in SIZES):
             raise InvalidInput(f"dataset must be one of {sorted(SIZES)} or None, got {dataset!r}")
+        if clock is not None and (isinstance(clock, type) or not callable(getattr(clock, "now_ms", None))):
+            raise InvalidInput(f"clock must have a now_ms() method (SimulatedClock, SystemClock), "
+                               f"not {clock!r:.60}")
         self.config = BackendConfig.resolve(redis_url, database_url)
         self.seed = seed
         self.clock = clock if clock is not None else SimulatedClock()
