@@ -73,6 +73,25 @@ def live_database_url():
     server.dispose()
 
 
+@pytest.fixture(scope="session")
+def icu_database_url(live_database_url):
+    """A database whose default collation is ICU en-US ("alice" < "Bob" < "carol"), dropped at the end."""
+    name = f"{TEST_DATABASE}_icu"
+    server = sa.create_engine(f"{PG_SERVER_URL}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu "
+                                 "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+    except sa.exc.DBAPIError as exc:
+        server.dispose()
+        _unavailable("PostgreSQL with ICU collations (15 or newer)", exc)
+    yield f"{PG_SERVER_URL}/{name}"
+    with server.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    server.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _no_backend_environment(monkeypatch):
     """Tests choose their backends explicitly; a developer's environment must not leak in."""
@@ -135,12 +154,12 @@ def backend(request) -> Backend:
 
 @pytest.fixture
 def make_world(backend):
-    """Build Worlds on this test's backend; each is emptied (cache and schema) afterwards."""
+    """Build Worlds on this test's backend (or another database); each is emptied (cache and schema) afterwards."""
     worlds = []
 
-    def build(**options) -> World:
+    def build(database_url: str | None = None, **options) -> World:
         options.setdefault("dataset", "tiny")
-        world = World(backend.redis_url, backend.database_url, **options)
+        world = World(backend.redis_url, database_url or backend.database_url, **options)
         worlds.append(world)
         return world
 

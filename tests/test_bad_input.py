@@ -1,6 +1,9 @@
 """Bad input gets a WhatsAppCacheError (a ValueError) or a miss: never a crash, never lost data."""
 
 import logging
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
@@ -9,10 +12,13 @@ from hypothesis import strategies as st
 
 from support import (GROUP, SMALL_CHAT, SMALL_CHAT_USERS, counts, db_ids, dump_keyspace, ids)
 
-from whatsapp_cache import ConfigError, InvalidInput, NotFound, TTLs, WhatsAppCacheError, World
+from whatsapp_cache import ConfigError, InvalidInput, NotFound, TTLs, WhatsAppCacheError, World, patterns
+from whatsapp_cache.clock import SimulatedClock, SystemClock
+from whatsapp_cache.concurrency import run_steps
 from whatsapp_cache.codec import META_FIELD, is_meta
 from whatsapp_cache.faults import fail_on_round_trip, unreachable
 from whatsapp_cache.keys import token_digest
+from whatsapp_cache.stampede import make_strategy
 from whatsapp_cache.validation import ID_PATTERN, MAX_BODY_CHARS
 
 A, B = SMALL_CHAT_USERS
@@ -211,6 +217,12 @@ def test_bad_database_urls_are_config_errors(url):
     with pytest.raises(ConfigError) as info:
         World(database_url=url, dataset=None)
     assert "s3cret" not in str(info.value)
+
+
+def test_a_database_that_cannot_be_reached_is_a_config_error_naming_it(tmp_path):
+    url = f"sqlite:///{tmp_path}/no/such/directory/db.sqlite"
+    with pytest.raises(ConfigError, match=f"cannot reach database at {url}: OperationalError: unable to open"):
+        World(database_url=url)
 
 
 # Property tests ---------------------------------------------------------------------------------
@@ -454,3 +466,96 @@ def test_add_member_with_redis_unreachable_is_stored_and_the_next_read_shows_it(
         assert world.groups.add_member(GROUP, USER) is True
     assert USER in world.repo.group_members(GROUP)
     assert USER in world.groups.members(GROUP)
+
+
+# Concurrent creates, oversized and unhashable arguments -----------------------------------------
+
+RACERS = 12
+
+
+@pytest.mark.parametrize("what", ["user", "group"])
+def test_concurrent_creates_of_one_id_are_one_success_and_already_exists_for_the_rest(backend, make_world, what,
+                                                                                        tmp_path):
+    """The database's unique key decides the race: no IntegrityError escapes, and exactly one create happened.
+
+    SQLite in a file, not in memory: there every thread has a connection of its own, as with PostgreSQL.
+    """
+    world = make_world(database_url=backend.database_url or f"sqlite:///{tmp_path}/race.db")
+    for attempt in range(3):  # each attempt a new id: one race may happen not to overlap
+        new_id = f"racer{attempt}"
+        create = {"user": lambda: world.profiles.create(new_id, "Racer", "+15550000000"),
+                  "group": lambda: world.groups.create(new_id, "Racers", [A, B])}[what]
+        start = threading.Barrier(RACERS)
+
+        def race():
+            start.wait()
+            try:
+                create()
+                return "created"
+            except InvalidInput as exc:
+                return str(exc)
+
+        with ThreadPoolExecutor(RACERS) as pool:
+            outcomes = Counter(pool.map(lambda _: race(), range(RACERS)))
+        assert outcomes == {"created": 1, f"{what} {new_id!r} already exists": RACERS - 1}
+    if what == "group":
+        assert world.groups.members("racer2") == {A, B}
+    else:
+        assert world.profiles.get("racer2").username == "Racer"
+
+
+NOT_FINITE = [None, float("nan"), float("inf"), -float("inf"), "5", [1], True]
+
+
+@pytest.mark.parametrize("bad", NOT_FINITE, ids=repr)
+def test_a_simulated_clock_moves_only_by_finite_numbers(bad):
+    clock = SimulatedClock()
+    for move in (clock.advance, clock.advance_to, SimulatedClock):
+        with pytest.raises(InvalidInput):
+            move(bad)
+    assert clock.now_ms() == SimulatedClock().now_ms()
+
+
+@pytest.mark.parametrize("clock", ["", 0, "system", SystemClock, object()], ids=repr)
+def test_a_world_refuses_a_clock_that_cannot_tell_the_time_at_once(clock):
+    with pytest.raises(InvalidInput, match="clock"):
+        World(clock=clock, dataset=None)
+
+
+BAD_NAMES = [[], {}, {"lock"}, ["cache-aside"]]  # unhashable: `name in a_dict` raised TypeError
+
+
+@pytest.mark.parametrize("name", BAD_NAMES, ids=repr)
+def test_unknown_or_unhashable_names_of_patterns_and_strategies_are_invalid_input(world, name):
+    with pytest.raises(InvalidInput):
+        patterns.make(name, patterns.PatternContext.from_world(world))
+    with pytest.raises(InvalidInput):
+        make_strategy(name, world.redis, world.keys)
+
+
+STATUS_IDS = ["\ud800", 2**63, ["u000001"], "u\x00", ":{}*", None, "", "u" * 65]
+
+
+@pytest.mark.parametrize("name", sorted(patterns.PATTERNS))
+def test_status_patterns_refuse_bad_ids_before_any_call(world, snapshot, name):
+    pattern = patterns.make(name, patterns.PatternContext.from_world(world))
+    before = snapshot()
+    for bad in STATUS_IDS:
+        with pytest.raises(InvalidInput):
+            pattern.get(bad)
+        with pytest.raises(InvalidInput):
+            run_steps(pattern.read(bad))
+        with pytest.raises(InvalidInput):
+            pattern.set(bad, "hi")
+    assert snapshot() == before
+
+
+def test_a_group_of_70000_members_is_created_in_batches_and_read_whole(world):
+    """Above PostgreSQL's 65,535 parameters a statement (and SQLite's 32,766) and Lua's 8,000 unpacked values."""
+    members = [f"m{n:06d}" for n in range(70_000)]
+    world.repo.bulk_insert({"users": [{"id": m, "username": m, "phone": "+1", "updated_ms": 0} for m in members]})
+    world.groups.create("crowd", "Everyone", members)
+    assert world.repo.group_members("crowd") == members
+    assert world.groups.members("crowd") == set(members)
+    assert world.groups.members("crowd") == set(members)
+    assert counts(world, "groups").hits == 1

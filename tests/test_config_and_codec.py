@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import logging
 
 import fakeredis
 import pytest
@@ -87,6 +88,117 @@ def test_live_world_repr_hides_both_passwords(live_redis_url, live_database_url)
     finally:
         world.repo.drop_schema()
         world.close()
+
+
+
+@pytest.mark.parametrize("url, masked", [
+    ("redis://127.0.0.1:6379/0?password=s3cret", "redis://127.0.0.1:6379/0?password=***"),
+    ("redis://h:6379/0?socket_timeout=0.1&password=s3cret&cluster=true",  # the other options stay
+     "redis://h:6379/0?socket_timeout=0.1&password=***&cluster=true"),
+    ("redis://h/0?username=app&password=s3cret&db=1", "redis://h/0?username=app&password=***&db=1"),
+    ("rediss://h:6380/0?ssl_password=s3cret", "rediss://h:6380/0?ssl_password=***"),
+    ("postgresql+psycopg://postgres@h/db?password=s3cret&sslmode=require&sslpassword=s3cret",
+     "postgresql+psycopg://postgres@h/db?password=***&sslmode=require&sslpassword=***"),
+    ("postgresql://u@h/db?access_token=s3cret&API_KEY=s3cret", "postgresql://u@h/db?access_token=***&API_KEY=***"),
+    ("postgresql://u@h/db?pass%77ord=s3cret", "postgresql://u@h/db?pass%77ord=***"),  # drivers decode the name
+    ("postgresql://u@h/db?password=s3c@ret", "postgresql://u@h/db?password=***"),  # an '@' in the value
+    ("redis://:s3cret@h/0?password=s3cret", "redis://:***@h/0?password=***"),
+    ("redis://:pa&password=s3cret@h", "redis://:***@h"),  # all of it the userinfo's password
+])
+def test_mask_url_hides_secrets_in_the_query(url, masked):
+    assert mask_url(url) == masked
+    assert "s3c" not in masked
+
+
+def test_a_drivers_error_text_is_scrubbed_of_every_secret_of_the_urls():
+    """psycopg and SQLAlchemy may echo a DSN; the line shown names the type and hides each secret."""
+    from sqlalchemy.exc import OperationalError
+
+    from whatsapp_cache.backends import describe_failure
+
+    config = BackendConfig.resolve("redis://:r3dis@h/0", "postgresql://u:s3cret@h/db?sslpassword=p%40ss")
+    echo = OperationalError("connect", {}, Exception("bad dsn 'password=s3cret sslpassword=p@ss' host=h\nmore"))
+    text = describe_failure(echo, config)
+    assert text == "database at postgresql://u:***@h/db?sslpassword=***: Exception: bad dsn " \
+                   "'password=*** sslpassword=***' host=h"
+    assert describe_failure(redis.ConnectionError("AUTH r3dis refused"), config) == \
+        "Redis at redis://:***@h/0: ConnectionError: AUTH *** refused"
+
+
+SENTINEL = "Sentinel7pw"  # trust auth and Redis' passwordless default user accept it and ignore it
+
+
+def sentinel_urls(live_redis_url: str, live_database_url: str) -> tuple[list[str], list[str]]:
+    """The live URLs with the sentinel in every place a URL can carry a password."""
+    redis_host = live_redis_url.removeprefix("redis://")
+    redis_urls = [f"redis://default:{SENTINEL}@{redis_host}", f"redis://:{SENTINEL}@{redis_host}",
+                  f"redis://{redis_host}?password={SENTINEL}",
+                  f"redis://{redis_host}?username=default&password={SENTINEL}&socket_timeout=2",
+                  f"redis://{SENTINEL}@{redis_host}"]  # redis-py: a username, which Redis refuses
+    database_urls = [live_database_url.replace("postgres@", f"postgres:{SENTINEL}@"),
+                     f"{live_database_url}?password={SENTINEL}",
+                     f"{live_database_url}?sslpassword={SENTINEL}&password={SENTINEL}&connect_timeout=5",
+                     f"{live_database_url}?password={SENTINEL}%40x"]
+    return redis_urls, database_urls
+
+
+@pytest.mark.live
+def test_no_password_of_any_url_form_shows_in_reprs_logs_errors_or_cli_output(
+        live_redis_url, live_database_url, caplog, capsys, monkeypatch):
+    """Item 6 of issue 12: the sentinel password, in every URL form on both backends, is seen nowhere."""
+    from whatsapp_cache.cli import main
+
+    caplog.set_level(logging.DEBUG)
+    redis_urls, database_urls = sentinel_urls(live_redis_url, live_database_url)
+    shown = []
+    for redis_url, database_url in zip(redis_urls, database_urls + database_urls[:1]):
+        assert SENTINEL in redis_url and SENTINEL in database_url
+        with World(redis_url, database_url, dataset="tiny") as world:
+            config = world.config
+            shown += [repr(world), str(world), repr(config), str(config), config.redis_label, config.database_label,
+                      repr(world.engine), str(world.engine.url), repr(world.redis)]
+            world.profiles.get("u000001")
+    refused = f"redis://:{SENTINEL}@127.0.0.1:{free_port()}/0?password={SENTINEL}&socket_connect_timeout=0.2"
+    missing = database_urls[1].replace(live_database_url.rpartition("/")[2], "whatsapp_cache_no_such_database")
+    unreachable = f"postgresql+psycopg://postgres:{SENTINEL}@127.0.0.1:{free_port()}/db?password={SENTINEL}"
+    with World(refused, dataset=None) as world:  # a World starts while Redis is down
+        shown.append(repr(world))
+    for url in (missing, unreachable):
+        with pytest.raises(ConfigError, match="cannot reach database at postgresql") as info:
+            World(database_url=url, dataset=None)
+        shown.append(str(info.value))
+    with pytest.raises(redis.ConnectionError) as info:
+        World(refused + "&cluster=true")
+    shown.append(str(info.value))
+
+    # every command's error path, and the output of the commands that work
+    commands = [["tour", "--size", "tiny", "--actions", "30", "--no-progress", "--redis-url", redis_urls[2],
+                 "--database-url", database_urls[2]],
+                ["tour", "--size", "tiny", "--actions", "30", "--no-progress", "--json", "--redis-url", redis_urls[0],
+                 "--database-url", database_urls[0]],
+                ["worker", "--once", "--redis-url", redis_urls[3], "--database-url", database_urls[1]],
+                ["tour", "--no-progress", "--redis-url", refused],
+                ["tour", "--no-progress", "--database-url", missing],
+                ["tour", "--no-progress", "--database-url", unreachable],
+                ["worker", "--once", "--redis-url", refused, "--database-url", database_urls[1]],
+                ["worker", "--once", "--redis-url", redis_urls[1], "--database-url", missing],
+                ["chaos", "--mode", "down", "--no-progress", "--database-url", missing]]
+    codes = [main(argv) for argv in commands]
+    monkeypatch.setenv(REDIS_URL_ENV, refused)
+    monkeypatch.setenv(DATABASE_URL_ENV, database_urls[1])
+    codes.append(main(["tour", "--no-progress"]))
+    output = capsys.readouterr()
+    assert codes == [0, 0, 0, 2, 2, 2, 2, 2, 2, 2]
+    assert "Traceback" not in output.err and output.err.count("whatsapp-cache: error:") == 7
+    assert "***" in output.out and "***" in output.err
+    with World(redis_urls[0], database_urls[0], dataset=None) as world:
+        world.flush_cache(keep_queue=False)
+        world.repo.drop_schema()
+
+    assert [text for text in shown if SENTINEL in text] == []
+    assert SENTINEL not in output.out and SENTINEL not in output.err
+    assert SENTINEL not in caplog.text
+    assert caplog.text.count("Redis unavailable at start") >= 2  # the logs were captured, and checked
 
 
 # Redis Cluster --------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import pytest
 from support import (BIG_CHAT, BIG_CHAT_USERS, EMPTY_CHAT, GROUP, HOUR, OUTSIDER, SECOND, SMALL_CHAT,
                      SMALL_CHAT_USERS, STRANGERS, counts, db_ids, ids)
 
-from whatsapp_cache import InvalidInput, NotFound
+from whatsapp_cache import InvalidInput, NotFound, World
 from whatsapp_cache.datatypes.messages import RECENT_LIMIT
 
 A, B = SMALL_CHAT_USERS
@@ -215,3 +215,38 @@ def test_only_participants_may_send(world):
 def test_send_to_an_unknown_conversation_is_not_found(world):
     with pytest.raises(NotFound):
         world.messages.send("dm.{}.{}".format(*STRANGERS), STRANGERS[0], "hi")
+
+
+# Ids under a database's own collation ------------------------------------------------------------
+
+MIXED_CASE_PAIRS = [("Bob", "alice"), ("u_1", "uA"), ("Zed-9", "zed_0")]  # code point order != en-US order
+
+
+@pytest.fixture
+def icu_world(live_redis_url, icu_database_url):
+    world = World(live_redis_url, icu_database_url, dataset="tiny")
+    yield world
+    world.flush_cache(keep_queue=False)
+    world.repo.drop_schema()
+    world.close()
+
+
+@pytest.mark.live
+def test_direct_conversations_of_any_ids_work_under_an_icu_collation(icu_world):
+    """Item 7 of issue 12: Python puts "Bob" before "alice" (code points), ICU en-US after; ids must
+    compare the same in both, or the CHECK user_lo < user_hi refuses the pair Python ordered."""
+    world = icu_world
+    everyone = sorted(user for pair in MIXED_CASE_PAIRS for user in pair)
+    for user in everyone:
+        world.profiles.create(user, user, "+15550000000")
+    for a, b in MIXED_CASE_PAIRS:
+        low, high = sorted((a, b))
+        conversation = world.messages.conversation_between(a, b)
+        assert conversation == world.messages.conversation_between(b, a) == f"dm.{low}.{high}"
+        row = world.repo.conversation(conversation)
+        assert (row["user_lo"], row["user_hi"]) == (low, high)
+        sent = [world.messages.send(conversation, a, "hi"), world.messages.send(conversation, b, "hello")]
+        assert world.messages.recent(conversation) == sent[::-1]
+    world.groups.create("mixed", "Mixed case", everyone)
+    assert world.repo.group_members("mixed") == everyone  # SQL's ORDER BY agrees with Python's sorted()
+    assert world.groups.members("mixed") == set(everyone)

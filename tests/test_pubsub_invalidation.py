@@ -25,6 +25,7 @@ from support import SECOND
 from whatsapp_cache import InvalidInput, NotFound, WhatsAppCacheError
 from whatsapp_cache.datatypes import Profile
 from whatsapp_cache.db.repository import PROFILE_FIELDS
+from whatsapp_cache.faults import unreachable
 from whatsapp_cache.invalidation import (AppServer, InvalidationBus, TrackingAppServer, decode_message,
                                          encode_message, supports_tracking)
 from whatsapp_cache.keys import KeySchema
@@ -247,6 +248,26 @@ def test_a_failed_write_publishes_nothing(world, servers):
     with pytest.raises(InvalidInput):
         writer.update_profile(USER, nickname="x")
     assert settle(reader) == 0
+
+
+def test_with_redis_down_a_server_starts_and_its_write_is_stored_not_raised(make_world):
+    """Item 8 of issue 12: degrade as World does. The UPDATE committed, so the write must not fail
+    because PUBLISH could not be sent; a server built meanwhile subscribes once Redis answers."""
+    world = make_world(namespace=unique_namespace())
+    with AppServer("early", world) as early:
+        early.get_profile(USER)
+        with unreachable():
+            with AppServer("late", world) as late:
+                assert not late.connected and late.stats.errors == 1
+                assert early.update_profile(USER, status_message="written while Redis was down") == 0
+                assert late.update_profile(OTHER, status_message="also written") == 0
+                assert early.peek(USER) is None, "the writer dropped its own copy"
+            assert world.repo.user(USER)["status_message"] == "written while Redis was down"
+            assert world.repo.user(OTHER)["status_message"] == "also written"
+        with AppServer("later", world) as later:
+            assert later.poll() == 0 and later.connected
+            assert later.get_profile(USER).status_message == "written while Redis was down"
+            assert later.get_profile(OTHER).status_message == "also written"
 
 
 # ---- both backends: thread mode -------------------------------------------------------------

@@ -10,12 +10,12 @@ import redis
 from redis.exceptions import RedisClusterException
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, InvalidRequestError, NoSuchModuleError, ResourceClosedError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import Pool
 
-from .config import BackendConfig, error_detail, mask_url
+from .config import BackendConfig, error_detail, failure_text, is_secret_name, mask_url
 from .errors import ConfigError
 
 REDIS_TIMEOUT_S = 2.0  # for clients that block on purpose (the write-behind worker, subscribers)
@@ -105,7 +105,8 @@ def make_engine(config: BackendConfig) -> Engine:
         )
     else:
         try:
-            engine = create_engine(config.database_url, pool_pre_ping=True)
+            url, secrets = _secrets_apart(config.database_url)
+            engine = create_engine(url, pool_pre_ping=True, connect_args=secrets)
         except (ArgumentError, NoSuchModuleError, ValueError) as exc:
             raise ConfigError(f"cannot use database URL {mask_url(config.database_url)}: "
                               f"{error_detail(config.database_url, exc)}") from None
@@ -203,6 +204,25 @@ class _OpenOnce:
                                          "or the World closed); its data is gone")
         self._opened = True
         return self._creator(connection_record)
+
+
+def _secrets_apart(database_url: str) -> tuple[URL, dict]:
+    """The URL without its secret query parameters (?password=, ?sslpassword=...), and those apart.
+
+    SQLAlchemy's URL repr, and so repr(engine), hides only the password of the userinfo. The
+    drivers read the query as connection arguments (psycopg: libpq keywords), so the secrets
+    reach them unchanged as `connect_args`, and the engine's URL has none to show.
+    """
+    url = make_url(database_url)
+    secret = [name for name in url.query if is_secret_name(name)]
+    return url.difference_update_query(secret), {name: url.query[name] for name in secret}
+
+
+def describe_failure(exc: BaseException, config: BackendConfig) -> str:
+    """One line naming the backend that failed (its URL masked) and the driver's complaint (secrets scrubbed)."""
+    where = f"Redis at {config.redis_label}" if isinstance(exc, redis.RedisError) else \
+        f"database at {config.database_label}"
+    return f"{where}: {failure_text(exc, config.redis_url, config.database_url)}"
 
 
 def _sqlite_foreign_keys(dbapi_connection, _record) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import sys
 
 from .config import DATABASE_URL_ENV, REDIS_URL_ENV
-from .errors import ConfigError, WhatsAppCacheError
+from .errors import ConfigError, InvalidInput, WhatsAppCacheError
 from .ttl import TTLs
 from .workload import WorkloadSpec
 
@@ -17,7 +18,7 @@ def _tour(args: argparse.Namespace) -> str:
 
     spec = WorkloadSpec(actions=args.actions, duration_s=int(args.hours * 3600), user_skew=args.skew, seed=args.seed)
     ttls = TTLs().with_(**{name: value for name, value in (("messages", args.messages_ttl),
-                                                           ("profiles", args.profiles_ttl)) if value})
+                                                           ("profiles", args.profiles_ttl)) if value is not None})
     return tour(spec, redis_url=args.redis_url, database_url=args.database_url, size=args.size, ttls=ttls,
                 progress=not args.no_progress, as_json=args.json, reset=args.reset, measured=args.measured)
 
@@ -84,15 +85,22 @@ def _count_arg(minimum: int):
     return parse
 
 
+def _positive_number(text: str) -> float:
+    """A finite number above zero (float() alone lets nan and inf through)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}")
+    return value
+
+
 def _describe(exc: BaseException, config) -> str:
-    """One line naming the backend (masked URL) and the driver's complaint (password scrubbed)."""
-    import redis
+    """One line naming the backend (masked URL) and the driver's complaint (secrets scrubbed)."""
+    from .backends import describe_failure
 
-    from .config import error_summary, url_secrets
-
-    where = f"Redis at {config.redis_label}" if isinstance(exc, redis.RedisError) else \
-        f"database at {config.database_label}"
-    return f"{where}: {error_summary(exc, url_secrets(config.redis_url) | url_secrets(config.database_url))}"
+    return describe_failure(exc, config)
 
 
 def _worker(args: argparse.Namespace) -> str:
@@ -187,7 +195,11 @@ def _simulate(args: argparse.Namespace) -> str:
         trace = workloads.load_trace(args.trace)
     else:
         trace = _generated_trace(args, workloads)
-    options = {"samples": args.samples} if args.samples and args.policy.startswith("redis-") else {}
+    options = {}
+    if args.samples is not None:
+        if not args.policy.startswith("redis-"):
+            raise InvalidInput(f"--samples applies to redis-lru and redis-lfu only, not {args.policy}")
+        options["samples"] = args.samples
     result = simulate(trace, args.policy, args.size, **options)
     return json.dumps(result.to_dict()) if args.json else format_results([result])
 
@@ -311,7 +323,6 @@ A second `up` while a lab runs is refused. Persistence is off: a killed node com
 
 
 def _cluster(args: argparse.Namespace) -> str:
-    from .errors import InvalidInput
     from .lab import lab_down, lab_status, lab_up
 
     kind = "sentinel" if args.sentinel else "cluster"
@@ -340,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
                     f"and average simulated latency. Backends: --redis-url / --database-url, else "
                     f"${REDIS_URL_ENV} / ${DATABASE_URL_ENV}, else embedded fakeredis + SQLite.")
     tour.add_argument("--actions", type=int, default=3000, help="user actions to replay (default 3000)")
-    tour.add_argument("--hours", type=float, default=2.0, help="simulated hours they spread over (default 2)")
+    tour.add_argument("--hours", type=_positive_number, default=2.0, help="simulated hours they spread over (default 2)")
     tour.add_argument("--skew", type=float, default=1.0, help="Zipf skew of user activity, 0 = uniform (default 1.0)")
     tour.add_argument("--seed", type=int, default=0, help="random seed for data set and workload (default 0)")
     tour.add_argument("--size", choices=("tiny", "small", "large"), default="small",
@@ -451,4 +462,28 @@ def main(argv: list[str] | None = None) -> int:
     except WhatsAppCacheError as exc:
         print(f"whatsapp-cache: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if not _is_backend_error(exc):
+            raise  # a bug: its traceback is wanted
+        print(f"whatsapp-cache: error: {_backend_failure(exc, args)}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _is_backend_error(exc: Exception) -> bool:
+    """Redis or the database failed mid-command (the command's own checks passed): no bug, no traceback."""
+    import redis
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(exc, (redis.RedisError, SQLAlchemyError))
+
+
+def _backend_failure(exc: Exception, args: argparse.Namespace) -> str:
+    """The error in one line, with every secret of every URL the command may have used scrubbed."""
+    import os
+
+    from .config import failure_text
+
+    urls = (getattr(args, "redis_url", None), getattr(args, "database_url", None),
+            os.environ.get(REDIS_URL_ENV), os.environ.get(DATABASE_URL_ENV))
+    return f"a backend failed: {failure_text(exc, *urls)}"

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Protocol
 
-from .errors import InvalidInput
+from . import validation
 
 # 2025-11-17T10:00:00Z, the date of the seed's examples; the synthetic data set starts here.
 COURSE_EPOCH_MS = 1_763_373_600_000
@@ -32,22 +32,22 @@ class SimulatedClock:
     """A clock that moves only when told to, so runs are repeatable and fast."""
 
     def __init__(self, start_ms: int = COURSE_EPOCH_MS):
-        self._now = int(start_ms)
+        self._now = int(validation.finite_number(start_ms, "start_ms"))
         self._lock = threading.Lock()
 
     def now_ms(self) -> int:
         return self._now
 
     def advance(self, ms: float) -> int:
-        """Move forward by `ms` milliseconds and return the new time."""
-        if ms < 0:
-            raise InvalidInput("a clock cannot move backwards")
+        """Move forward by `ms` milliseconds (a finite number >= 0) and return the new time."""
+        ms = validation.finite_number(ms, "milliseconds to advance by", minimum=0)
         with self._lock:
             self._now += int(ms)
             return self._now
 
     def advance_to(self, when_ms: int) -> int:
-        """Move forward to `when_ms` (never backwards)."""
+        """Move forward to `when_ms`, a finite number (an earlier time leaves the clock where it is)."""
+        when_ms = validation.finite_number(when_ms, "when_ms")
         with self._lock:
             self._now = max(self._now, int(when_ms))
             return self._now

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Iterable
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 from .errors import ConfigError
 
@@ -16,46 +17,93 @@ CLUSTER_FLAG = "cluster"  # redis://host:port/0?cluster=true: a Redis Cluster, r
 FLAG_VALUES = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
-def mask_url(url: str | None) -> str:
-    """Return `url` with any password replaced by ***; None reads as 'embedded'.
+# A query parameter whose name (decoded, any case) contains one of these words carries a secret:
+# password, sslpassword, passwd, token, access_token, client_secret, api_key, auth... Paths such
+# as passfile or sslkey are masked too: over-masking a path is harmless, missing a secret is not.
+SECRET_WORDS = ("pass", "pwd", "secret", "token", "key", "auth", "credential", "signature")
+MASK = "***"
+_QUERY_OPTION = re.compile(r"[?&]([^=&?]*)=([^&]*)")
 
-    Works on the raw text, not on a URL parser's idea of it: a password holding an
-    unencoded '/', '?' or '#' would otherwise end the parser's netloc early and be shown.
-    Everything up to the last '@' counts as credentials, so odd URLs are over-masked,
-    never under-masked.
+
+def mask_url(url: str | None) -> str:
+    """Return `url` with every secret replaced by ***; None reads as 'embedded'.
+
+    Secrets are the password of the userinfo (user:***@, and a bare redis://***@ which
+    redis-py takes for a password) and the value of every query parameter whose name is a
+    secret's (see SECRET_WORDS). Works on the raw text, not on one parser's idea of it: an
+    unencoded '/', '?', '#' or '@' in a password or a query value is read differently by
+    redis-py (urllib) and SQLAlchemy, so a secret is masked wherever either would find it.
+    Odd URLs are over-masked, never under-masked.
     """
     if url is None:
         return "embedded"
     if not isinstance(url, str):
         return "<not a url>"
-    scheme, separator, rest = url.partition("://")
-    if not separator:
-        return "<unparseable url>" if "@" in url else url
-    userinfo, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user, colon, _password = userinfo.partition(":")
-    if colon:
-        userinfo = user + ":***"
-    elif userinfo and scheme.lower() in REDIS_SCHEMES:
-        userinfo = "***"  # redis://secret@host: a bare userinfo is the password
-    return f"{scheme}://{userinfo}@{host}"
+    if "://" not in url and "@" in url:
+        return "<unparseable url>"
+    for start, end in reversed(_secret_spans(url)):
+        url = url[:start] + MASK + url[end:]
+    return url
+
+
+def _secret_spans(url: str) -> list[tuple[int, int]]:
+    """Where the secrets of `url` are, read as each driver may read it; merged, in order.
+
+    The userinfo is everything up to the last '@' (SQLAlchemy ends a password at the first
+    '@', urllib the userinfo at the last). The query starts at the first '?' (urllib: a '?'
+    in a password ends the netloc), or at the first '?' after the last '@' (SQLAlchemy).
+    """
+    scheme, separator, _ = url.partition("://")
+    begin = len(scheme) + len(separator) if separator else 0
+    rest = url[begin:]
+    userinfo, at, _ = rest.rpartition("@")
+    spans = []
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        if colon:
+            spans.append((len(user) + 1, len(userinfo)))
+        elif scheme.lower() in REDIS_SCHEMES:
+            spans.append((0, len(userinfo)))  # redis://secret@host: a bare userinfo is the password
+    for query in {rest.find("?"), rest.find("?", len(userinfo))} - {-1}:
+        spans += [option.span(2) for option in _QUERY_OPTION.finditer(rest, query) if is_secret_name(option[1])]
+    merged: list[list[int]] = []
+    for start, end in sorted((begin + start, begin + end) for start, end in spans if end > start):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a URL query parameter of this name carries a secret (decoded as drivers decode it)."""
+    decoded = unquote_plus(name).lower()
+    return any(word in decoded for word in SECRET_WORDS)
+
+
+def url_secrets(url: str | None) -> set[str]:
+    """Every secret a URL carries (raw and percent-decoded), to scrub from text that may echo it."""
+    if not isinstance(url, str):
+        return set()
+    found = {url[start:end] for start, end in _secret_spans(url)}
+    return {text for secret in found for text in (secret, unquote(secret), unquote_plus(secret)) if text}
+
+
+def scrub(text: str, *urls: str | None) -> str:
+    """`text` with every secret of these URLs replaced by *** (longest first, so none shows in part)."""
+    for secret in sorted(set().union(*map(url_secrets, urls)), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def failure_text(exc: BaseException, *urls: str | None) -> str:
+    """A driver's error as one line (error_summary), with every secret of these URLs scrubbed."""
+    return error_summary(exc, set().union(*map(url_secrets, urls)))
 
 
 def error_detail(url: str, exc: Exception) -> str:
     """A parser's complaint about `url`, unless the URL holds credentials it might echo."""
     return str(exc) if mask_url(url) == url else f"{type(exc).__name__} (details hidden: the URL holds credentials)"
-
-
-def url_secrets(url: str | None) -> set[str]:
-    """The password of a URL (raw and percent-decoded), to scrub from a driver's error text."""
-    if not url:
-        return set()
-    scheme, _, rest = url.partition("://")
-    userinfo = rest.rpartition("@")[0]
-    _user, colon, password = userinfo.partition(":")
-    secret = password if colon else (userinfo if scheme.lower() in REDIS_SCHEMES else "")
-    return {text for text in (secret, unquote(secret)) if text}
 
 
 def error_summary(exc: BaseException, secrets: Iterable[str] = ()) -> str:
@@ -68,7 +116,7 @@ def error_summary(exc: BaseException, secrets: Iterable[str] = ()) -> str:
     lines = str(inner).strip().splitlines()
     text = lines[0].strip() if lines else ""
     for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        text = text.replace(secret, "***")
+        text = text.replace(secret, MASK)
     return type(inner).__name__ + (f": {text}" if text else "")
 
 

@@ -28,6 +28,7 @@ from redis.cluster import ClusterNode, LoadBalancingStrategy, RedisCluster
 from redis.crc import key_slot
 from redis.retry import Retry
 
+from . import validation
 from .errors import ConfigError, InvalidInput
 from .lab import HOST, LocalCluster
 
@@ -61,8 +62,7 @@ def _direct(port: int, readonly: bool = False) -> redis.Redis:
 
 def cluster_client(lab: LocalCluster, mode: str = "masters") -> RedisCluster:
     """A redis-py cluster client; mode 'round_robin' reads from master and replica in turn, 'replicas' only replicas."""
-    if mode not in READ_MODES:
-        raise InvalidInput(f"mode must be one of {sorted(READ_MODES)}, got {mode!r}")
+    mode = validation.choice(mode, READ_MODES, "mode")
     nodes = [ClusterNode(host, port) for host, port in lab.startup_nodes if port in lab.live_ports()]
     return RedisCluster(startup_nodes=nodes, decode_responses=True, socket_timeout=5,
                         load_balancing_strategy=READ_MODES[mode])

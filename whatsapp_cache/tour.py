@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+from .backends import describe_failure
+from .errors import ConfigError
 from .metrics import format_summary, summary_dicts
+from .resilience import UNAVAILABLE
 from .ttl import TTLs
 from .workload import WorkloadSpec, run
 from .world import World
@@ -19,6 +22,7 @@ def tour(spec: WorkloadSpec, *, redis_url: str | None = None, database_url: str 
     run wrote to gives the same figures again.
     """
     with World(redis_url, database_url, seed=spec.seed, dataset=size, ttls=ttls) as world:
+        _require_redis(world)
         if reset:
             world.reset(size)
         world.flush_cache()  # a live Redis may hold entries of an earlier run
@@ -28,6 +32,14 @@ def tour(spec: WorkloadSpec, *, redis_url: str | None = None, database_url: str 
                                             "database": world.config.database_label},
                                "workload": vars(spec), "summary": summary_dicts(rows)}, indent=2)
         return _report(world, spec, rows, measured)
+
+
+def _require_redis(world: World) -> None:
+    """The tour measures the cache: a Redis that does not answer is a ConfigError, not a run without it."""
+    try:
+        world.redis.ping()
+    except UNAVAILABLE as exc:
+        raise ConfigError(f"cannot reach {describe_failure(exc, world.config)}") from None
 
 
 def _report(world: World, spec: WorkloadSpec, rows, measured: bool) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
+from numbers import Real
+from typing import Iterable
 
 from .errors import InvalidInput
 
@@ -65,6 +68,24 @@ def positive_int(value: object, what: str) -> int:
     """Return `value` if it is an int greater than zero."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise InvalidInput(f"{what} must be a positive integer, got {value!r}")
+    return value
+
+
+def finite_number(value: object, what: str, minimum: float | None = None) -> int | float:
+    """Return `value` if it is a real number (not a bool), finite, and at least `minimum` if given."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise InvalidInput(f"{what} must be a finite number, got {value!r:.80}")
+    if minimum is not None and value < minimum:
+        raise InvalidInput(f"{what} must be at least {minimum}, got {value!r}")
+    return value
+
+
+def choice(value: object, choices: Iterable[str], what: str) -> str:
+    """Return `value` if it is one of the names in `choices` (a dict's keys, a tuple...); anything else,
+    unhashable values included, is InvalidInput."""
+    names = list(choices)
+    if not isinstance(value, str) or value not in names:
+        raise InvalidInput(f"{what} must be one of {', '.join(map(repr, names))}, got {value!r:.80}")
     return value
 
 

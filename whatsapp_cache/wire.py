@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, NamedTuple
 
+from . import validation
 from .errors import InvalidInput
 from .keys import token_digest
 
@@ -406,8 +407,7 @@ class Measured:
 
 def measure(world, operation: str, subjects: Subjects | None = None) -> Measured:
     """Prepare one claimed operation on `world`, then run it with its round trips counted."""
-    if operation not in CLAIMED_ROUND_TRIPS:
-        raise InvalidInput(f"no claim named {operation!r}")
+    operation = validation.choice(operation, CLAIMED_ROUND_TRIPS, "operation")
     subjects = subjects or Subjects.of(world)
     prepared = _OPERATIONS[operation](world, subjects)
     world.redis.ping()  # a connected client: a handshake is not the operation's cost

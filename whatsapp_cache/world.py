@@ -12,14 +12,16 @@ import random
 import secrets
 from typing import Callable
 
-from .backends import HitReader, make_engine, make_redis
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from .backends import HitReader, describe_failure, make_engine, make_redis
 from .clock import Clock, SimulatedClock
 from .config import BackendConfig
 from .dataset import SIZES, Dataset, generate, load
 from .datatypes import Context, GroupMembers, Presence, Profiles, RecentMessages, Sessions
 from .datatypes.scripts import Scripts
 from .db import Repository
-from .errors import InvalidInput
+from .errors import ConfigError, InvalidInput
 from .keys import KeySchema
 from .latency import LatencyModel
 from .metrics import Metrics
@@ -41,6 +43,8 @@ class World:
     ?cluster=true) is the exception: redis-py asks a node for the slot map when the client is
     built, so a World raises ClusterUnreachable (a redis.ConnectionError) if no node answers then.
 
+    The database is the source of truth: one that does not answer is a ConfigError naming its URL.
+
     `world.metrics` counts every request; its request log (`world.metrics.log`, the rows of
     `to_duckdb()`) keeps only the newest 100,000 records (metrics.LOG_SIZE, some 22 MB), so a
     long-running app server stays bounded. Set `world.metrics.log_size = None` to keep every
@@ -60,6 +64,9 @@ class World:
             raise InvalidInput("failure_policy must be a FailurePolicy instance")
         if dataset is not None and (not isinstance(dataset, str) or dataset not in SIZES):
             raise InvalidInput(f"dataset must be one of {sorted(SIZES)} or None, got {dataset!r}")
+        if clock is not None and (isinstance(clock, type) or not callable(getattr(clock, "now_ms", None))):
+            raise InvalidInput(f"clock must have a now_ms() method (SimulatedClock, SystemClock), "
+                               f"not {clock!r:.60}")
         self.config = BackendConfig.resolve(redis_url, database_url, environment=environment)
         self.seed = seed
         self.clock = clock if clock is not None else SimulatedClock()
@@ -79,7 +86,7 @@ class World:
         self.dataset: Dataset | None = None
         self._build_types()
         self._try_cache(self.scripts.preload)
-        self.repo.create_schema()
+        self._create_schema()
         if dataset is not None:
             self._load_if_empty(dataset)
 
@@ -102,6 +109,18 @@ class World:
             raise InvalidInput("ttls must be a TTLs instance")
         self._ttls = value
         self._build_types()
+
+    def _create_schema(self) -> None:
+        """Create the course tables if missing: the first call that reaches the database.
+
+        A database that cannot be reached (refused, unknown, a wrong password) is a ConfigError
+        naming its URL, masked, instead of the driver's traceback; nothing is left open.
+        """
+        try:
+            self.repo.create_schema()
+        except (OperationalError, InterfaceError) as exc:
+            self.close()
+            raise ConfigError(f"cannot reach {describe_failure(exc, self.config)}") from None
 
     def _load_if_empty(self, size: str) -> None:
         self.dataset = generate(size=size, seed=self.seed)

@@ -46,11 +46,10 @@ class GroupMembers(CachedType):
         with self._request("create") as trace:
             trace.outcome = "write"
             if trace.db(self.ctx.repo.group, group_id) is not None:
-                raise InvalidInput(f"group {group_id!r} already exists")
+                raise InvalidInput(f"group {group_id!r} already exists")  # before asking about its members
             self._require_users(trace, member_ids)
-            trace.db(self.ctx.repo.insert_group, group_id, name, self.now())
-            for member in member_ids:
-                trace.db(self.ctx.repo.add_group_member, group_id, member, self.now())
+            if not trace.db(self.ctx.repo.insert_group, group_id, name, self.now(), member_ids):
+                raise InvalidInput(f"group {group_id!r} already exists")  # created since the check
             self._invalidate(trace, self.ctx.keys.group_members(group_id))
             # the group's conversation is new too: drop a cached "no such conversation"
             self._invalidate(trace, self.ctx.keys.recent_messages(group_conversation_id(group_id)))

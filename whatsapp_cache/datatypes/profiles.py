@@ -197,9 +197,8 @@ class Profiles(CachedType):
         _check_changes({"username": username, "phone": phone, **profile})
         with self._request("create") as trace:
             trace.outcome = "write"
-            if trace.db(self.ctx.repo.user, user_id) is not None:
+            if not trace.db(self.ctx.repo.insert_user, user_id, username, phone, self.now(), **profile):
                 raise InvalidInput(f"user {user_id!r} already exists")
-            trace.db(self.ctx.repo.insert_user, user_id, username, phone, self.now(), **profile)
             self._invalidate(trace, self.ctx.keys.profile(user_id))
 
 

@@ -17,6 +17,8 @@ from ..backends import is_cluster
 # KEYS: data, generation[, write-behind version counter].
 # ARGV: the reader's token ('*' + a new token: a writer's own fill, which sets it instead),
 # TTL ms, kind (hash|list|set), marker, the row's version ('' = no such check), items...
+# Items go in 1000 at a time (an even number: hash fields stay with their values), as Lua
+# unpacks at most about 8000 values into one call: a group of 70,000 members fills too.
 # Returns 1 filled, 0 refused, -1 refused and a foreign generation value dropped.
 FILL = """
 local unpack = table.unpack or unpack
@@ -34,15 +36,22 @@ if KEYS[3] and ARGV[5] ~= '' then
   local pending = tonumber(redis.pcall('GET', KEYS[3]))
   if pending ~= nil and pending > tonumber(ARGV[5]) then return 0 end
 end
+local function add(command)
+  for first = 6, #ARGV, 1000 do
+    redis.call(command, KEYS[1], unpack(ARGV, first, math.min(first + 999, #ARGV)))
+  end
+end
 redis.call('DEL', KEYS[1])
 local kind = ARGV[3]
 if kind == 'hash' then
-  redis.call('HSET', KEYS[1], '~meta', ARGV[4], unpack(ARGV, 6))
+  redis.call('HSET', KEYS[1], '~meta', ARGV[4])
+  add('HSET')
 elseif kind == 'list' then
-  if #ARGV > 5 then redis.call('RPUSH', KEYS[1], unpack(ARGV, 6)) end
+  add('RPUSH')
   redis.call('RPUSH', KEYS[1], ARGV[4])
 else
-  redis.call('SADD', KEYS[1], ARGV[4], unpack(ARGV, 6))
+  redis.call('SADD', KEYS[1], ARGV[4])
+  add('SADD')
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from sqlalchemy import Engine, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -10,12 +10,28 @@ from sqlalchemy.exc import IntegrityError
 from . import schema as t
 
 PROFILE_FIELDS = ("username", "phone", "profile_pic", "status_message")
+BATCH = 1000  # ids per IN (...), rows per INSERT: far below PostgreSQL's 65,535 parameters a statement
+
+
+def direct_pair(user_a: str, user_b: str) -> tuple[str, str]:
+    """Two users as the conversations table stores them, user_lo < user_hi.
+
+    Python compares by code point; the id columns compare byte by byte on every database
+    (COLLATE "C" on PostgreSQL, see schema.py), which for ids is the same order.
+    """
+    return (user_a, user_b) if user_a < user_b else (user_b, user_a)
 
 
 def direct_conversation_id(user_a: str, user_b: str) -> str:
     """The one canonical id of the conversation between two users, whoever writes first."""
-    low, high = sorted((user_a, user_b))
-    return f"dm.{low}.{high}"
+    return "dm.{}.{}".format(*direct_pair(user_a, user_b))
+
+
+def batches(values: Iterable, size: int = BATCH) -> Iterator[list]:
+    """`values` in lists of at most `size`, so no statement outgrows the database's parameter limit."""
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def group_conversation_id(group_id: str) -> str:
@@ -47,6 +63,23 @@ class Repository:
         with self.engine.begin() as conn:
             return conn.execute(statement).rowcount
 
+    def _insert_new(self, inserts: list[tuple], exists: Callable[[], bool]) -> bool:
+        """Run (statement, rows) inserts in one transaction; False if the row was there already.
+
+        The unique key decides between concurrent writers, not a SELECT before: the loser's
+        INSERT fails with IntegrityError, and finding the row then tells a lost race (False)
+        from another constraint failing (raised).
+        """
+        try:
+            with self.engine.begin() as conn:
+                for statement, rows in inserts:
+                    conn.execute(statement, rows)
+        except IntegrityError:
+            if exists():
+                return False
+            raise
+        return True
+
     # users and profiles
     def user(self, user_id: str) -> dict | None:
         return self._one(select(t.users).where(t.users.c.id == user_id))
@@ -57,12 +90,14 @@ class Repository:
         return {row["id"]: row for row in self._all(select(t.users).where(t.users.c.id.in_(ids)))} if ids else {}
 
     def existing_users(self, user_ids: Iterable[str]) -> set[str]:
-        ids = list(user_ids)
-        rows = self._all(select(t.users.c.id).where(t.users.c.id.in_(ids))) if ids else []
-        return {row["id"] for row in rows}
+        """Which of these ids are users, asked BATCH ids a query."""
+        return {row["id"] for batch in batches(user_ids)
+                for row in self._all(select(t.users.c.id).where(t.users.c.id.in_(batch)))}
 
-    def insert_user(self, user_id: str, username: str, phone: str, now_ms: int, **profile) -> None:
-        self._write(insert(t.users).values(id=user_id, username=username, phone=phone, updated_ms=now_ms, **profile))
+    def insert_user(self, user_id: str, username: str, phone: str, now_ms: int, **profile) -> bool:
+        """Add a user; False if the id is taken (also by a writer that won a race)."""
+        row = dict(id=user_id, username=username, phone=phone, updated_ms=now_ms, **profile)
+        return self._insert_new([(insert(t.users).values(row), None)], lambda: self.user(user_id) is not None)
 
     def update_profile(self, user_id: str, changes: Mapping[str, str], now_ms: int) -> bool:
         statement = (update(t.users).where(t.users.c.id == user_id)
@@ -141,14 +176,11 @@ class Repository:
     def ensure_direct_conversation(self, user_a: str, user_b: str, now_ms: int) -> str:
         """Create the pair's conversation if it does not exist yet; return its id."""
         conversation_id = direct_conversation_id(user_a, user_b)
-        low, high = sorted((user_a, user_b))
+        low, high = direct_pair(user_a, user_b)
         if self.conversation(conversation_id) is None:
-            try:
-                self._write(insert(t.conversations).values(id=conversation_id, kind="direct", user_lo=low,
-                                                           user_hi=high, created_ms=now_ms))
-            except IntegrityError:
-                if self.conversation(conversation_id) is None:
-                    raise  # not a lost race: a real constraint failure
+            row = dict(id=conversation_id, kind="direct", user_lo=low, user_hi=high, created_ms=now_ms)
+            self._insert_new([(insert(t.conversations).values(row), None)],
+                             lambda: self.conversation(conversation_id) is not None)
         return conversation_id
 
     def is_participant(self, conversation: Mapping, user_id: str) -> bool:
@@ -182,10 +214,9 @@ class Repository:
 
     def message_bodies(self, message_ids: Iterable[int], batch: int = 500) -> dict[int, str]:
         """Body of each of these messages that is stored, by id (for audits: was a write kept?)."""
-        ids = sorted(set(message_ids))
         bodies = {}
-        for start in range(0, len(ids), batch):
-            statement = select(t.messages.c.id, t.messages.c.body).where(t.messages.c.id.in_(ids[start:start + batch]))
+        for ids in batches(sorted(set(message_ids)), batch):
+            statement = select(t.messages.c.id, t.messages.c.body).where(t.messages.c.id.in_(ids))
             bodies.update({row["id"]: row["body"] for row in self._all(statement)})
         return bodies
 
@@ -198,11 +229,14 @@ class Repository:
     def group(self, group_id: str) -> dict | None:
         return self._one(select(t.groups).where(t.groups.c.id == group_id))
 
-    def insert_group(self, group_id: str, name: str, now_ms: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(insert(t.groups).values(id=group_id, name=name, created_ms=now_ms))
-            conn.execute(insert(t.conversations).values(id=group_conversation_id(group_id), kind="group",
-                                                        group_id=group_id, created_ms=now_ms))
+    def insert_group(self, group_id: str, name: str, now_ms: int, member_ids: Iterable[str] = ()) -> bool:
+        """Add a group, its conversation and its members, all or nothing; False if the id is taken."""
+        conversation = dict(id=group_conversation_id(group_id), kind="group", group_id=group_id, created_ms=now_ms)
+        members = [dict(group_id=group_id, user_id=user_id, joined_ms=now_ms) for user_id in member_ids]
+        inserts = [(insert(t.groups).values(id=group_id, name=name, created_ms=now_ms), None),
+                   (insert(t.conversations).values(conversation), None),
+                   *((insert(t.group_members), batch) for batch in batches(members))]
+        return self._insert_new(inserts, lambda: self.group(group_id) is not None)
 
     def group_members(self, group_id: str) -> list[str]:
         statement = (select(t.group_members.c.user_id).where(t.group_members.c.group_id == group_id)

@@ -4,7 +4,18 @@ from sqlalchemy import (BigInteger, CheckConstraint, Column, ForeignKey, Index, 
                         Text, UniqueConstraint)
 
 metadata = MetaData()
-Id = String(64)
+
+
+def _bytewise(length: int) -> String:
+    """A string column that PostgreSQL compares and sorts byte by byte (COLLATE "C"), whatever the
+    database's collation: as Python and SQLite (BINARY) compare ids. Under a linguistic collation
+    (ICU en-US) "alice" < "Bob" while Python says "Bob" < "alice", and the CHECK below refused
+    the pair that repository.direct_pair() put in Python's order."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+Id = _bytewise(64)
+ConversationId = _bytewise(140)
 Millis = BigInteger
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 MessageId = BigInteger().with_variant(Integer, "sqlite")
@@ -53,7 +64,7 @@ group_members = Table(
 
 conversations = Table(
     "conversations", metadata,
-    Column("id", String(140), primary_key=True),
+    Column("id", ConversationId, primary_key=True),
     Column("kind", String(8), nullable=False),
     Column("user_lo", Id, ForeignKey("users.id")),
     Column("user_hi", Id, ForeignKey("users.id")),
@@ -70,7 +81,7 @@ conversations = Table(
 messages = Table(
     "messages", metadata,
     Column("id", MessageId, primary_key=True, autoincrement=True),
-    Column("conversation_id", String(140), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("conversation_id", ConversationId, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
     Column("sender_id", Id, ForeignKey("users.id"), nullable=False),
     Column("body", Text, nullable=False),
     Column("sent_ms", Millis, nullable=False),

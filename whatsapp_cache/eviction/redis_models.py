@@ -50,6 +50,7 @@ from numbers import Integral
 
 import numpy as np
 
+from .. import validation
 from ..errors import InvalidInput
 
 EVPOOL_SIZE = 16  # evict.c
@@ -187,9 +188,7 @@ class _PooledSampling:
         self.samples = _whole(samples, "samples", 1, 64)  # config.c bounds maxmemory-samples to 1..64
         self.pool_size = _whole(pool_size, "pool_size", 1)
         self.seed = _whole(seed, "seed", 0)
-        if sampling not in SAMPLING:
-            raise InvalidInput(f"sampling must be one of {', '.join(SAMPLING)}, got {sampling!r}")
-        self.sampling = sampling
+        self.sampling = validation.choice(sampling, SAMPLING, "sampling")
         self.requests = 0  # requests replayed so far
         self._now = 0  # the clock at the last request replayed
         self._rng = random.Random(seed)

@@ -34,6 +34,7 @@ from ..datatypes.profiles import Profile, Profiles
 from ..datatypes.scripts import Scripts
 from ..errors import InvalidInput, WhatsAppCacheError
 from ..local_cache import LocalCache
+from ..resilience import UNAVAILABLE
 
 log = logging.getLogger("whatsapp_cache")
 
@@ -460,18 +461,39 @@ class AppServer(_ServerBase):
                  maxsize: int = DEFAULT_MAXSIZE):
         super().__init__(name, world, local_ttl_ms, maxsize)
         self.bus = InvalidationBus(world.redis, world.keys.invalidation_channel())
-        self._sub = self._open()
+        self._subscribe_at_start()
 
     @property
     def channel(self) -> str:
         return self.bus.channel
 
+    def _subscribe_at_start(self) -> None:
+        """Subscribe now; a Redis that does not answer is logged, as World logs it, and the next
+        poll() (or the listener thread) subscribes once it does. Until then the local cache is empty."""
+        try:
+            self._sub = self._open()
+        except UNAVAILABLE as exc:
+            self._count("errors")
+            log.warning("%s: cannot subscribe at start (%s); subscribing when Redis answers", self.name,
+                        type(exc).__name__)
+
     def update_profile(self, user_id: str, **changes: str) -> int:
-        """Write through the library (SQL first, then DEL in Redis), then publish; return how many servers got it."""
+        """Write through the library (SQL first, then DEL in Redis), then publish; return how many servers got it.
+
+        The write is done once the database has it: a Redis that does not answer the PUBLISH
+        is logged and 0 returned, never raised. Servers cut off from Redis too flush their local
+        caches when they subscribe again; any other copy lives until its safety TTL.
+        """
         user_id = validation.entity_id(user_id, "user id")
         self.world.profiles.update(user_id, **changes)
         self._drop_own(user_id)
-        return self.bus.publish(PROFILE, user_id)
+        try:
+            return self.bus.publish(PROFILE, user_id)
+        except UNAVAILABLE as exc:
+            self._count("errors")
+            log.warning("%s: profile of %s stored, but the invalidation was not published (%s)", self.name,
+                        user_id, type(exc).__name__)
+            return 0
 
     def _open(self) -> Subscription:
         return self.bus.subscribe()

@@ -5,6 +5,7 @@ Each pattern caches users' status messages; `make(name, context)` builds one by 
 
 from __future__ import annotations
 
+from .. import validation
 from .base import PatternContext, StatusPattern, Versioned
 from .cache_aside import CacheAside, TTLOnly
 from .write_behind import WriteBehind, WriteBehindWorker
@@ -21,11 +22,8 @@ PATTERNS = {
 
 
 def make(name: str, context: PatternContext) -> StatusPattern:
-    from ..errors import InvalidInput
-
-    if name not in PATTERNS:
-        raise InvalidInput(f"unknown pattern {name!r}; choose from {sorted(PATTERNS)}")
-    return PATTERNS[name](context)
+    """The pattern called `name` (a key of PATTERNS) on this context."""
+    return PATTERNS[validation.choice(name, PATTERNS, "pattern")](context)
 
 
 __all__ = ["PATTERNS", "CacheAside", "PatternContext", "StatusPattern", "TTLOnly", "Versioned", "WriteBehind",

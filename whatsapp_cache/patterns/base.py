@@ -104,6 +104,8 @@ class StatusPattern:
         return f"<{type(self).__name__} {self.name!r} ttl={self.ctx.ttl_ms // 1000}s jitter={self.ctx.jitter}>"
 
     def read(self, user_id: str) -> Steps:
+        """The user's status: the cached record, else the database's and a fill."""
+        user_id = validation.entity_id(user_id, "user id")
         keys = self.ctx.keys.status(user_id)
         with self.ctx.metrics.request("profiles", "status_read") as trace:
             cached, generation = yield from self._cached(trace, user_id)

@@ -14,7 +14,7 @@ herd.run_herd() hammers one key with real threads and counts database loads per 
 
 from __future__ import annotations
 
-from ..errors import InvalidInput
+from .. import validation
 from .base import Entry, Read, Strategy
 from .jitter import Jitter
 from .lock import Lock
@@ -26,9 +26,7 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (NoProtection,
 
 def make_strategy(name: str, client, keys=None, **options) -> Strategy:
     """A strategy by name ("none", "jitter", "lock", "xfetch"); options go to its constructor."""
-    if name not in STRATEGIES:
-        raise InvalidInput(f"strategy must be one of {sorted(STRATEGIES)}, got {name!r}")
-    return STRATEGIES[name](client, keys, **options)
+    return STRATEGIES[validation.choice(name, STRATEGIES, "strategy")](client, keys, **options)
 
 
 __all__ = ["Entry", "Jitter", "Lock", "NoProtection", "Read", "STRATEGIES", "Strategy", "XFetch",
