@@ -7,8 +7,6 @@ the namespace a World uses by default, and asks again: the answer must not chang
 printed table must name the backends that produced it.
 """
 
-import pytest
-
 from whatsapp_cache import TTLs
 from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV
 from whatsapp_cache.invalidation.fleet import FleetSpec, compare_fleet, format_fleet
