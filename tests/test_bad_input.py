@@ -107,7 +107,7 @@ def test_longest_allowed_body_is_stored_whole(world):
 
 def test_unknown_ids_are_not_found(world):
     calls = [lambda: world.profiles.get("nobody"), lambda: world.profiles.update("nobody", username="x"),
-             lambda: world.sessions.login("nobody"), lambda: world.presence.heartbeat("nobody"),
+             lambda: world.sessions.login("nobody"),
              lambda: world.messages.recent("dm.nobody.u000001"), lambda: world.messages.recent("grp.gnone"),
              lambda: world.messages.send("grp.gnone", USER, "hi"),
              lambda: world.messages.conversation_between("nobody", USER), lambda: world.groups.members("gnone"),

@@ -17,6 +17,7 @@ from whatsapp_cache import InvalidInput, World
 from whatsapp_cache.backends import ClusterUnreachable, make_redis
 from whatsapp_cache.clock import SimulatedClock
 from whatsapp_cache.config import BackendConfig
+from whatsapp_cache.datatypes import PerHeartbeatPresence
 from whatsapp_cache.faults import unreachable
 from whatsapp_cache.lab import LocalCluster
 from whatsapp_cache.latency import LatencyModel
@@ -174,11 +175,21 @@ def test_reads_fall_back_to_the_database_and_fill_nothing(world):
 
 
 def test_presence_falls_back_to_the_database_for_the_asked_users_only(world):
+    naive = PerHeartbeatPresence(world.presence.ctx)
+    naive.heartbeat(A)
+    with unreachable():
+        naive.heartbeat(B)  # reaches the database; the set misses it
+        assert naive.online_among([A, B, USER]) == {A, B}
+    assert naive.online_among([A, B, USER]) == {A, B}  # the set was completed from the database
+
+
+def test_heartbeats_while_redis_is_away_reach_the_database_and_the_set_keeps_the_others(world):
+    """By design A's presence lives only in Redis: the repair must complete the set, not drop it."""
     world.presence.heartbeat(A)
     with unreachable():
-        world.presence.heartbeat(B)  # reaches the database; the set misses it
-        assert world.presence.online_among([A, B, USER]) == {A, B}
-    assert world.presence.online_among([A, B, USER]) == {A, B}  # the set was rebuilt from the database
+        world.presence.heartbeat(B)  # Redis away: this one goes to the database
+        assert world.presence.online_among([A, B, USER]) == {B}  # the database knows only B
+    assert world.presence.online_among([A, B, USER]) == {A, B}
 
 
 def test_writes_reach_the_database_and_no_stale_entry_outlives_the_outage(world):

@@ -154,11 +154,13 @@ def test_a_foreign_presence_key_is_dropped_and_rebuilt(world, caplog):
     key = world.keys.presence()
     world.redis.set(key, "not a sorted set")
     with caplog.at_level(logging.WARNING, logger="whatsapp_cache"):
-        world.presence.heartbeat(USER)  # committed to the database: must not raise
+        world.presence.heartbeat(USER)  # must not raise
         assert world.presence.online_among([USER, "u000002"]) == {USER}
         assert "corrupt cache entry" in caplog.text
     world.redis.delete(key)
-    world.redis.rpush(key, "x")
+    world.redis.rpush(key, "x")  # clobbers the set: presence lived only there, so USER reads offline...
+    assert world.presence.online_among([USER]) == frozenset()
+    world.presence.heartbeat(USER)  # ...until the next heartbeat
     assert world.presence.online_among([USER]) == {USER}
     world.redis.delete(key)
     world.redis.rpush(key, "x")

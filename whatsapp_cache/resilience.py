@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import redis
 from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
@@ -36,6 +36,7 @@ log = logging.getLogger("whatsapp_cache")
 # and a slot missing from the client's map. A CROSSSLOT error is none of these: it is a bug.
 UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, ClusterError, TryAgainError, SlotNotCoveredError)
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+DROP, RAISE, UNMARK = "drop", "raise", "unmark"  # what a repair does to its key
 REPLAY_BATCH = 500
 # Raise write-behind's version counter to a version written while Redis was away; a counter that is
 # absent or holds something foreign is set to it.
@@ -57,6 +58,16 @@ def execute_keeping_errors(pipe) -> list:
     if error is not None:
         raise error
     return replies
+
+
+class Repair(NamedTuple):
+    """What to do to one key once Redis answers again: drop it (and set a new generation), raise a
+    version counter to `value`, or take the member `value` (a set's completeness marker) out."""
+
+    kind: str
+    generation: str | None = None
+    ttl_ms: int = 0
+    value: object = None
 
 
 class CacheUnavailable(Exception):
@@ -169,7 +180,7 @@ class CacheGuard:
         self.breaker = CircuitBreaker(clock, policy.failure_threshold, policy.reset_after_ms)
         self.stats = GuardStats()
         self._flush = flush
-        self._pending: dict[str, tuple[str | None, int, int | None]] = {}
+        self._pending: dict[str, Repair] = {}
         self._flush_pending = False
         self._lock = threading.Lock()
         self._raise_counter = client.register_script(RAISE_COUNTER)
@@ -206,20 +217,31 @@ class CacheGuard:
     def remember(self, data_key: str, generation_key: str | None = None, ttl_ms: int = 0,
                  counter: tuple[str, int] | None = None, siblings: tuple[str, ...] = ()) -> None:
         """A write could not reach this key: drop it (its `siblings`, other copies of the same row, too)
-        and set a new generation when Redis is back."""
+        and set a new generation when Redis is back; `counter`: a version counter to raise to a floor."""
+        repairs = {data_key: Repair(DROP, generation_key, ttl_ms)}
+        repairs.update({sibling: Repair(DROP) for sibling in siblings})
+        if counter is not None:
+            repairs[counter[0]] = Repair(RAISE, value=counter[1])
+        self._add(repairs, keep=siblings)
+
+    def unmark(self, key: str, member: str) -> None:
+        """A write could not reach this set: take its completeness marker out when Redis is back (the
+        next read refills it from the database), keeping what it holds."""
+        self._add({key: Repair(UNMARK, value=member)})
+
+    def _add(self, repairs: dict, keep: tuple[str, ...] = ()) -> None:
         if not self.policy.repair:
             return
         with self._lock:
             self.stats.remembered += 1
-            if len(self._pending) >= self.policy.max_pending and data_key not in self._pending:
+            first = next(iter(repairs))
+            if len(self._pending) >= self.policy.max_pending and first not in self._pending:
                 self._flush_pending = True
                 return
-            counter_key, floor = counter if counter else (None, None)
-            self._pending[data_key] = (generation_key, ttl_ms, floor)
-            for sibling in siblings:
-                self._pending.setdefault(sibling, (None, 0, None))
-            if counter_key is not None:
-                self._pending[counter_key] = (None, -1, floor)  # a counter to raise, not a key to drop
+            for key, repair in repairs.items():
+                if key in keep and key in self._pending:
+                    continue  # a sibling already waiting keeps its own repair
+                self._pending[key] = repair
 
     def flush_when_back(self) -> None:
         """Empty the namespace before the next call that reaches Redis."""
@@ -268,11 +290,13 @@ class CacheGuard:
         from .datatypes.scripts import queue_script
 
         pipe = self.client.pipeline(transaction=False)  # on a cluster: split by node, one write each
-        for key, (generation_key, ttl_ms, floor) in items:
-            if ttl_ms == -1:
-                queue_script(self._raise_counter, pipe, [key], [floor])
-                continue
-            pipe.delete(key)
-            if generation_key is not None:
-                pipe.set(generation_key, new_token(), px=max(ttl_ms, 1))
+        for key, repair in items:
+            if repair.kind == RAISE:
+                queue_script(self._raise_counter, pipe, [key], [repair.value])
+            elif repair.kind == UNMARK:
+                pipe.zrem(key, repair.value)
+            else:
+                pipe.delete(key)
+                if repair.generation is not None:
+                    pipe.set(repair.generation, new_token(), px=max(repair.ttl_ms, 1))
         pipe.execute()

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, field, replace
 from itertools import accumulate
 
+from .datatypes.presence import CLEANUP_INTERVAL_MS
 from .errors import InvalidInput, NotFound
 from .metrics import TypeSummary
 
@@ -112,6 +113,7 @@ class _Replayer:
         self.social = _social_graph(world.dataset)
         self.rng = random.Random(seed + 1)
         self.last_heartbeat: dict[str, int] = {}
+        self.last_cleanup = None
         self.sent = 0
         self.updated = 0
 
@@ -124,6 +126,9 @@ class _Replayer:
     def __call__(self, action: Action) -> None:
         world = self.world
         world.clock.advance_to(action.at_ms)
+        if action.at_ms // CLEANUP_INTERVAL_MS != self.last_cleanup:  # the app servers' cleanup timer
+            world.presence.cleanup()
+            self.last_cleanup = action.at_ms // CLEANUP_INTERVAL_MS
         world.sessions.authenticate(world.dataset.session_token(action.user_id))
         if action.at_ms - self.last_heartbeat.get(action.user_id, -HEARTBEAT_EVERY_MS) >= HEARTBEAT_EVERY_MS:
             world.presence.heartbeat(action.user_id)

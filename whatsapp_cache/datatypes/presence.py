@@ -1,12 +1,26 @@
-"""Online status: one sorted set of last-seen times; online = seen in the last 5 minutes.
+"""Online status: one sorted set of last-seen times in Redis; online = seen in the last 5 minutes.
 
-    heartbeat:      UPDATE users.last_seen (never backwards) -> MULTI ZADD GT + PEXPIRE
+    heartbeat:      MULTI ZADD GT + PEXPIRE -> one round trip, no database write
     online_among:   ZMSCORE of the marker and the asker's contacts -> one round trip
-                    no marker (the set was lost, or rebuilt only by heartbeats since): miss ->
-                    every user seen in the window from the database -> MULTI ZADD GT + marker
-    cleanup:        ZREMRANGEBYSCORE, run by whichever server first takes the interval's lease
-    Redis away:     online_among asks the database for these users' last-seen times; a
-                    heartbeat's missed ZADD drops the set once Redis is back (the next read refills it)
+                    no marker (a new or lost set, rebuilt only by heartbeats since): a miss ->
+                    every user seen in the window from the database -> MULTI ZADD GT + marker;
+                    the answer is whoever either of them saw in the window
+    cleanup:        once per interval (a lease), the users who went offline: their last-seen
+                    written to the database in one batch, then removed from the set
+    Redis away:     a heartbeat writes last-seen to the database instead, and the set loses its
+                    marker once Redis is back (the next read merges the database's); online_among
+                    asks the database for these users' last-seen times
+
+Presence is the one type whose truth, while a user is online, lives in Redis: a heartbeat
+every minute from every online user is far more writes than the database could take (chapter
+07 counts them at the seed's scale), and "online" is worth nothing a few minutes later. The
+database learns a user's last-seen when they go offline. What that costs: if Redis loses
+the set, the users online then count as offline until their next heartbeat, and users who
+went offline less than a cleanup interval before lose that last-seen (the database keeps
+the one before). PerHeartbeatPresence is the naive design: a database UPDATE per heartbeat.
+
+Heartbeats come from authenticated sessions, so they are not checked against the database;
+an unknown id is only recorded by the sorted set (and ignored by the database's UPDATE).
 
 The marker member (score +inf, so cleanup never removes it) is written only by a full
 refill, so a set without it may lack users who are online: it is never trusted.
@@ -30,36 +44,54 @@ from .base import CachedType, log
 MAX_ASKED = 10_000
 PRESENCE_MARKER = META_PREFIX  # not a valid user id, so it cannot collide with one
 CLEANUP_INTERVAL_MS = 60_000
+CLEANUP_BATCH = 10_000  # users taken offline per interval at most; the rest wait for the next one
+SET_TTL_MS = 24 * 3600 * 1000  # the set outlives any quiet spell; cleanup, not expiry, keeps it small
 
 
 class Presence(CachedType):
-    """Who is online, answered from Redis; the database keeps last-seen as the source of truth."""
+    """Who is online, answered from Redis; the database learns last-seen when a user goes offline."""
 
     data_type = "presence"
+    persist_every_heartbeat = False
 
     @property
     def window_ms(self) -> int:
         return self.ttl_ms
 
     def heartbeat(self, user_id: str) -> None:
-        """Record that a user is active now."""
+        """Record that a user is active now (an authenticated session's user)."""
         user_id = validation.entity_id(user_id, "user id")
         now = self.now()
         with self._request("heartbeat") as trace:
             trace.outcome = "write"
-            if not trace.db(self.ctx.repo.touch_last_seen, user_id, now):
-                raise NotFound(f"no user with id {user_id!r}")
+            if self.persist_every_heartbeat:
+                self._persist(trace, user_id, now)
             key = self.ctx.keys.presence()  # one key: on a cluster, one hot slot (see the module docstring)
+            try:
+                self._record(trace, key, user_id, now)
+            except CacheUnavailable:
+                if not self.persist_every_heartbeat:
+                    self._persist(trace, user_id, now)  # Redis away: the database keeps this heartbeat
+                if trace.guard is not None:  # the set lacks this heartbeat: the next read merges the database's
+                    trace.guard.unmark(key, PRESENCE_MARKER)
+
+    def _record(self, trace, key: str, user_id: str, now: int) -> None:
+        """MULTI ZADD GT + PEXPIRE; a foreign value in the key is dropped (logged) and the heartbeat recorded."""
+        for attempt in range(2):
             pipe = self.ctx.redis.pipeline(transaction=True)
             pipe.zadd(key, {user_id: now}, gt=True)
-            pipe.pexpire(key, self.window_ms)
+            pipe.pexpire(key, SET_TTL_MS)
             try:
                 trace.cache(pipe.execute)
-            except CacheUnavailable:
-                if trace.guard is not None:
-                    trace.guard.remember(key)  # the set lacks this heartbeat: rebuild it from the database
-            except redis.ResponseError as exc:  # the key holds something foreign: the next read rebuilds it
+                return
+            except redis.ResponseError as exc:
+                if attempt:
+                    raise
                 self._drop_foreign(trace, key, exc)
+
+    def _persist(self, trace, user_id: str, now: int) -> None:
+        if not trace.db(self.ctx.repo.touch_last_seen, user_id, now):
+            raise NotFound(f"no user with id {user_id!r}")
 
     def online_among(self, user_ids: list[str]) -> frozenset[str]:
         """Which of these users (say, my contacts) are online, in one round trip."""
@@ -77,13 +109,14 @@ class Presence(CachedType):
                 return frozenset(u for u, at in seen.items() if at is not None and at > cutoff)
             except redis.ResponseError as exc:  # a foreign value: a miss, and the refill replaces it
                 self._drop_foreign(trace, key, exc)
-                marker = None
+                marker, scores = None, []
+            in_set = frozenset(u for u, score in zip(user_ids, scores) if score is not None and score > cutoff)
             if marker is not None:
-                return frozenset(u for u, score in zip(user_ids, scores) if score is not None and score > cutoff)
-            trace.miss()
+                return in_set
+            trace.miss()  # the set may lack users the database knows: ask it, and make the set complete
             recent = trace.db(self.ctx.repo.seen_since, cutoff)
             self._refill(trace, key, recent)
-            return frozenset(u for u in user_ids if u in recent)
+            return in_set | frozenset(u for u in user_ids if u in recent)
 
     def _drop_foreign(self, trace, key: str, exc: Exception) -> None:
         """A presence key that is not our sorted set: logged as a corrupt entry and deleted."""
@@ -103,14 +136,51 @@ class Presence(CachedType):
         if last_seen:
             pipe.zadd(key, last_seen, gt=True)
         pipe.zadd(key, {PRESENCE_MARKER: float("inf")})
-        pipe.pexpire(key, self.window_ms)
+        pipe.pexpire(key, SET_TTL_MS)
         try:
             trace.cache(pipe.execute)
         except CacheUnavailable:
             pass  # Redis went away after the read: the answer came from the database, the next read refills
 
     def cleanup(self) -> int | None:
-        """Drop entries older than the window; None if another server already did this interval."""
+        """Take users who went offline out of the set, their last-seen into the database.
+
+        Any server may call it (on a timer); one per interval does the work. Returns how many
+        users were removed, or None if another server already did this interval.
+        """
+        now = self.now()
+        key, lease = self.ctx.keys.presence(), self.ctx.keys.presence_cleanup(now // CLEANUP_INTERVAL_MS)
+        with self._request("cleanup") as trace:
+            trace.outcome = "write"
+            try:
+                gone = trace.cache(self.ctx.scripts.went_offline, keys=[key, lease],
+                                   args=[now - self.window_ms, CLEANUP_INTERVAL_MS, CLEANUP_BATCH])
+                if not gone:
+                    return None if gone is None else 0
+                seen = dict(zip(gone[::2], (int(float(score)) for score in gone[1::2])))
+                trace.db(self.ctx.repo.record_last_seen, seen)  # first the database, then forget them
+                return trace.cache(self.ctx.scripts.forget_offline, keys=[key], args=gone)
+            except CacheUnavailable:
+                return None  # nothing to clean while Redis is away; the next interval does it
+            except redis.ResponseError as exc:  # a foreign value in the set's place: dropped, nothing to clean
+                self._drop_foreign(trace, key, exc)
+                return 0
+
+    def tracked(self) -> int:
+        """How many users the sorted set holds (online or not yet cleaned up)."""
+        return self.ctx.redis.zcount(self.ctx.keys.presence(), "-inf", "(inf")  # all but the marker
+
+
+class PerHeartbeatPresence(Presence):
+    """The naive design: every heartbeat UPDATEs the database first, then the sorted set.
+
+    The database always has everyone's last-seen, at the price of one write per heartbeat.
+    Cleanup only trims the set (the database already knows).
+    """
+
+    persist_every_heartbeat = True
+
+    def cleanup(self) -> int | None:
         now = self.now()
         lease = self.ctx.keys.presence_cleanup(now // CLEANUP_INTERVAL_MS)
         with self._request("cleanup") as trace:
@@ -120,15 +190,11 @@ class Presence(CachedType):
                 removed = trace.cache(self.ctx.scripts.cleanup_presence, keys=[self.ctx.keys.presence(), lease],
                                       args=args)
             except CacheUnavailable:
-                return None  # nothing to clean while Redis is away; the next interval does it
-            except redis.ResponseError as exc:  # a foreign value in the set's place: dropped, nothing to clean
+                return None
+            except redis.ResponseError as exc:
                 self._drop_foreign(trace, self.ctx.keys.presence(), exc)
                 return 0
         return None if removed < 0 else removed
-
-    def tracked(self) -> int:
-        """How many users the sorted set holds (online or not yet cleaned up)."""
-        return self.ctx.redis.zcount(self.ctx.keys.presence(), "-inf", "(inf")  # all but the marker
 
 
 def _checked_ids(user_ids) -> list[str]:

@@ -146,6 +146,29 @@ end
 return -1
 """
 
+# The users who went offline (last seen before the cutoff), at most ARGV[3] of them, once per
+# interval across all servers; false if another server already took the interval.
+# KEYS: presence sorted set, the interval's lease key. ARGV: cutoff ms, lease TTL ms, batch.
+WENT_OFFLINE = """
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then
+  return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[3])
+end
+return false
+"""
+
+# Forget users whose last-seen the database now has, unless a heartbeat moved them meanwhile.
+# KEYS: presence sorted set. ARGV: member, score, member, score...
+FORGET_OFFLINE = """
+local removed = 0
+for i = 1, #ARGV, 2 do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and tonumber(score) == tonumber(ARGV[i + 1]) then
+    removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return removed
+"""
+
 
 def queue_script(script, pipe, keys: list, args: list, by_sha: bool = False) -> None:
     """Queue one script call in a pipeline (`by_sha`: a bare EVALSHA, its NOSCRIPT reply the caller's to handle).
@@ -177,6 +200,8 @@ class Scripts:
         self.push_message = client.register_script(PUSH_MESSAGE)
         self.change_member = client.register_script(CHANGE_MEMBER)
         self.cleanup_presence = client.register_script(CLEANUP_PRESENCE)
+        self.went_offline = client.register_script(WENT_OFFLINE)
+        self.forget_offline = client.register_script(FORGET_OFFLINE)
         self.guarded_set = client.register_script(GUARDED_SET)
         self.set_if_newer = client.register_script(SET_IF_NEWER)
         self.write_behind = client.register_script(WRITE_BEHIND)

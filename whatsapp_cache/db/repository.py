@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator, Mapping
 
-from sqlalchemy import Engine, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import schema as t
@@ -143,6 +143,17 @@ class Repository:
         if self._write(update(t.users).where(t.users.c.id == user_id, newer).values(last_seen_ms=at_ms)):
             return True
         return self.user(user_id) is not None
+
+    def record_last_seen(self, seen: Mapping[str, int]) -> int:
+        """Move many users' last-seen forward (never back) in one transaction; return rows changed."""
+        if not seen:
+            return 0
+        at = bindparam("at")
+        statement = (update(t.users).where(t.users.c.id == bindparam("user"),
+                                           or_(t.users.c.last_seen_ms.is_(None), t.users.c.last_seen_ms < at))
+                     .values(last_seen_ms=at))
+        with self.engine.begin() as conn:
+            return conn.execute(statement, [{"user": user, "at": int(ms)} for user, ms in seen.items()]).rowcount
 
     def last_seen(self, user_ids: Iterable[str]) -> dict[str, int | None]:
         ids = list(user_ids)
