@@ -5,7 +5,7 @@ import shutil
 import nbformat
 import pytest
 
-from whatsapp_cache.dataset import session_token
+from whatsapp_cache.db.dataset import session_token
 from whatsapp_cache.course import (CHAPTERS, NAV_TAG, jupyter_lab_command, nav_markdown, notebooks_dir,
                                    refresh_navigation)
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from whatsapp_cache import InvalidInput, NotFound, TTLs
-from whatsapp_cache.concurrency import Simulation, run_steps
+from whatsapp_cache.patterns.concurrency import Simulation, run_steps
 from whatsapp_cache.patterns import PATTERNS, PatternContext, WriteBehindWorker, make
 from whatsapp_cache.patterns.base import Versioned, decode_record
 from whatsapp_cache.patterns.compare import MixSpec, compare

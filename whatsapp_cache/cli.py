@@ -208,7 +208,7 @@ def _generated_trace(args: argparse.Namespace, workloads):
     if args.workload == "zipf":
         return workloads.zipf(args.keys, args.requests, alpha=args.alpha, seed=args.seed)
     if args.workload == "whatsapp":
-        from .dataset import generate
+        from .db.dataset import generate
 
         return workloads.whatsapp_mix(generate("small", args.seed), args.requests, seed=args.seed)
     return workloads.WORKLOADS[args.workload](args.keys, args.requests, seed=args.seed)

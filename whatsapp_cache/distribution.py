@@ -23,7 +23,7 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 
-from .dataset import Dataset
+from .db.dataset import Dataset
 from .errors import InvalidInput
 from .keys import KeySchema
 from .lab import HOST, SLOTS, LocalCluster
@@ -56,7 +56,7 @@ def _schema(schema: object) -> KeySchema:
 
 def _dataset(dataset: object) -> Dataset:
     if not isinstance(dataset, Dataset):
-        raise InvalidInput(f"expected a Dataset (whatsapp_cache.dataset.generate()), got {dataset!r}")
+        raise InvalidInput(f"expected a Dataset (whatsapp_cache.db.dataset.generate()), got {dataset!r}")
     return dataset
 
 

@@ -33,7 +33,7 @@ from ..backends import ENCODING_ERRORS, REDIS_TIMEOUT_S, is_cluster
 from ..datatypes.profiles import Profile, Profiles
 from ..datatypes.scripts import Scripts
 from ..errors import InvalidInput, WhatsAppCacheError
-from ..local_cache import LocalCache
+from .local_cache import LocalCache
 from ..resilience import UNAVAILABLE
 
 log = logging.getLogger("whatsapp_cache")
