@@ -20,7 +20,7 @@ from _live import answers
 
 from whatsapp_cache import World
 from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV
-from whatsapp_cache.wire import BATCH, CLAIMED_ROUND_TRIPS, Measured, measure_claims
+from whatsapp_cache.experiments.wire import BATCH, CLAIMED_ROUND_TRIPS, Measured, measure_claims
 
 NAMESPACE = "bench_rt"
 

@@ -16,7 +16,7 @@ from whatsapp_cache import ConfigError, InvalidInput, NotFound, TTLs, WhatsAppCa
 from whatsapp_cache.clock import SimulatedClock, SystemClock
 from whatsapp_cache.patterns.concurrency import run_steps
 from whatsapp_cache.codec import META_FIELD, is_meta
-from whatsapp_cache.faults import fail_on_round_trip, unreachable
+from whatsapp_cache.experiments.faults import fail_on_round_trip, unreachable
 from whatsapp_cache.keys import token_digest
 from whatsapp_cache.stampede import make_strategy
 from whatsapp_cache.validation import ID_PATTERN, MAX_BODY_CHARS

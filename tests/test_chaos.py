@@ -14,12 +14,12 @@ import pytest
 
 from whatsapp_cache import InvalidInput, SystemClock, World, redis_server
 from support import own_cluster
-from whatsapp_cache.chaos import (CHAOS_MIX, PHASES, ChaosSpec, ClusterFailover, FakeOutage, ServerOutage,
-                                  format_report, run_chaos, run_failover)
+from whatsapp_cache.experiments.chaos import (CHAOS_MIX, PHASES, ChaosSpec, ClusterFailover, FakeOutage, ServerOutage,
+                                              format_report, run_chaos, run_failover)
 from whatsapp_cache.config import DATABASE_URL_ENV
 from whatsapp_cache.cli import main
 from whatsapp_cache.resilience import CLOSED, OPEN, FailurePolicy
-from whatsapp_cache.workload import DEFAULT_MIX, WorkloadSpec, run
+from whatsapp_cache.experiments.workload import DEFAULT_MIX, WorkloadSpec, run
 
 REQUIRE_LIVE = os.environ.get("WHATSAPP_CACHE_REQUIRE_LIVE") == "1"
 NAIVE = FailurePolicy(breaker=False, repair=False)

@@ -76,7 +76,7 @@ def test_a_backend_failing_mid_command_is_one_line_without_its_secrets(capsys, m
     def lose_redis(*args, **kwargs):
         raise redis.ConnectionError("Connection lost to 127.0.0.1:6379 (AUTH default s3cret)")
 
-    monkeypatch.setattr("whatsapp_cache.tour.tour", lose_redis)
+    monkeypatch.setattr("whatsapp_cache.experiments.tour.tour", lose_redis)
     assert main(["tour", "--redis-url", "redis://default:s3cret@127.0.0.1:6379/0"]) == 2
     assert capsys.readouterr().err == ("whatsapp-cache: error: a backend failed: ConnectionError: "
                                        "Connection lost to 127.0.0.1:6379 (AUTH default ***)\n")

@@ -7,7 +7,7 @@ from support import MINUTE, SECOND, counts
 from whatsapp_cache import NotFound
 from whatsapp_cache.datatypes import Presence
 from whatsapp_cache.datatypes.presence import CLEANUP_INTERVAL_MS
-from whatsapp_cache.faults import fail_on_round_trip
+from whatsapp_cache.experiments.faults import fail_on_round_trip
 
 A, B, C = "u000010", "u000011", "u000012"
 

@@ -17,7 +17,7 @@ from whatsapp_cache import InvalidInput, World
 from whatsapp_cache.backends import ClusterUnreachable, make_redis
 from whatsapp_cache.clock import SimulatedClock
 from whatsapp_cache.config import BackendConfig
-from whatsapp_cache.faults import unreachable
+from whatsapp_cache.experiments.faults import unreachable
 from whatsapp_cache.lab import LocalCluster
 from whatsapp_cache.latency import LatencyModel
 from whatsapp_cache.metrics import Trace

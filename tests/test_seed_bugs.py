@@ -16,9 +16,9 @@ from whatsapp_cache import NotFound
 from whatsapp_cache.datatypes import Presence
 from whatsapp_cache.datatypes.messages import RECENT_LIMIT
 from whatsapp_cache.datatypes.presence import CLEANUP_INTERVAL_MS
-from whatsapp_cache.faults import fail_on_round_trip
-from whatsapp_cache.inspection import watch_commands
-from whatsapp_cache.naive import NaiveSeedCache
+from whatsapp_cache.experiments.faults import fail_on_round_trip
+from whatsapp_cache.experiments.inspection import watch_commands
+from whatsapp_cache.experiments.naive import NaiveSeedCache
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning")
 
@@ -356,7 +356,7 @@ def test_bug12_presence_library_asks_only_about_the_contacts(world):
 
 @pytest.mark.no_cluster("it disconnects the one connection pool of a single-node client")
 def test_a_new_connections_handshake_is_not_counted_as_the_calls_work(world):
-    from whatsapp_cache.inspection import watch_commands
+    from whatsapp_cache.experiments.inspection import watch_commands
 
     world.redis.connection_pool.disconnect()  # the next call connects afresh
     with watch_commands(world) as sent:

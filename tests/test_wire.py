@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from whatsapp_cache import wire
+from whatsapp_cache.experiments import wire
 from whatsapp_cache.backends import is_cluster, make_redis
-from whatsapp_cache.faults import unreachable
-from whatsapp_cache.wire import CLAIMED_ROUND_TRIPS, FILL_ROW, count_round_trips, measure_claims
+from whatsapp_cache.experiments.faults import unreachable
+from whatsapp_cache.experiments.wire import CLAIMED_ROUND_TRIPS, FILL_ROW, count_round_trips, measure_claims
 
 KEY = "wc:wire-test"
 

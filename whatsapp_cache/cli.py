@@ -10,11 +10,11 @@ import sys
 from .config import DATABASE_URL_ENV, REDIS_URL_ENV
 from .errors import ConfigError, InvalidInput, WhatsAppCacheError
 from .ttl import TTLs
-from .workload import WorkloadSpec
+from .experiments.workload import WorkloadSpec
 
 
 def _tour(args: argparse.Namespace) -> str:
-    from .tour import tour
+    from .experiments.tour import tour
 
     spec = WorkloadSpec(actions=args.actions, duration_s=int(args.hours * 3600), user_skew=args.skew, seed=args.seed)
     ttls = TTLs().with_(**{name: value for name, value in (("messages", args.messages_ttl),
@@ -247,7 +247,7 @@ def _chaos(args: argparse.Namespace) -> str:
     import json
 
     from . import redis_server
-    from .chaos import ChaosSpec, FakeOutage, ServerOutage, format_report, run_chaos, run_failover
+    from .experiments.chaos import ChaosSpec, FakeOutage, ServerOutage, format_report, run_chaos, run_failover
     from .resilience import FailurePolicy
 
     outage_from = args.duration // 3 if args.outage_from is None else args.outage_from

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from .metrics import TypeSummary
-from .workload import SEED_HIT_RATIOS
+from .experiments.workload import SEED_HIT_RATIOS
 
 
 def hit_ratio_bars(rows: list[TypeSummary], claims: dict[str, float] = SEED_HIT_RATIOS, title: str = ""):
@@ -193,7 +193,7 @@ def latency_cdf(inputs=None, title: str = ""):
     """The load model's exact CDF of a read with and without the cache; each mean marked, and how few reads are near."""
     import numpy as np
 
-    from . import loadmodel
+    from .experiments import loadmodel
 
     inputs = loadmodel.seed_inputs() if inputs is None else inputs
     report = loadmodel.evaluate(inputs)

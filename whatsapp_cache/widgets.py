@@ -9,7 +9,7 @@ from IPython.display import display
 from .metrics import format_summary
 from .plots import hit_ratio_bars
 from .ttl import TTLs
-from .workload import WorkloadSpec, measure
+from .experiments.workload import WorkloadSpec, measure
 
 # TTL choices per data type, in minutes (the seed's default is always among them)
 _TTL_CHOICES = {
@@ -164,7 +164,7 @@ def herd_explorer(strategies=("none", "jitter", "lock", "xfetch")):
 
 def chaos_explorer(seed: int = 0):
     """Sliders for the outage and the breaker; each change replays the chaos workload on a fresh embedded World."""
-    from .chaos import ChaosSpec, FakeOutage, format_report, run_chaos
+    from .experiments.chaos import ChaosSpec, FakeOutage, format_report, run_chaos
     from .plots import chaos_timeline
     from .resilience import FailurePolicy
     from .world import World
@@ -202,7 +202,7 @@ def _invalid(error: Exception):
 
 def _load_controls(defaults) -> dict:
     """Sliders for the load model's inputs, at `defaults` (a LoadInputs with one overall hit ratio)."""
-    from .loadmodel import MAX_CACHE_CHECKS, overall_hit_ratio
+    from .experiments.loadmodel import MAX_CACHE_CHECKS, overall_hit_ratio
 
     return {
         "hit_ratios": _slider(widgets.FloatSlider, "hit ratio (reads)", overall_hit_ratio(defaults), 0.0, 1.0, 0.01),
@@ -222,7 +222,7 @@ def _load_controls(defaults) -> dict:
 def load_explorer():
     """Sliders for every input of the load model; shows the seed's figures beside the model's, and the CDF."""
     from .errors import InvalidInput
-    from .loadmodel import LoadInputs, evaluate, format_report, seed_inputs
+    from .experiments.loadmodel import LoadInputs, evaluate, format_report, seed_inputs
     from .plots import latency_cdf
 
     controls = _load_controls(seed_inputs())
@@ -240,9 +240,9 @@ def load_explorer():
 
 def capacity_explorer():
     """Sliders for data sizes, buffer, servers, replicas, prices and the database load; shows the plan and costs."""
-    from .capacity import SEED_DATA_GB, SEED_STATED, CapacityInputs, format_plan, plan
+    from .experiments.capacity import SEED_DATA_GB, SEED_STATED, CapacityInputs, format_plan, plan
     from .errors import InvalidInput
-    from .loadmodel import LoadInputs
+    from .experiments.loadmodel import LoadInputs
     from .plots import capacity_bars
 
     defaults = CapacityInputs()

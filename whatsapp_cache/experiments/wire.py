@@ -28,9 +28,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, NamedTuple
 
-from . import validation
-from .errors import InvalidInput
-from .keys import token_digest
+from .. import validation
+from ..errors import InvalidInput
+from ..keys import token_digest
 
 
 @dataclass
