@@ -77,7 +77,7 @@ def test_the_embedded_backend_of_measure_backends_is_embedded(backend, make_worl
 
 def test_the_chaos_panel_replays_on_a_fresh_embedded_world(backend, make_world, monkeypatch, capsys):
     import whatsapp_cache.experiments.chaos as chaos
-    import whatsapp_cache.widgets as widgets
+    import whatsapp_cache.course.widgets as widgets
 
     real_run, worlds = chaos.run_chaos, []
 

@@ -2,7 +2,7 @@
 
 from matplotlib.figure import Figure
 
-import whatsapp_cache.widgets as widgets
+import whatsapp_cache.course.widgets as widgets
 from whatsapp_cache import TTLs
 from whatsapp_cache.metrics import format_summary
 
@@ -159,7 +159,7 @@ def test_chaos_explorer_replays_with_the_policy_and_outage_on_the_controls(monke
 def test_chaos_timeline_draws_one_line_per_run_in_each_panel():
     from whatsapp_cache import World
     from whatsapp_cache.experiments.chaos import ChaosSpec, FakeOutage, run_chaos
-    from whatsapp_cache.plots import chaos_timeline
+    from whatsapp_cache.course.plots import chaos_timeline
 
     spec = ChaosSpec(actions=60, duration_s=30, outage_from_s=10, outage_until_s=20, bucket_s=5, recovery_window_s=5)
     with World(dataset="tiny") as world:
@@ -229,7 +229,7 @@ def _simulated_reads(hit_ratio, count=2_000, seed=0):
 
 
 def test_latency_histogram_marks_mean_p50_and_p99_of_each_run():
-    from whatsapp_cache.plots import latency_histogram
+    from whatsapp_cache.course.plots import latency_histogram
 
     figure = latency_histogram({"with cache": _simulated_reads(0.8), "without cache": _simulated_reads(0.0)})
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
@@ -239,7 +239,7 @@ def test_latency_histogram_marks_mean_p50_and_p99_of_each_run():
 
 
 def test_latency_cdf_marks_the_mean_where_almost_no_read_is():
-    from whatsapp_cache.plots import latency_cdf
+    from whatsapp_cache.course.plots import latency_cdf
 
     figure = latency_cdf()
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
@@ -249,7 +249,7 @@ def test_latency_cdf_marks_the_mean_where_almost_no_read_is():
 
 def test_capacity_bars_stack_the_fleets_and_state_both_savings():
     from whatsapp_cache.experiments.capacity import plan
-    from whatsapp_cache.plots import capacity_bars
+    from whatsapp_cache.course.plots import capacity_bars
 
     figure = capacity_bars(plan())
     axes = figure.axes[0]

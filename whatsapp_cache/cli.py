@@ -24,7 +24,7 @@ def _tour(args: argparse.Namespace) -> str:
 
 
 def _course(args: argparse.Namespace) -> str:
-    from .course import build, jupyter_lab_command, refresh_navigation
+    from .course.chapters import build, jupyter_lab_command, refresh_navigation
 
     if args.action == "open":
         import os
