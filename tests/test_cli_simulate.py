@@ -8,7 +8,7 @@ import redis
 from whatsapp_cache.cli import main
 from whatsapp_cache.eviction import workloads
 from whatsapp_cache.eviction.simulator import simulate
-from whatsapp_cache.redis_server import free_port
+from whatsapp_cache.lab.process import free_port
 
 
 def test_json_has_the_promised_fields_and_matches_the_library(capsys):

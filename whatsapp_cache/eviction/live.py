@@ -45,7 +45,7 @@ import numpy as np
 import redis
 
 from ..errors import ConfigError, InvalidInput
-from ..redis_server import ThrowawayRedis
+from ..lab.process import ThrowawayRedis
 
 POLICIES = ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-ttl")
 SETTINGS = ("maxmemory", "maxmemory-policy", "maxmemory-samples", "latency-tracking")

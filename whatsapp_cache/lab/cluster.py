@@ -36,8 +36,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .errors import ConfigError, InvalidInput
-from .redis_server import free_port
+from ..errors import ConfigError, InvalidInput
+from .process import free_port
 
 HOST = "127.0.0.1"
 SLOTS = 16384

@@ -23,10 +23,10 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 
-from .db.dataset import Dataset
-from .errors import InvalidInput
-from .keys import KeySchema
-from .lab import HOST, SLOTS, LocalCluster
+from ..db.dataset import Dataset
+from ..errors import InvalidInput
+from ..keys import KeySchema
+from .cluster import HOST, SLOTS, LocalCluster
 
 KINDS = ("session", "profile", "recent", "group", "presence")
 RECENT = 100  # the library caches the last 100 messages of a conversation

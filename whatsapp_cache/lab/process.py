@@ -18,7 +18,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def available() -> bool:
