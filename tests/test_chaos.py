@@ -20,7 +20,7 @@ from whatsapp_cache.config import DATABASE_URL_ENV
 from whatsapp_cache.cli import main
 from whatsapp_cache.resilience import CLOSED, OPEN, FailurePolicy
 from whatsapp_cache.experiments.workload import DEFAULT_MIX, WorkloadSpec, run
-from whatsapp_cache.lab.process import ThrowawayRedis, available
+from whatsapp_cache.lab.process import RedisProcess, available
 
 REQUIRE_LIVE = os.environ.get("WHATSAPP_CACHE_REQUIRE_LIVE") == "1"
 NAIVE = FailurePolicy(breaker=False, repair=False)
@@ -205,7 +205,7 @@ def need_redis_server() -> None:
 def live_run(database_url: str, mode: str, spec: ChaosSpec, policy: FailurePolicy | None = None):
     """One run on a throw-away redis-server and a freshly loaded database; both cleaned up after."""
     need_redis_server()
-    server = ThrowawayRedis().start()
+    server = RedisProcess().start()
     world = None
     try:
         world = World(server.url, database_url, seed=spec.seed, dataset=None, failure_policy=policy)

@@ -12,7 +12,7 @@ from whatsapp_cache.eviction.live import replay_on_redis
 from whatsapp_cache.eviction.redis_models import (LFU_INIT_VAL, RedisLFUModel, RedisLRUModel, lfu_decr,
                                                   lfu_increment_probability, lfu_log_incr)
 from whatsapp_cache.eviction.workloads import zipf
-from whatsapp_cache.lab.process import ThrowawayRedis, available
+from whatsapp_cache.lab.process import RedisProcess, available
 
 MODELS = [RedisLRUModel, RedisLFUModel]
 BOTH_SAMPLERS = [(model, sampling) for model in MODELS for sampling in ("uniform", "dict")]
@@ -253,7 +253,7 @@ def test_live_replay_checks_its_arguments_before_starting_a_server(call):
 def empty_server():
     if not available():
         pytest.skip("no redis-server binary on the PATH")
-    with ThrowawayRedis() as server:
+    with RedisProcess() as server:
         yield server
 
 

@@ -267,7 +267,7 @@ def _chaos(args: argparse.Namespace) -> str:
         print("whatsapp-cache chaos: no redis-server binary on the PATH, so an in-process fakeredis is "
               "cut off instead (--mode down)", file=sys.stderr)
     policy = FailurePolicy(breaker=False, repair=False) if args.naive else FailurePolicy()
-    server = process.ThrowawayRedis() if mode in ServerOutage.MODES else None
+    server = process.RedisProcess() if mode in ServerOutage.MODES else None
     try:
         with _chaos_world(server.start().url if server else None, args, policy) as world:
             if args.reset:

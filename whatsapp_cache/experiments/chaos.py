@@ -44,7 +44,7 @@ from ..datatypes.profiles import Profile
 from ..db.repository import PROFILE_FIELDS
 from ..errors import InvalidInput, NotFound
 from ..metrics import READ_OUTCOMES, RequestRecord
-from ..lab.process import ThrowawayRedis
+from ..lab.process import RedisProcess
 from ..resilience import CLOSED, HALF_OPEN, OPEN
 from .workload import WorkloadSpec, _Replayer, plan
 
@@ -133,10 +133,10 @@ class ServerOutage(Outage):
              "pause": "SIGSTOP, SIGCONT at the end: a hung process, data kept, clients time out"}
     backend = "redis-server"
 
-    def __init__(self, server: ThrowawayRedis, mode: str = "kill"):
+    def __init__(self, server: RedisProcess, mode: str = "kill"):
         super().__init__(mode)
-        if not isinstance(server, ThrowawayRedis) or server.process is None:
-            raise InvalidInput("ServerOutage needs a started ThrowawayRedis (only our own child is signalled)")
+        if not isinstance(server, RedisProcess) or server.process is None:
+            raise InvalidInput("ServerOutage needs a started RedisProcess (only our own child is signalled)")
         self.server = server
 
     def _break(self) -> None:

@@ -26,7 +26,8 @@ from redis.crc import key_slot
 from ..db.dataset import Dataset
 from ..errors import InvalidInput
 from ..keys import KeySchema
-from .cluster import HOST, SLOTS, LocalCluster
+from .cluster import SLOTS, LocalCluster
+from .process import HOST
 
 KINDS = ("session", "profile", "recent", "group", "presence")
 RECENT = 100  # the library caches the last 100 messages of a conversation

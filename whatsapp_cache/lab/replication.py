@@ -30,7 +30,8 @@ from redis.retry import Retry
 
 from .. import validation
 from ..errors import ConfigError, InvalidInput
-from .cluster import HOST, LocalCluster
+from .cluster import LocalCluster
+from .process import HOST
 
 SEED_LAG_MS = 1.0  # "async, <1ms delay"
 READ_MODES = {"masters": None, "round_robin": LoadBalancingStrategy.ROUND_ROBIN,
