@@ -26,7 +26,7 @@ from _live import answers
 from whatsapp_cache import World
 from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV
 from whatsapp_cache.datatypes.profiles import MAX_BATCH
-from whatsapp_cache.wire import count_round_trips
+from whatsapp_cache.experiments.wire import count_round_trips
 
 NAMESPACE = "bench_fills"
 

@@ -2,9 +2,9 @@
 
     python benchmarks/round_trips.py [--redis-url redis://127.0.0.1:6379/11] [--dataset small]
 
-Round trips are counted on the wire (whatsapp_cache.wire.count_round_trips: one network write
-of a command or a whole pipeline is one round trip), not taken from the library's own Trace,
-which is printed beside them. The claims come from whatsapp_cache.wire.CLAIMED_ROUND_TRIPS.
+Round trips are counted on the wire (whatsapp_cache.experiments.wire.count_round_trips: one network
+write of a command or a whole pipeline is one round trip), not taken from the library's own Trace,
+which is printed beside them. The claims come from whatsapp_cache.experiments.claims.CLAIMED_ROUND_TRIPS.
 Each World keeps its keys under its own namespace (deleted at the end) and uses SQLite in
 memory as its database. Exit status 1 if any operation takes other than what is claimed.
 """
@@ -20,7 +20,7 @@ from _live import answers
 
 from whatsapp_cache import World
 from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV
-from whatsapp_cache.wire import BATCH, CLAIMED_ROUND_TRIPS, Measured, measure_claims
+from whatsapp_cache.experiments.claims import BATCH, CLAIMED_ROUND_TRIPS, Measured, measure_claims
 
 NAMESPACE = "bench_rt"
 

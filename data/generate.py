@@ -11,7 +11,7 @@ from pathlib import Path
 
 from whatsapp_cache.backends import make_engine
 from whatsapp_cache.config import BackendConfig
-from whatsapp_cache.dataset import SIZES, Dataset, generate, load
+from whatsapp_cache.db.dataset import SIZES, Dataset, generate, load
 from whatsapp_cache.db import Repository
 
 HERE = Path(__file__).resolve().parent

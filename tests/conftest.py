@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from whatsapp_cache import World
 from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV
 from whatsapp_cache.errors import ConfigError
-from whatsapp_cache.lab import LocalCluster
+from whatsapp_cache.lab.cluster import LocalCluster
 
 REQUIRE_LIVE = os.environ.get("WHATSAPP_CACHE_REQUIRE_LIVE") == "1"
 TEST_REDIS_URL = os.environ.get("WHATSAPP_CACHE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -88,9 +88,9 @@ def require_redis_server() -> None:
     """Skip when there is no redis-server binary (the lab's tests are marked live: CI counts a skip as failed)."""
     import pytest
 
-    from whatsapp_cache import redis_server
+    from whatsapp_cache.lab.process import available
 
-    if not redis_server.available():
+    if not available():
         pytest.skip("no redis-server binary")
 
 
@@ -119,7 +119,7 @@ def stopped(lab) -> list[str]:
 
 def started_cluster(**options):
     """A LocalCluster for a fixture to yield from; afterwards it must leave no process and no directory."""
-    from whatsapp_cache.lab import LocalCluster
+    from whatsapp_cache.lab.cluster import LocalCluster
 
     require_redis_server()
     lab = LocalCluster(**options)

@@ -14,9 +14,9 @@ from support import (GROUP, SMALL_CHAT, SMALL_CHAT_USERS, counts, db_ids, dump_k
 
 from whatsapp_cache import ConfigError, InvalidInput, NotFound, TTLs, WhatsAppCacheError, World, patterns
 from whatsapp_cache.clock import SimulatedClock, SystemClock
-from whatsapp_cache.concurrency import run_steps
+from whatsapp_cache.patterns.concurrency import run_steps
 from whatsapp_cache.codec import META_FIELD, is_meta
-from whatsapp_cache.faults import fail_on_round_trip, unreachable
+from whatsapp_cache.experiments.faults import fail_on_round_trip, unreachable
 from whatsapp_cache.keys import token_digest
 from whatsapp_cache.stampede import make_strategy
 from whatsapp_cache.validation import ID_PATTERN, MAX_BODY_CHARS

@@ -6,10 +6,10 @@ from dataclasses import replace
 import pytest
 
 from whatsapp_cache import InvalidInput
-from whatsapp_cache.capacity import (GB_PER_TB, SEED_DATA_GB, CapacityInputs, compare_costs, format_claims,
-                                     format_plan, plan, seed_inputs)
-from whatsapp_cache.loadmodel import LoadInputs
-from whatsapp_cache.loadmodel import seed_inputs as seed_load
+from whatsapp_cache.experiments.capacity import (GB_PER_TB, SEED_DATA_GB, CapacityInputs, compare_costs, format_claims,
+                                                 format_plan, plan, seed_inputs)
+from whatsapp_cache.experiments.loadmodel import LoadInputs
+from whatsapp_cache.experiments.loadmodel import seed_inputs as seed_load
 
 SEED = plan(seed_inputs())
 

@@ -12,14 +12,15 @@ import re
 
 import pytest
 
-from whatsapp_cache import InvalidInput, SystemClock, World, redis_server
+from whatsapp_cache import InvalidInput, SystemClock, World
 from support import own_cluster
-from whatsapp_cache.chaos import (CHAOS_MIX, PHASES, ChaosSpec, ClusterFailover, FakeOutage, ServerOutage,
-                                  format_report, run_chaos, run_failover)
+from whatsapp_cache.experiments.chaos import (CHAOS_MIX, PHASES, ChaosSpec, ClusterFailover, FakeOutage, ServerOutage,
+                                              format_report, run_chaos, run_failover)
 from whatsapp_cache.config import DATABASE_URL_ENV
 from whatsapp_cache.cli import main
 from whatsapp_cache.resilience import CLOSED, OPEN, FailurePolicy
-from whatsapp_cache.workload import DEFAULT_MIX, WorkloadSpec, run
+from whatsapp_cache.experiments.workload import DEFAULT_MIX, WorkloadSpec, run
+from whatsapp_cache.lab.process import RedisProcess, available
 
 REQUIRE_LIVE = os.environ.get("WHATSAPP_CACHE_REQUIRE_LIVE") == "1"
 NAIVE = FailurePolicy(breaker=False, repair=False)
@@ -193,7 +194,7 @@ def test_bad_outages_and_worlds_are_invalid_input():
 
 def need_redis_server() -> None:
     """Skip without the binary, or fail when live runs are required (like conftest's _unavailable)."""
-    if redis_server.available():
+    if available():
         return
     message = "live redis-server unavailable: no redis-server binary on the PATH"
     if REQUIRE_LIVE:
@@ -204,7 +205,7 @@ def need_redis_server() -> None:
 def live_run(database_url: str, mode: str, spec: ChaosSpec, policy: FailurePolicy | None = None):
     """One run on a throw-away redis-server and a freshly loaded database; both cleaned up after."""
     need_redis_server()
-    server = redis_server.ThrowawayRedis().start()
+    server = RedisProcess().start()
     world = None
     try:
         world = World(server.url, database_url, seed=spec.seed, dataset=None, failure_policy=policy)
@@ -298,7 +299,7 @@ def test_cli_chaos_down_prints_json(capsys):
 
 
 def test_cli_chaos_without_the_binary_says_it_uses_fakeredis(capsys, monkeypatch):
-    monkeypatch.setattr(redis_server, "available", lambda: False)
+    monkeypatch.setattr("whatsapp_cache.lab.process.available", lambda: False)
     args = ["chaos", "--actions", "300", "--duration", "120", "--outage-from", "40", "--outage-until", "80",
             "--json", "--no-progress"]
     assert main(args) == 0
@@ -307,7 +308,7 @@ def test_cli_chaos_without_the_binary_says_it_uses_fakeredis(capsys, monkeypatch
 
 
 def test_cli_chaos_failover_without_the_binary_is_one_clear_line(capsys, monkeypatch):
-    monkeypatch.setattr(redis_server, "available", lambda: False)
+    monkeypatch.setattr("whatsapp_cache.lab.process.available", lambda: False)
     assert main(["chaos", "--mode", "failover", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "redis-server" in err and err.count("whatsapp-cache: error:") == 1

@@ -8,7 +8,7 @@ import redis
 from whatsapp_cache.cli import main
 from whatsapp_cache.eviction import workloads
 from whatsapp_cache.eviction.simulator import simulate
-from whatsapp_cache.redis_server import free_port
+from whatsapp_cache.lab.process import free_port
 
 
 def test_json_has_the_promised_fields_and_matches_the_library(capsys):
@@ -76,7 +76,7 @@ def test_a_backend_failing_mid_command_is_one_line_without_its_secrets(capsys, m
     def lose_redis(*args, **kwargs):
         raise redis.ConnectionError("Connection lost to 127.0.0.1:6379 (AUTH default s3cret)")
 
-    monkeypatch.setattr("whatsapp_cache.tour.tour", lose_redis)
+    monkeypatch.setattr("whatsapp_cache.experiments.tour.tour", lose_redis)
     assert main(["tour", "--redis-url", "redis://default:s3cret@127.0.0.1:6379/0"]) == 2
     assert capsys.readouterr().err == ("whatsapp-cache: error: a backend failed: ConnectionError: "
                                        "Connection lost to 127.0.0.1:6379 (AUTH default ***)\n")

@@ -16,7 +16,7 @@ from whatsapp_cache.codec import (META_FIELD, CorruptEntry, Meta, decode_fields,
 from whatsapp_cache.backends import make_redis
 from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV, BackendConfig, mask_url
 from whatsapp_cache.keys import KeySchema, token_digest
-from whatsapp_cache.redis_server import free_port
+from whatsapp_cache.lab.process import free_port
 
 PROPERTY = settings(max_examples=60, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -5,9 +5,9 @@ import shutil
 import nbformat
 import pytest
 
-from whatsapp_cache.dataset import session_token
-from whatsapp_cache.course import (CHAPTERS, NAV_TAG, jupyter_lab_command, nav_markdown, notebooks_dir,
-                                   refresh_navigation)
+from whatsapp_cache.db.dataset import session_token
+from whatsapp_cache.course.chapters import (CHAPTERS, NAV_TAG, jupyter_lab_command, nav_markdown, notebooks_dir,
+                                            refresh_navigation)
 
 NOTEBOOKS = [c for c in CHAPTERS if (notebooks_dir() / c.filename).exists()]
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from whatsapp_cache import InvalidInput
-from whatsapp_cache.dataset import SIZES, Dataset, generate, load, session_token
+from whatsapp_cache.db.dataset import SIZES, Dataset, generate, load, session_token
 from whatsapp_cache.db.repository import direct_conversation_id, group_conversation_id
 from whatsapp_cache.keys import token_digest
 from whatsapp_cache.validation import ID_PATTERN

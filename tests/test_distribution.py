@@ -7,9 +7,9 @@ from redis.crc import key_slot
 
 from support import started_cluster
 
-from whatsapp_cache import dataset
-from whatsapp_cache.distribution import (big_group_load, dataset_keys, even_split, master_index, memory_balance,
-                                         presence_balance, presence_key, shard_keys, shard_of, slot_balance)
+from whatsapp_cache.db import dataset
+from whatsapp_cache.lab.distribution import (big_group_load, dataset_keys, even_split, master_index, memory_balance,
+                                             presence_balance, presence_key, shard_keys, shard_of, slot_balance)
 from whatsapp_cache.errors import InvalidInput
 from whatsapp_cache.keys import KeySchema
 

@@ -10,10 +10,10 @@ printed table must name the backends that produced it.
 from whatsapp_cache import TTLs
 from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV
 from whatsapp_cache.invalidation.fleet import FleetSpec, compare_fleet, format_fleet
-from whatsapp_cache.measure import BackendSpec, measure_backends
+from whatsapp_cache.experiments.measure import BackendSpec, measure_backends
 from whatsapp_cache.metrics import format_summary
 from whatsapp_cache.patterns.compare import MixSpec, compare, format_comparison, run_pattern
-from whatsapp_cache.workload import WorkloadSpec, measure, run
+from whatsapp_cache.experiments.workload import WorkloadSpec, measure, run
 
 EMBEDDED = "on fakeredis (in process) + SQLite (in memory)"
 WORKLOAD = WorkloadSpec(actions=400, seed=0)
@@ -76,8 +76,8 @@ def test_the_embedded_backend_of_measure_backends_is_embedded(backend, make_worl
 
 
 def test_the_chaos_panel_replays_on_a_fresh_embedded_world(backend, make_world, monkeypatch, capsys):
-    import whatsapp_cache.chaos as chaos
-    import whatsapp_cache.widgets as widgets
+    import whatsapp_cache.experiments.chaos as chaos
+    import whatsapp_cache.course.widgets as widgets
 
     real_run, worlds = chaos.run_chaos, []
 

@@ -20,10 +20,10 @@ from redis.sentinel import Sentinel
 
 from support import leftovers, own_cluster, require_redis_server, running, started_cluster, stopped
 
-from whatsapp_cache import redis_server
 from whatsapp_cache.cli import main
 from whatsapp_cache.errors import ConfigError, InvalidInput
-from whatsapp_cache.lab import SLOTS, LocalCluster, LocalSentinel, describe_layout
+from whatsapp_cache.lab.cluster import SLOTS, LocalCluster, LocalSentinel, describe_layout
+from whatsapp_cache.lab.process import RedisProcess
 
 
 def cluster_client(lab: LocalCluster) -> RedisCluster:
@@ -97,7 +97,7 @@ def test_down_leaves_alone_a_recorded_pid_that_is_no_longer_the_labs_redis(tmp_p
     directory = tmp_path / "whatsapp_cache_cluster_stale"
     directory.mkdir()
     stranger = subprocess.Popen(["sleep", "30"])
-    other = redis_server.ThrowawayRedis().start()
+    other = RedisProcess().start()
     try:
         nodes = [{"port": 7001, "pid": stranger.pid}, {"port": other.port + 1, "pid": other.process.pid}]
         state = {"kind": "cluster", "dir": str(directory), "options": {"masters": 1, "replicas_per_master": 1},
@@ -179,7 +179,7 @@ def test_a_cluster_not_ready_in_time_is_a_clear_error_and_leaves_nothing():
 
 
 def test_without_a_redis_server_binary_the_error_says_so(monkeypatch):
-    monkeypatch.setattr("whatsapp_cache.lab.shutil.which", lambda name: None)
+    monkeypatch.setattr("whatsapp_cache.lab.process.shutil.which", lambda name: None)
     for make in (LocalCluster, LocalSentinel):
         with pytest.raises(ConfigError, match="no redis-server binary"):
             make()

@@ -6,9 +6,9 @@ from dataclasses import replace
 import pytest
 
 from whatsapp_cache import InvalidInput
-from whatsapp_cache.loadmodel import (LoadInputs, breakdown, cdf, evaluate, format_breakdown, format_report,
-                                      mean_ms, overall_hit_ratio, quantile, read_latency, seed_inputs,
-                                      servers_needed, worst_case_ms)
+from whatsapp_cache.experiments.loadmodel import (LoadInputs, breakdown, cdf, evaluate, format_breakdown, format_report,
+                                                  mean_ms, overall_hit_ratio, quantile, read_latency, seed_inputs,
+                                                  servers_needed, worst_case_ms)
 
 SEED = evaluate(seed_inputs())
 

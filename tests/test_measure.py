@@ -11,7 +11,7 @@ import redis
 import sqlalchemy as sa
 
 from whatsapp_cache import InvalidInput, World
-from whatsapp_cache.measure import (
+from whatsapp_cache.experiments.measure import (
     QUESTIONS,
     BackendSpec,
     ask,
@@ -20,7 +20,7 @@ from whatsapp_cache.measure import (
     seed_assumption,
 )
 from whatsapp_cache.metrics import DATA_TYPES
-from whatsapp_cache.workload import WorkloadSpec, run
+from whatsapp_cache.experiments.workload import WorkloadSpec, run
 
 REQUESTS = 200
 

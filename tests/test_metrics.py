@@ -5,7 +5,7 @@ import pytest
 from support import SMALL_CHAT, counts
 
 from whatsapp_cache import InvalidInput, NotFound
-from whatsapp_cache.faults import unreachable
+from whatsapp_cache.experiments.faults import unreachable
 from whatsapp_cache.metrics import DATA_TYPES, format_summary, summary_dicts
 
 
@@ -213,7 +213,7 @@ def test_recording_hands_a_block_every_record_it_made_whatever_the_log_keeps(wor
 
 def test_chaos_and_the_pattern_comparison_count_their_whole_run_with_a_small_log():
     from whatsapp_cache import World
-    from whatsapp_cache.chaos import ChaosSpec, FakeOutage, run_chaos
+    from whatsapp_cache.experiments.chaos import ChaosSpec, FakeOutage, run_chaos
     from whatsapp_cache.patterns.compare import MixSpec, run_pattern
 
     spec = ChaosSpec(actions=200, duration_s=60, outage_from_s=20, outage_until_s=40, bucket_s=5,

@@ -8,11 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from whatsapp_cache import InvalidInput, NotFound, TTLs
-from whatsapp_cache.concurrency import Simulation, run_steps
+from whatsapp_cache.patterns.concurrency import Simulation, run_steps
 from whatsapp_cache.patterns import PATTERNS, PatternContext, WriteBehindWorker, make
 from whatsapp_cache.patterns.base import Versioned, decode_record
 from whatsapp_cache.patterns.compare import MixSpec, compare
-from whatsapp_cache.races import out_of_order_writes, stale_set_race
+from whatsapp_cache.experiments.races import out_of_order_writes, stale_set_race
 
 USER = "u000001"
 FIXED = ("cache-aside", "write-through", "write-behind")

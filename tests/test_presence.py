@@ -11,7 +11,7 @@ from support import MINUTE, SECOND, counts
 from whatsapp_cache import NotFound
 from whatsapp_cache.datatypes import PerHeartbeatPresence, Presence
 from whatsapp_cache.datatypes.presence import CLEANUP_INTERVAL_MS, SET_TTL_MS
-from whatsapp_cache.faults import fail_on_round_trip
+from whatsapp_cache.experiments.faults import fail_on_round_trip
 
 A, B, C = "u000010", "u000011", "u000012"
 
@@ -78,7 +78,7 @@ def test_a_lost_set_counts_users_offline_until_their_next_heartbeat(world):
 
 
 def test_with_redis_down_a_heartbeat_reaches_the_database(world):
-    from whatsapp_cache.faults import unreachable
+    from whatsapp_cache.experiments.faults import unreachable
 
     with unreachable():
         world.presence.heartbeat(A)

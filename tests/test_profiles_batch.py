@@ -12,8 +12,8 @@ from whatsapp_cache import InvalidInput, NotFound, World
 from whatsapp_cache.backends import is_cluster
 from whatsapp_cache.codec import META_FIELD
 from whatsapp_cache.datatypes.profiles import MAX_BATCH
-from whatsapp_cache.faults import unreachable
-from whatsapp_cache.wire import count_round_trips
+from whatsapp_cache.experiments.faults import unreachable
+from whatsapp_cache.experiments.wire import count_round_trips
 
 IDS = [f"u{n:06d}" for n in range(1, 11)]
 UNKNOWN = "nobody"

@@ -25,7 +25,7 @@ from support import SECOND
 from whatsapp_cache import InvalidInput, NotFound, WhatsAppCacheError
 from whatsapp_cache.datatypes import Profile
 from whatsapp_cache.db.repository import PROFILE_FIELDS
-from whatsapp_cache.faults import unreachable
+from whatsapp_cache.experiments.faults import unreachable
 from whatsapp_cache.invalidation import (AppServer, InvalidationBus, TrackingAppServer, decode_message,
                                          encode_message, supports_tracking)
 from whatsapp_cache.keys import KeySchema

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from whatsapp_cache.course import CHAPTERS
+from whatsapp_cache.course.chapters import CHAPTERS
 
 ROOT = Path(__file__).resolve().parent.parent
 

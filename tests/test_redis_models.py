@@ -7,11 +7,12 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from whatsapp_cache import ConfigError, InvalidInput, redis_server
+from whatsapp_cache import ConfigError, InvalidInput
 from whatsapp_cache.eviction.live import replay_on_redis
 from whatsapp_cache.eviction.redis_models import (LFU_INIT_VAL, RedisLFUModel, RedisLRUModel, lfu_decr,
                                                   lfu_increment_probability, lfu_log_incr)
 from whatsapp_cache.eviction.workloads import zipf
+from whatsapp_cache.lab.process import RedisProcess, available
 
 MODELS = [RedisLRUModel, RedisLFUModel]
 BOTH_SAMPLERS = [(model, sampling) for model in MODELS for sampling in ("uniform", "dict")]
@@ -209,7 +210,7 @@ def test_bad_parameters_are_invalid_input(call):
 @pytest.mark.live
 def test_models_match_live_redis_within_half_a_point(figures):
     """Zipf(1.0), 300,000 requests over 100,000 keys, about 10,000 resident: model vs live Redis 7."""
-    if not redis_server.available():
+    if not available():
         pytest.skip("no redis-server binary on the PATH: comparing the models with live Redis needs one")
     trace = zipf(100_000, 300_000, 1.0, seed=0)
     for policy, model in (("allkeys-lru", RedisLRUModel), ("allkeys-lfu", RedisLFUModel)):
@@ -250,9 +251,9 @@ def test_live_replay_checks_its_arguments_before_starting_a_server(call):
 
 @pytest.fixture
 def empty_server():
-    if not redis_server.available():
+    if not available():
         pytest.skip("no redis-server binary on the PATH")
-    with redis_server.ThrowawayRedis() as server:
+    with RedisProcess() as server:
         yield server
 
 

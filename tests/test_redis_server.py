@@ -8,20 +8,20 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from whatsapp_cache import redis_server
 from whatsapp_cache.errors import ConfigError
+from whatsapp_cache.lab.process import RedisProcess, available
 
 pytestmark = pytest.mark.live
 
 
 @pytest.fixture(autouse=True)
 def _needs_binary():
-    if not redis_server.available():
+    if not available():
         pytest.skip("no redis-server binary")
 
 
 def test_starts_answers_and_stops():
-    with redis_server.ThrowawayRedis("--maxmemory", "10mb") as server:
+    with RedisProcess("--maxmemory", "10mb") as server:
         client = server.client()
         assert client.ping() and client.config_get("maxmemory")["maxmemory"] == str(10 * 1024 * 1024)
         pid = server.process.pid
@@ -33,11 +33,11 @@ def test_starts_answers_and_stops():
 
 def test_bad_config_is_a_clear_error():
     with pytest.raises(ConfigError):
-        redis_server.ThrowawayRedis("--no-such-option", "1").start()
+        RedisProcess("--no-such-option", "1").start()
 
 
 def test_pause_resume_kill_and_restart_on_the_same_port():
-    with redis_server.ThrowawayRedis() as server:
+    with RedisProcess() as server:
         client = server.client(socket_timeout=0.2, retry=Retry(NoBackoff(), 0))
         client.set("kept", "yes")
         server.pause()
@@ -60,7 +60,7 @@ def test_pause_resume_kill_and_restart_on_the_same_port():
 
 
 def test_a_paused_server_stops_at_once():
-    server = redis_server.ThrowawayRedis().start()
+    server = RedisProcess().start()
     server.pause()
     started = time.monotonic()
     server.stop()

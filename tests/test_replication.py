@@ -11,9 +11,9 @@ import pytest
 from support import own_cluster, require_redis_server, started_cluster
 
 from whatsapp_cache.errors import InvalidInput
-from whatsapp_cache.lab import LocalCluster
-from whatsapp_cache.replication import (lost_writes_on_failover, replica_reads, replication_lag, stale_read,
-                                        tag_on, wait_cost)
+from whatsapp_cache.lab.cluster import LocalCluster
+from whatsapp_cache.lab.replication import (lost_writes_on_failover, replica_reads, replication_lag, stale_read, tag_on,
+                                            wait_cost)
 
 
 @pytest.fixture(scope="module")

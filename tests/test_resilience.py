@@ -18,12 +18,12 @@ from whatsapp_cache.backends import ClusterUnreachable, make_redis
 from whatsapp_cache.clock import SimulatedClock
 from whatsapp_cache.config import BackendConfig
 from whatsapp_cache.datatypes import PerHeartbeatPresence
-from whatsapp_cache.faults import unreachable
-from whatsapp_cache.lab import LocalCluster
+from whatsapp_cache.experiments.faults import unreachable
+from whatsapp_cache.lab.cluster import LocalCluster
 from whatsapp_cache.latency import LatencyModel
 from whatsapp_cache.metrics import Trace
 from whatsapp_cache.patterns import PatternContext, Versioned, WriteBehindWorker, make
-from whatsapp_cache.redis_server import free_port
+from whatsapp_cache.lab.process import free_port
 from whatsapp_cache.resilience import (CLOSED, HALF_OPEN, OPEN, CacheGuard, CacheUnavailable, CircuitBreaker,
                                        FailurePolicy, execute_keeping_errors)
 

@@ -1,7 +1,7 @@
 """The seed's bugs (SEED_NOTES.md), each shown happening in the seed's code and not in the library.
 
 Each pair is named test_bugNN_<problem>_naive_<bad outcome> / test_bugNN_<problem>_library_<good outcome>;
-the naive side is `whatsapp_cache.naive.NaiveSeedCache`, the seed's JavaScript ported line by line.
+the naive side is `whatsapp_cache.experiments.naive.NaiveSeedCache`, the seed's JavaScript ported line by line.
 The seed's keys live outside the library's namespace, so the `naive` fixture removes them itself.
 """
 
@@ -16,9 +16,9 @@ from whatsapp_cache import NotFound
 from whatsapp_cache.datatypes import Presence
 from whatsapp_cache.datatypes.messages import RECENT_LIMIT
 from whatsapp_cache.datatypes.presence import CLEANUP_INTERVAL_MS
-from whatsapp_cache.faults import fail_on_round_trip
-from whatsapp_cache.inspection import watch_commands
-from whatsapp_cache.naive import NaiveSeedCache
+from whatsapp_cache.experiments.faults import fail_on_round_trip
+from whatsapp_cache.experiments.inspection import watch_commands
+from whatsapp_cache.experiments.naive import NaiveSeedCache
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning")
 
@@ -356,7 +356,7 @@ def test_bug12_presence_library_asks_only_about_the_contacts(world):
 
 @pytest.mark.no_cluster("it disconnects the one connection pool of a single-node client")
 def test_a_new_connections_handshake_is_not_counted_as_the_calls_work(world):
-    from whatsapp_cache.inspection import watch_commands
+    from whatsapp_cache.experiments.inspection import watch_commands
 
     world.redis.connection_pool.disconnect()  # the next call connects afresh
     with watch_commands(world) as sent:

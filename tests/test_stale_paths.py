@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from whatsapp_cache.patterns import PatternContext, WriteBehindWorker, make
-from whatsapp_cache.races import replay
+from whatsapp_cache.experiments.races import replay
 
 USER = "u000001"
 FIXED = ("cache-aside", "write-through", "write-behind")

@@ -2,7 +2,8 @@
 
 import pytest
 
-from whatsapp_cache import InvalidInput, stored
+from whatsapp_cache import InvalidInput
+from whatsapp_cache.lab import stored
 
 
 def test_computes_and_records_when_asked(tmp_path, monkeypatch):

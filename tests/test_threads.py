@@ -26,7 +26,7 @@ from sqlalchemy import insert
 from support import BIG_CHAT, BIG_CHAT_USERS, EMPTY_CHAT, EMPTY_CHAT_USERS, SMALL_CHAT, SMALL_CHAT_USERS
 from whatsapp_cache import World
 from whatsapp_cache.backends import EmbeddedDatabaseClosed, EmbeddedDatabaseHeld
-from whatsapp_cache.concurrency import run_steps
+from whatsapp_cache.patterns.concurrency import run_steps
 from whatsapp_cache.datatypes.profiles import Profile
 from whatsapp_cache.db import schema
 from whatsapp_cache.db.repository import PROFILE_FIELDS

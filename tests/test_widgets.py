@@ -2,7 +2,7 @@
 
 from matplotlib.figure import Figure
 
-import whatsapp_cache.widgets as widgets
+import whatsapp_cache.course.widgets as widgets
 from whatsapp_cache import TTLs
 from whatsapp_cache.metrics import format_summary
 
@@ -24,7 +24,7 @@ def test_ttl_explorer_replays_with_the_slider_values(monkeypatch):
 # wraps computes for the new settings (the notebooks call those same functions).
 
 def test_ttl_explorer_shows_the_summary_of_the_workload_under_the_new_ttl(capsys):
-    from whatsapp_cache.workload import WorkloadSpec, measure
+    from whatsapp_cache.experiments.workload import WorkloadSpec, measure
 
     controls = _controls(widgets.ttl_explorer(size="tiny", seed=3))
     controls["actions"].value = 500
@@ -95,7 +95,7 @@ def test_herd_explorer_runs_real_herds_with_the_new_readers(monkeypatch, capsys)
 
 
 def test_chaos_explorer_shows_the_report_of_the_run_with_the_new_policy(monkeypatch, capsys):
-    import whatsapp_cache.chaos as chaos
+    import whatsapp_cache.experiments.chaos as chaos
     from whatsapp_cache import World
     from whatsapp_cache.resilience import FailurePolicy
 
@@ -135,7 +135,7 @@ def test_herd_explorer_runs_one_herd_per_strategy_with_the_slider_values(monkeyp
 
 
 def test_chaos_explorer_replays_with_the_policy_and_outage_on_the_controls(monkeypatch):
-    import whatsapp_cache.chaos as chaos
+    import whatsapp_cache.experiments.chaos as chaos
 
     calls = []
     real_run = chaos.run_chaos
@@ -158,8 +158,8 @@ def test_chaos_explorer_replays_with_the_policy_and_outage_on_the_controls(monke
 
 def test_chaos_timeline_draws_one_line_per_run_in_each_panel():
     from whatsapp_cache import World
-    from whatsapp_cache.chaos import ChaosSpec, FakeOutage, run_chaos
-    from whatsapp_cache.plots import chaos_timeline
+    from whatsapp_cache.experiments.chaos import ChaosSpec, FakeOutage, run_chaos
+    from whatsapp_cache.course.plots import chaos_timeline
 
     spec = ChaosSpec(actions=60, duration_s=30, outage_from_s=10, outage_until_s=20, bucket_s=5, recovery_window_s=5)
     with World(dataset="tiny") as world:
@@ -229,7 +229,7 @@ def _simulated_reads(hit_ratio, count=2_000, seed=0):
 
 
 def test_latency_histogram_marks_mean_p50_and_p99_of_each_run():
-    from whatsapp_cache.plots import latency_histogram
+    from whatsapp_cache.course.plots import latency_histogram
 
     figure = latency_histogram({"with cache": _simulated_reads(0.8), "without cache": _simulated_reads(0.0)})
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
@@ -239,7 +239,7 @@ def test_latency_histogram_marks_mean_p50_and_p99_of_each_run():
 
 
 def test_latency_cdf_marks_the_mean_where_almost_no_read_is():
-    from whatsapp_cache.plots import latency_cdf
+    from whatsapp_cache.course.plots import latency_cdf
 
     figure = latency_cdf()
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
@@ -248,8 +248,8 @@ def test_latency_cdf_marks_the_mean_where_almost_no_read_is():
 
 
 def test_capacity_bars_stack_the_fleets_and_state_both_savings():
-    from whatsapp_cache.capacity import plan
-    from whatsapp_cache.plots import capacity_bars
+    from whatsapp_cache.experiments.capacity import plan
+    from whatsapp_cache.course.plots import capacity_bars
 
     figure = capacity_bars(plan())
     axes = figure.axes[0]

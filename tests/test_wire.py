@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from whatsapp_cache import wire
+from whatsapp_cache.experiments import claims
 from whatsapp_cache.backends import is_cluster, make_redis
-from whatsapp_cache.faults import unreachable
-from whatsapp_cache.wire import CLAIMED_ROUND_TRIPS, FILL_ROW, count_round_trips, measure_claims
+from whatsapp_cache.experiments.faults import unreachable
+from whatsapp_cache.experiments.claims import CLAIMED_ROUND_TRIPS, FILL_ROW, measure_claims
+from whatsapp_cache.experiments.wire import count_round_trips
 
 KEY = "wc:wire-test"
 
@@ -103,7 +104,7 @@ def test_the_wire_count_is_independent_of_the_trace(world):
 
 
 def test_every_operation_has_a_claim_and_a_way_to_count_it():
-    assert list(CLAIMED_ROUND_TRIPS) == list(wire._OPERATIONS)
+    assert list(CLAIMED_ROUND_TRIPS) == list(claims._OPERATIONS)
     assert all(claim.round_trips >= 1 and claim.covers for claim in CLAIMED_ROUND_TRIPS.values())
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from whatsapp_cache import InvalidInput
-from whatsapp_cache.dataset import generate
+from whatsapp_cache.db.dataset import generate
 from whatsapp_cache.eviction.workloads import (WHATSAPP_MIX, WORKLOADS, hotspot, load_trace, save_trace, scan,
                                                scan_mix, uniform, whatsapp_keys, whatsapp_mix, zipf)
 

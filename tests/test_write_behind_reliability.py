@@ -20,9 +20,10 @@ import pytest
 import redis
 from sqlalchemy.exc import OperationalError
 
-from whatsapp_cache import World, redis_server
+from whatsapp_cache import World
 from whatsapp_cache.clock import SystemClock
 from whatsapp_cache.errors import InvalidInput, WhatsAppCacheError
+from whatsapp_cache.lab.process import RedisProcess
 from whatsapp_cache.patterns.write_behind import WorkerState, block_limit_ms
 from whatsapp_cache.resilience import FailurePolicy
 
@@ -43,7 +44,7 @@ def database_url(request):
 @pytest.fixture
 def server():
     require_redis_server()
-    with redis_server.ThrowawayRedis() as server:
+    with RedisProcess() as server:
         yield server
 
 
@@ -232,7 +233,7 @@ def test_errors_are_shown_without_passwords(database_url, caplog, monkeypatch):
     if database_url is not None:                        # PostgreSQL here trusts local users: the password is unused
         server_part, database = database_url.rsplit("/", 1)
         database_url = f"{server_part.replace('postgres@', f'postgres:{SECRET}@')}/{database}"
-    with redis_server.ThrowawayRedis() as server:
+    with RedisProcess() as server:
         server.client().config_set("requirepass", SECRET)
         world = World(f"redis://:{SECRET}@127.0.0.1:{server.port}/0", database_url, dataset="tiny")
         try:

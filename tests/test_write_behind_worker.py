@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from whatsapp_cache.cli import main
 from whatsapp_cache.clock import SystemClock
-from whatsapp_cache.concurrency import run_steps
+from whatsapp_cache.patterns.concurrency import run_steps
 from whatsapp_cache.db import schema
 from whatsapp_cache.patterns import PatternContext, Versioned, WriteBehind, WriteBehindWorker
 from whatsapp_cache.patterns.write_behind import GROUP, QueueLag

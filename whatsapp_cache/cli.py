@@ -10,11 +10,11 @@ import sys
 from .config import DATABASE_URL_ENV, REDIS_URL_ENV
 from .errors import ConfigError, InvalidInput, WhatsAppCacheError
 from .ttl import TTLs
-from .workload import WorkloadSpec
+from .experiments.workload import WorkloadSpec
 
 
 def _tour(args: argparse.Namespace) -> str:
-    from .tour import tour
+    from .experiments.tour import tour
 
     spec = WorkloadSpec(actions=args.actions, duration_s=int(args.hours * 3600), user_skew=args.skew, seed=args.seed)
     ttls = TTLs().with_(**{name: value for name, value in (("messages", args.messages_ttl),
@@ -24,7 +24,7 @@ def _tour(args: argparse.Namespace) -> str:
 
 
 def _course(args: argparse.Namespace) -> str:
-    from .course import build, jupyter_lab_command, refresh_navigation
+    from .course.chapters import build, jupyter_lab_command, refresh_navigation
 
     if args.action == "open":
         import os
@@ -208,7 +208,7 @@ def _generated_trace(args: argparse.Namespace, workloads):
     if args.workload == "zipf":
         return workloads.zipf(args.keys, args.requests, alpha=args.alpha, seed=args.seed)
     if args.workload == "whatsapp":
-        from .dataset import generate
+        from .db.dataset import generate
 
         return workloads.whatsapp_mix(generate("small", args.seed), args.requests, seed=args.seed)
     return workloads.WORKLOADS[args.workload](args.keys, args.requests, seed=args.seed)
@@ -246,17 +246,17 @@ $%s are not used: the experiment breaks a Redis of its own.
 def _chaos(args: argparse.Namespace) -> str:
     import json
 
-    from . import redis_server
-    from .chaos import ChaosSpec, FakeOutage, ServerOutage, format_report, run_chaos, run_failover
+    from .lab import process
+    from .experiments.chaos import ChaosSpec, FakeOutage, ServerOutage, format_report, run_chaos, run_failover
     from .resilience import FailurePolicy
 
     outage_from = args.duration // 3 if args.outage_from is None else args.outage_from
     outage_until = 2 * args.duration // 3 if args.outage_until is None else args.outage_until
     spec = ChaosSpec(actions=args.actions, duration_s=args.duration, outage_from_s=outage_from,
                      outage_until_s=outage_until, seed=args.seed)
-    mode = args.mode or ("kill" if redis_server.available() else "down")
+    mode = args.mode or ("kill" if process.available() else "down")
     if mode == "failover":
-        if not redis_server.available():
+        if not process.available():
             raise ConfigError("--mode failover runs a local Redis Cluster: no redis-server binary on the PATH")
         if args.naive:
             raise ConfigError("--naive is not available with --mode failover")
@@ -267,7 +267,7 @@ def _chaos(args: argparse.Namespace) -> str:
         print("whatsapp-cache chaos: no redis-server binary on the PATH, so an in-process fakeredis is "
               "cut off instead (--mode down)", file=sys.stderr)
     policy = FailurePolicy(breaker=False, repair=False) if args.naive else FailurePolicy()
-    server = redis_server.ThrowawayRedis() if mode in ServerOutage.MODES else None
+    server = process.RedisProcess() if mode in ServerOutage.MODES else None
     try:
         with _chaos_world(server.start().url if server else None, args, policy) as world:
             if args.reset:
@@ -323,7 +323,7 @@ A second `up` while a lab runs is refused. Persistence is off: a killed node com
 
 
 def _cluster(args: argparse.Namespace) -> str:
-    from .lab import lab_down, lab_status, lab_up
+    from .lab.cluster import lab_down, lab_status, lab_up
 
     kind = "sentinel" if args.sentinel else "cluster"
     if args.action == "status":

@@ -17,7 +17,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from .backends import HitReader, describe_failure, make_engine, make_redis
 from .clock import Clock, SimulatedClock
 from .config import BackendConfig
-from .dataset import SIZES, Dataset, generate, load
+from .db.dataset import SIZES, Dataset, generate, load
 from .datatypes import Context, GroupMembers, Presence, Profiles, RecentMessages, Sessions
 from .datatypes.scripts import Scripts
 from .db import Repository

@@ -45,7 +45,7 @@ import numpy as np
 import redis
 
 from ..errors import ConfigError, InvalidInput
-from ..redis_server import ThrowawayRedis
+from ..lab.process import RedisProcess
 
 POLICIES = ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-ttl")
 SETTINGS = ("maxmemory", "maxmemory-policy", "maxmemory-samples", "latency-tracking")
@@ -97,7 +97,7 @@ def replay_on_redis(trace, policy: str, resident_keys: int, *, value_bytes: int 
     seed = _whole(seed, "seed", 0, 2**31)
     batch = _whole(batch, "batch", 1, 100_000)
     warmup = _whole(warmup, "warmup", 0, len(keys) - 1)
-    server = None if url is not None else ThrowawayRedis().start()
+    server = None if url is not None else RedisProcess().start()
     try:
         client = _connect(url) if url is not None else server.client()
         saved = _claim(client) if url is not None else None

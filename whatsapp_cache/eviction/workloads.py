@@ -289,7 +289,7 @@ def _tables(dataset) -> dict:
     tables = getattr(dataset, "tables", None)
     needed = ("users", "sessions", "contacts", "chat_groups", "conversations", "messages")
     if not isinstance(tables, dict) or any(name not in tables for name in needed):
-        raise InvalidInput("dataset must be a whatsapp_cache.dataset.Dataset (from dataset.generate)")
+        raise InvalidInput("dataset must be a whatsapp_cache.db.dataset.Dataset (from dataset.generate)")
     return tables
 
 

@@ -15,7 +15,7 @@ from itertools import accumulate
 
 from ..config import produced_on
 from ..errors import InvalidInput
-from ..staleness import VersionLog
+from ..patterns.staleness import VersionLog
 from .pubsub import AppServer
 
 MODES = ("pub/sub", "local TTL only")

@@ -14,7 +14,7 @@ import redis
 
 from ..clock import SimulatedClock
 from ..codec import CorruptEntry, PAYLOAD_VERSION
-from ..concurrency import Steps, run_steps
+from .concurrency import Steps, run_steps
 from ..datatypes.base import log
 from ..datatypes.generation import claimed, queue_claim
 from ..datatypes.scripts import Scripts
@@ -22,7 +22,7 @@ from ..db import Repository
 from ..keys import KeySchema
 from ..metrics import Metrics, Trace
 from ..resilience import CacheUnavailable, execute_keeping_errors
-from ..staleness import VersionLog
+from .staleness import VersionLog
 from .. import validation
 from ..errors import InvalidInput, NotFound
 

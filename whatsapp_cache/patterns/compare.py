@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from itertools import accumulate
 
-from ..concurrency import Simulation
+from .concurrency import Simulation
 from ..config import produced_on
 from ..errors import InvalidInput
 from ..latency import LatencyModel

@@ -50,7 +50,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..backends import is_cluster
 from ..clock import Clock
-from ..concurrency import Steps
+from .concurrency import Steps
 from ..db import Repository
 from ..keys import KeySchema
 from ..metrics import Metrics

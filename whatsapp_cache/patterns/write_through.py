@@ -9,7 +9,7 @@ then leaves the older value cached. Comparing versions in one script closes that
 
 from __future__ import annotations
 
-from ..concurrency import Steps
+from .concurrency import Steps
 from ..datatypes.scripts import queue_script
 from ..datatypes.generation import new_token
 from .base import StatusPattern, Versioned

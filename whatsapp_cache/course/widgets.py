@@ -6,10 +6,10 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from .metrics import format_summary
+from ..metrics import format_summary
 from .plots import hit_ratio_bars
-from .ttl import TTLs
-from .workload import WorkloadSpec, measure
+from ..ttl import TTLs
+from ..experiments.workload import WorkloadSpec, measure
 
 # TTL choices per data type, in minutes (the seed's default is always among them)
 _TTL_CHOICES = {
@@ -66,7 +66,7 @@ def ttl_explorer(size: str = "small", seed: int = 0):
 
 def pattern_explorer(seed: int = 0):
     """Sliders for the read/write mix, TTL, jitter and concurrency; shows every pattern side by side."""
-    from .patterns.compare import MixSpec, compare, format_comparison
+    from ..patterns.compare import MixSpec, compare, format_comparison
     from .plots import pattern_panels
 
     controls = {
@@ -86,7 +86,7 @@ def pattern_explorer(seed: int = 0):
 
 def fleet_explorer(seed: int = 0):
     """Sliders for the number of servers, local TTL, delivery delay and write share; an outage switch."""
-    from .invalidation.fleet import FleetSpec, compare_fleet, format_fleet
+    from ..invalidation.fleet import FleetSpec, compare_fleet, format_fleet
     from .plots import fleet_panels
 
     controls = {
@@ -108,9 +108,9 @@ def fleet_explorer(seed: int = 0):
 
 def eviction_explorer(keys: int = 10_000, requests: int = 100_000, seed: int = 0):
     """A policy, the Zipf skew and the cache size; the policy's hit ratio beside the others, and LRU's curve."""
-    from .eviction import workloads
-    from .eviction.curve import hit_ratio_curve
-    from .eviction.simulator import POLICIES, format_results, simulate
+    from ..eviction import workloads
+    from ..eviction.curve import hit_ratio_curve
+    from ..eviction.simulator import POLICIES, format_results, simulate
 
     policy = widgets.Dropdown(options=POLICIES, value="lru", description="policy", style=_STYLE)
     skew = _slider(widgets.FloatSlider, "Zipf skew", 1.0, 0.0, 2.0, 0.1)
@@ -140,7 +140,7 @@ def herd_explorer(strategies=("none", "jitter", "lock", "xfetch")):
     import fakeredis
 
     from .plots import herd_timelines
-    from .stampede.herd import run_herd
+    from ..stampede.herd import run_herd
 
     controls = {
         "readers": _slider(widgets.IntSlider, "readers (threads)", 50, 5, 200, 5),
@@ -164,10 +164,10 @@ def herd_explorer(strategies=("none", "jitter", "lock", "xfetch")):
 
 def chaos_explorer(seed: int = 0):
     """Sliders for the outage and the breaker; each change replays the chaos workload on a fresh embedded World."""
-    from .chaos import ChaosSpec, FakeOutage, format_report, run_chaos
+    from ..experiments.chaos import ChaosSpec, FakeOutage, format_report, run_chaos
     from .plots import chaos_timeline
-    from .resilience import FailurePolicy
-    from .world import World
+    from ..resilience import FailurePolicy
+    from ..world import World
 
     controls = {
         "outage_s": _slider(widgets.IntSlider, "outage (simulated s)", 100, 10, 200, 10),
@@ -202,7 +202,7 @@ def _invalid(error: Exception):
 
 def _load_controls(defaults) -> dict:
     """Sliders for the load model's inputs, at `defaults` (a LoadInputs with one overall hit ratio)."""
-    from .loadmodel import MAX_CACHE_CHECKS, overall_hit_ratio
+    from ..experiments.loadmodel import MAX_CACHE_CHECKS, overall_hit_ratio
 
     return {
         "hit_ratios": _slider(widgets.FloatSlider, "hit ratio (reads)", overall_hit_ratio(defaults), 0.0, 1.0, 0.01),
@@ -221,8 +221,8 @@ def _load_controls(defaults) -> dict:
 
 def load_explorer():
     """Sliders for every input of the load model; shows the seed's figures beside the model's, and the CDF."""
-    from .errors import InvalidInput
-    from .loadmodel import LoadInputs, evaluate, format_report, seed_inputs
+    from ..errors import InvalidInput
+    from ..experiments.loadmodel import LoadInputs, evaluate, format_report, seed_inputs
     from .plots import latency_cdf
 
     controls = _load_controls(seed_inputs())
@@ -240,9 +240,9 @@ def load_explorer():
 
 def capacity_explorer():
     """Sliders for data sizes, buffer, servers, replicas, prices and the database load; shows the plan and costs."""
-    from .capacity import SEED_DATA_GB, SEED_STATED, CapacityInputs, format_plan, plan
-    from .errors import InvalidInput
-    from .loadmodel import LoadInputs
+    from ..experiments.capacity import SEED_DATA_GB, SEED_STATED, CapacityInputs, format_plan, plan
+    from ..errors import InvalidInput
+    from ..experiments.loadmodel import LoadInputs
     from .plots import capacity_bars
 
     defaults = CapacityInputs()

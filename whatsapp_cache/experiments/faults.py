@@ -14,7 +14,7 @@ from typing import Iterator
 import redis
 from redis.connection import AbstractConnection
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 from .inspection import _patch_lock
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 from .loadmodel import LoadInputs, checked_count, checked_number, evaluate, positive_number, servers_needed
 from .loadmodel import seed_inputs as seed_load_inputs
 

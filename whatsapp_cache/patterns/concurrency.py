@@ -17,7 +17,7 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generator
 
-from .clock import SimulatedClock
+from ..clock import SimulatedClock
 
 Steps = Generator[float, None, Any]
 

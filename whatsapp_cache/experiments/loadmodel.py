@@ -23,8 +23,8 @@ from numbers import Integral, Real
 from types import MappingProxyType
 from typing import Mapping
 
-from .errors import InvalidInput
-from .metrics import DATA_TYPES
+from ..errors import InvalidInput
+from ..metrics import DATA_TYPES
 from .workload import SEED_HIT_RATIOS
 
 SEED_OVERALL_HIT_RATIO = 0.80  # seed: "80% of requests served from cache with 1-5ms latency"

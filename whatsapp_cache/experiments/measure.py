@@ -26,13 +26,13 @@ import numpy as np
 import redis
 import sqlalchemy as sa
 
-from .backends import make_engine
-from .config import DATABASE_URL_ENV, REDIS_URL_ENV, BackendConfig, error_detail
-from .errors import InvalidInput
-from .latency import LatencyModel
+from ..backends import make_engine
+from ..config import DATABASE_URL_ENV, REDIS_URL_ENV, BackendConfig, error_detail
+from ..errors import InvalidInput
+from ..latency import LatencyModel
 from .loadmodel import quantile
-from .metrics import DATA_TYPES
-from .world import World
+from ..metrics import DATA_TYPES
+from ..world import World
 
 MAX_REQUESTS = 1_000_000
 SQLITE_IN_MEMORY = "sqlite://"

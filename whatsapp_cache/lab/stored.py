@@ -14,16 +14,16 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from . import redis_server
-from .errors import InvalidInput
+from . import process
+from ..errors import InvalidInput
 
-RESULTS = Path(__file__).resolve().parent.parent / "data" / "lab_results.json"
+RESULTS = Path(__file__).resolve().parents[2] / "data" / "lab_results.json"
 RECORD_ENV = "WHATSAPP_CACHE_RECORD_LAB"
 
 
 def live() -> bool:
     """Whether the lab's processes can start here."""
-    return redis_server.available()
+    return process.available()
 
 
 def live_or_stored(name: str, compute: Callable[[], str], path: Path = RESULTS) -> str:

@@ -61,7 +61,7 @@ class Step:
 def replay(world, user_id: str, actors: dict, order: list[tuple[str, str]]) -> tuple[list[Step], dict]:
     """Advance each actor's operation (a step generator) by one real call at a time, in `order`
     ((actor, what that call does) pairs); then let every actor finish. Returns the timeline and results."""
-    from .patterns.base import decode_record
+    from ..patterns.base import decode_record
 
     results, timeline = {}, []
     key = world.keys.status(user_id).data
@@ -90,7 +90,7 @@ def replay(world, user_id: str, actors: dict, order: list[tuple[str, str]]) -> t
 def stale_set_race(world, user_id: str, guarded: bool) -> tuple[list[Step], "object"]:
     """Cache-aside's stale set: the reader misses and reads v1, the writer commits v2 and deletes,
     then the reader fills v1. Returns the timeline and what a later read returns."""
-    from .patterns import CacheAside, PatternContext
+    from ..patterns import CacheAside, PatternContext
 
     pattern = CacheAside(PatternContext.from_world(world), guarded=guarded)
     actors = {"reader": pattern.read(user_id), "writer": pattern.write(user_id, "new status")}
@@ -104,7 +104,7 @@ def stale_set_race(world, user_id: str, guarded: bool) -> tuple[list[Step], "obj
 
 def out_of_order_writes(world, user_id: str, guarded: bool) -> tuple[list[Step], "object"]:
     """Write-through's race: writer A commits first but reaches the cache last."""
-    from .patterns import PatternContext, WriteThrough
+    from ..patterns import PatternContext, WriteThrough
 
     pattern = WriteThrough(PatternContext.from_world(world), guarded=guarded)
     actors = {"writer A": pattern.write(user_id, "from A"), "writer B": pattern.write(user_id, "from B")}

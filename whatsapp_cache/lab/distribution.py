@@ -23,10 +23,11 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 
-from .dataset import Dataset
-from .errors import InvalidInput
-from .keys import KeySchema
-from .lab import HOST, SLOTS, LocalCluster
+from ..db.dataset import Dataset
+from ..errors import InvalidInput
+from ..keys import KeySchema
+from .cluster import SLOTS, LocalCluster
+from .process import HOST
 
 KINDS = ("session", "profile", "recent", "group", "presence")
 RECENT = 100  # the library caches the last 100 messages of a conversation
@@ -56,7 +57,7 @@ def _schema(schema: object) -> KeySchema:
 
 def _dataset(dataset: object) -> Dataset:
     if not isinstance(dataset, Dataset):
-        raise InvalidInput(f"expected a Dataset (whatsapp_cache.dataset.generate()), got {dataset!r}")
+        raise InvalidInput(f"expected a Dataset (whatsapp_cache.db.dataset.generate()), got {dataset!r}")
     return dataset
 
 

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from redis.connection import AbstractConnection
 
-from .datatypes.generation import TOKEN_PATTERN
+from ..datatypes.generation import TOKEN_PATTERN
 
 _patch_lock = threading.Lock()
 
@@ -107,7 +107,7 @@ def _text(part) -> str:
 
 def logical_expiry_ms(client, key: str) -> int | None:
     """When a cached entry expires on the world's clock (from its marker); None if it has none."""
-    from .codec import META_FIELD, CorruptEntry, decode_meta, is_meta
+    from ..codec import META_FIELD, CorruptEntry, decode_meta, is_meta
 
     kind = client.type(key)
     if kind == "hash":

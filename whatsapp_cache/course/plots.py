@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from .metrics import TypeSummary
-from .workload import SEED_HIT_RATIOS
+from ..metrics import TypeSummary
+from ..experiments.workload import SEED_HIT_RATIOS
 
 
 def hit_ratio_bars(rows: list[TypeSummary], claims: dict[str, float] = SEED_HIT_RATIOS, title: str = ""):
@@ -121,7 +121,7 @@ def herd_timelines(results):
 
 def xfetch_curves(delta_ms: float, ttl_ms: float, betas=(0.5, 1.0, 2.0)):
     """XFetch's chance that one read recomputes early, against the time left before expiry."""
-    from .stampede.xfetch import recompute_probability
+    from ..stampede.xfetch import recompute_probability
 
     left = [ttl_ms * i / 200 for i in range(201)]
     figure, axes = plt.subplots(figsize=(6, 3))
@@ -165,7 +165,7 @@ def latency_histogram(samples_ms: dict[str, list[float]], bins: int = 60, title:
     """Stepped histograms of simulated latencies, one per run, with each run's mean, p50 and p99 marked."""
     import numpy as np
 
-    from .errors import InvalidInput
+    from ..errors import InvalidInput
 
     if not samples_ms or not all(len(s) for s in samples_ms.values()):
         raise InvalidInput("latency_histogram needs at least one run, each with at least one sample")
@@ -193,7 +193,7 @@ def latency_cdf(inputs=None, title: str = ""):
     """The load model's exact CDF of a read with and without the cache; each mean marked, and how few reads are near."""
     import numpy as np
 
-    from . import loadmodel
+    from ..experiments import loadmodel
 
     inputs = loadmodel.seed_inputs() if inputs is None else inputs
     report = loadmodel.evaluate(inputs)

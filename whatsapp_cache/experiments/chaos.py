@@ -39,13 +39,13 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from . import faults
-from .datatypes.messages import RECENT_LIMIT, Message
-from .datatypes.profiles import Profile
-from .db.repository import PROFILE_FIELDS
-from .errors import InvalidInput, NotFound
-from .metrics import READ_OUTCOMES, RequestRecord
-from .redis_server import ThrowawayRedis
-from .resilience import CLOSED, HALF_OPEN, OPEN
+from ..datatypes.messages import RECENT_LIMIT, Message
+from ..datatypes.profiles import Profile
+from ..db.repository import PROFILE_FIELDS
+from ..errors import InvalidInput, NotFound
+from ..metrics import READ_OUTCOMES, RequestRecord
+from ..lab.process import RedisProcess
+from ..resilience import CLOSED, HALF_OPEN, OPEN
 from .workload import WorkloadSpec, _Replayer, plan
 
 PHASES = ("before", "during", "after")
@@ -133,10 +133,10 @@ class ServerOutage(Outage):
              "pause": "SIGSTOP, SIGCONT at the end: a hung process, data kept, clients time out"}
     backend = "redis-server"
 
-    def __init__(self, server: ThrowawayRedis, mode: str = "kill"):
+    def __init__(self, server: RedisProcess, mode: str = "kill"):
         super().__init__(mode)
-        if not isinstance(server, ThrowawayRedis) or server.process is None:
-            raise InvalidInput("ServerOutage needs a started ThrowawayRedis (only our own child is signalled)")
+        if not isinstance(server, RedisProcess) or server.process is None:
+            raise InvalidInput("ServerOutage needs a started RedisProcess (only our own child is signalled)")
         self.server = server
 
     def _break(self) -> None:
@@ -172,7 +172,7 @@ class ClusterFailover(Outage):
 
     def __init__(self, lab, mode: str = "failover", timeout_s: float = 30.0):
         super().__init__(mode)
-        from .lab import LocalCluster
+        from ..lab.cluster import LocalCluster
 
         if not isinstance(lab, LocalCluster) or lab.dir is None or lab.replicas_per_master < 1 or lab.masters < 3:
             raise InvalidInput("ClusterFailover needs a started LocalCluster with >= 3 masters, each with a replica")
@@ -423,8 +423,8 @@ def run_failover(spec: ChaosSpec = ChaosSpec(), database_url: str | None = None,
        SIGKILLed, the promoted replica checked. These are cache writes: the database has every
        acknowledged write of the workload (the report's lost writes count those).
     """
-    from .lab import LocalCluster
-    from .world import World
+    from ..lab.cluster import LocalCluster
+    from ..world import World
 
     own = lab is None
     lab = LocalCluster(masters=3, replicas_per_master=1, node_timeout_ms=1000) if own else lab
@@ -453,7 +453,7 @@ def run_failover(spec: ChaosSpec = ChaosSpec(), database_url: str | None = None,
 
 def _lost_cache_writes(lab) -> dict:
     """Acknowledged raw writes lost on a failover, without WAIT and with WAIT 1 (the victims restarted after)."""
-    from .replication import lost_writes_on_failover
+    from ..lab.replication import lost_writes_on_failover
 
     results = {}
     for name, timeout_ms in (("without_wait", None), ("with_wait", 50)):

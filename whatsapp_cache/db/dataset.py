@@ -15,11 +15,11 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .clock import COURSE_EPOCH_MS
-from .db.repository import Repository, direct_conversation_id, group_conversation_id
-from .db.schema import TABLES_IN_LOAD_ORDER
-from .errors import InvalidInput
-from .keys import token_digest
+from ..clock import COURSE_EPOCH_MS
+from .repository import Repository, direct_conversation_id, group_conversation_id
+from .schema import TABLES_IN_LOAD_ORDER
+from ..errors import InvalidInput
+from ..keys import token_digest
 
 SIZES = {
     "tiny": dict(users=60, contacts=5, groups=8, direct_conversations=80, messages=600),

@@ -7,12 +7,12 @@
         master <- 2 replicas (--replicaof), 3 sentinels watching it (redis-server <conf> --sentinel);
         kill_master(), wait_for_failover() until the sentinels report a promoted replica
 
-Every process listens on 127.0.0.1 with persistence off, keeps its files in its own directory under
-the lab's one temporary directory, and is signalled only by its own pid. An in-process lab's servers
-are children of this process. `python -m whatsapp_cache cluster up` starts a detached lab instead
-(`redis-server --daemonize yes`), which outlives the command, and records it in a JSON state file;
-`cluster status` and `cluster down` read that file, and down signals a pid only after checking that it
-is still a redis-server on the recorded port, started at the recorded time.
+Every process is a RedisProcess (process.py): it listens on 127.0.0.1 with persistence off, keeps its
+files in its own directory under the lab's one temporary directory, and is signalled only by its own
+pid. An in-process lab's servers are children of this process. `python -m whatsapp_cache cluster up`
+starts a detached lab instead (`redis-server --daemonize yes`), which outlives the command, and records
+it in a JSON state file; `cluster status` and `cluster down` read that file, and down signals a pid only
+after checking that it is still a redis-server on the recorded port, started at the recorded time.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -33,25 +32,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from .errors import ConfigError, InvalidInput
-from .redis_server import free_port
+from ..errors import ConfigError, InvalidInput
+from .process import HOST, RedisProcess, binary, connect, free_port
 
-HOST = "127.0.0.1"
 SLOTS = 16384
 BUS_OFFSET = 10000  # a cluster node also listens on port + 10000, for the cluster bus
-# Redis 7 waits 5 s for more replicas before it starts a full sync; a lab has no reason to.
-COMMON_OPTIONS = ("--bind", HOST, "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-
-
-def _binary() -> str:
-    path = shutil.which("redis-server")
-    if path is None:
-        raise ConfigError("no redis-server binary on the PATH; the lab runs real Redis processes (install Redis 7)")
-    return path
 
 
 def _size(value: object, what: str, low: int, high: int) -> int:
@@ -60,18 +47,13 @@ def _size(value: object, what: str, low: int, high: int) -> int:
     return value
 
 
-def _client(port: int) -> redis.Redis:
-    return redis.Redis(HOST, port, decode_responses=True, socket_timeout=2, socket_connect_timeout=1,
-                       retry=Retry(NoBackoff(), 0))
-
-
 def _call(port: int, *command):
-    with _client(port) as client:
+    with connect(port) as client:
         return client.execute_command(*command)
 
 
 def _info(port: int, section: str) -> dict:
-    with _client(port) as client:
+    with connect(port) as client:
         return client.info(section)
 
 
@@ -98,163 +80,6 @@ def _free_ports(count: int, bus: bool = False) -> list[int]:
         if len(ports) == count:
             return ports
     raise ConfigError(f"could not find {count} free ports on {HOST}")
-
-
-# --- processes, by pid --------------------------------------------------------------------------
-
-def _command_words(pid: int) -> list[str]:
-    """The command line of pid as words ([] if it is gone or a zombie)."""
-    if not Path("/proc/self").is_dir():  # not Linux: ask ps
-        done = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True)
-        return done.stdout.split()
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return raw.replace(b"\0", b" ").decode(errors="replace").split()
-
-
-def _start_time(pid: int) -> int | None:
-    """When pid started, in clock ticks after boot (field 22 of /proc/<pid>/stat); None if unknown."""
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def is_lab_redis(pid: int, port: int, started: int | None = None) -> bool:
-    """Whether pid is a running redis-server on `port` (and, if `started` is given, the one started then)."""
-    words = _command_words(pid)
-    if not words or Path(words[0]).name != "redis-server":
-        return False
-    # Redis renames itself "redis-server 127.0.0.1:<port> [cluster]"; before that argv still has --port.
-    on_port = words[1:2] == [f"{HOST}:{port}"] or ("--port", str(port)) in zip(words, words[1:])
-    return on_port and (started is None or _start_time(pid) in (started, None))
-
-
-def _signal_if_ours(pid: int, port: int, started: int | None, sig: int) -> bool:
-    """Send sig to pid only if it is still the lab's redis-server on `port`; False if gone or someone else."""
-    try:
-        pidfd = os.pidfd_open(pid)  # pins this very process, so a pid reused after the check cannot be hit
-    except ProcessLookupError:
-        return False
-    except (AttributeError, OSError):
-        pidfd = None  # no pidfd here: check, then signal by pid
-    try:
-        if not is_lab_redis(pid, port, started):
-            return False
-        if pidfd is None:
-            os.kill(pid, sig)
-        else:
-            signal.pidfd_send_signal(pidfd, sig)
-        return True
-    except ProcessLookupError:
-        return False
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
-
-
-class _Node:
-    """One redis-server of a lab: port, directory, arguments, and its process (by pid)."""
-
-    def __init__(self, port: int, home: Path, args: list[str], role: str,
-                 pid: int | None = None, started: int | None = None):
-        self.port, self.home, self.args, self.role = port, home, args, role
-        self.pid, self.started = pid, started
-        self.process: subprocess.Popen | None = None  # our own child, for in-process labs
-
-    def launch(self, detached: bool) -> None:
-        """Start redis-server and return at once; detached, it daemonizes and outlives this process."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        command = [_binary(), *self.args, "--port", str(self.port), *COMMON_OPTIONS, "--dir", str(self.home),
-                   "--logfile", str(self.home / "redis.log")]
-        self.pid = self.started = None
-        with open(self.home / "stderr.log", "ab") as errors:
-            if not detached:
-                self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                                stderr=errors)
-                return
-            (self.home / "redis.pid").unlink(missing_ok=True)
-            done = subprocess.run([*command, "--daemonize", "yes", "--pidfile", str(self.home / "redis.pid")],
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, timeout=10)
-        if done.returncode != 0:
-            raise ConfigError(f"redis-server on port {self.port} did not start{self._log_tail()}")
-
-    def wait_ready(self, deadline: float) -> None:
-        """Return once our own process answers on the port; a clear error, with its log, if it never does."""
-        while not self._answering():
-            if self.process is not None and self.process.poll() is not None:
-                raise ConfigError(f"redis-server on port {self.port} exited at start{self._log_tail()}")
-            if time.monotonic() > deadline:
-                raise ConfigError(f"redis-server on port {self.port} did not answer in time{self._log_tail()}")
-            time.sleep(0.02)
-        self.pid = self._expected_pid()
-        self.started = _start_time(self.pid)
-
-    def _answering(self) -> bool:
-        """Whether the server on the port is ours (not another one that took the port first)."""
-        try:
-            return _info(self.port, "server")["process_id"] == self._expected_pid()
-        except redis.RedisError:
-            return False
-
-    def _expected_pid(self) -> int | None:
-        if self.process is not None:
-            return self.process.pid
-        try:
-            return int((self.home / "redis.pid").read_text())
-        except (OSError, ValueError):
-            return None
-
-    def _log_tail(self) -> str:
-        lines = []
-        for name in ("stderr.log", "redis.log"):
-            path = self.home / name
-            lines += path.read_text(errors="replace").splitlines()[-3:] if path.exists() else []
-        return (": " + " | ".join(line.strip() for line in lines if line.strip())) if lines else ""
-
-    def alive(self) -> bool:
-        if self.process is not None:
-            return self.process.poll() is None
-        return self.pid is not None and is_lab_redis(self.pid, self.port, self.started)
-
-    def signal(self, sig: int) -> bool:
-        """Send sig to our own process if it still runs; whether it was sent."""
-        if self.process is not None:
-            if self.process.poll() is not None:
-                return False
-            self.process.send_signal(sig)
-            return True
-        return self.pid is not None and _signal_if_ours(self.pid, self.port, self.started, sig)
-
-    def wait_gone(self, timeout_s: float) -> bool:
-        """Wait until the process has exited (a zombie counts: its parent reaps it); whether it did."""
-        if self.process is not None:
-            try:
-                self.process.wait(timeout_s)
-                return True
-            except subprocess.TimeoutExpired:
-                return False
-        deadline = time.monotonic() + timeout_s
-        while self.alive():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.02)
-        return True
-
-    def kill(self) -> None:
-        """SIGKILL: a crash, no shutdown; wait until the process is gone."""
-        self.signal(signal.SIGKILL)
-        self.wait_gone(5)
-
-    def to_state(self) -> dict:
-        return {"port": self.port, "pid": self.pid, "started": self.started, "role": self.role,
-                "home": str(self.home), "args": self.args}
-
-    @classmethod
-    def from_state(cls, state: dict) -> "_Node":
-        return cls(state["port"], Path(state["home"]), state["args"], state["role"], state["pid"], state["started"])
 
 
 @dataclass(frozen=True)
@@ -317,10 +142,10 @@ class _Lab:
     kind = "lab"
 
     def __init__(self, detached: bool, timeout_s: float):
-        _binary()
+        binary()
         self.detached, self.timeout_s = detached, timeout_s
         self.dir: Path | None = None
-        self._nodes: dict[int, _Node] = {}
+        self._nodes: dict[int, RedisProcess] = {}
 
     def start(self):
         """Start every process and wait until the setup is ready; on any failure, stop what started."""
@@ -339,12 +164,12 @@ class _Lab:
     def _start(self) -> None:
         raise NotImplementedError
 
-    def _add(self, port: int, role: str, args: list[str]) -> _Node:
-        node = self._nodes[port] = _Node(port, self.dir / f"{role}-{port}", args, role)
+    def _add(self, port: int, role: str, args: list[str]) -> RedisProcess:
+        node = self._nodes[port] = RedisProcess(*args, port=port, home=self.dir / f"{role}-{port}", role=role)
         node.home.mkdir()
         return node
 
-    def _launch(self, nodes: list[_Node]) -> None:
+    def _launch(self, nodes: list[RedisProcess]) -> None:
         """Start these nodes together, then wait until each answers."""
         for node in nodes:
             node.launch(self.detached)
@@ -362,12 +187,12 @@ class _Lab:
             time.sleep(0.05)
         return time.monotonic() - started
 
-    def _node(self, port: int) -> _Node:
+    def _node(self, port: int) -> RedisProcess:
         if port not in self._nodes:
             raise InvalidInput(f"port {port} is not a node of this {self.kind} lab ({sorted(self._nodes)})")
         return self._nodes[port]
 
-    def _live(self, role: str | None = None) -> list[_Node]:
+    def _live(self, role: str | None = None) -> list[RedisProcess]:
         return [node for node in self._nodes.values() if node.alive() and role in (None, node.role)]
 
     def kill(self, port: int) -> None:
@@ -376,11 +201,11 @@ class _Lab:
 
     def pause(self, port: int) -> None:
         """SIGSTOP one node by its pid: it neither answers nor reads (a hung process); resume() it."""
-        self._node(port).signal(signal.SIGSTOP)
+        self._node(port).pause()
 
     def resume(self, port: int) -> None:
         """SIGCONT a paused node."""
-        self._node(port).signal(signal.SIGCONT)
+        self._node(port).resume()
 
     def restart_killed(self) -> list[int]:
         """Start again every node whose process is gone (each comes back empty); their ports."""
@@ -428,7 +253,7 @@ class _Lab:
         """The lab a state describes, started by another process (its nodes are reached by pid)."""
         lab = cls(**state["options"], detached=True)
         lab.dir = Path(state["dir"])
-        lab._nodes = {entry["port"]: _Node.from_state(entry) for entry in state["nodes"]}
+        lab._nodes = {entry["port"]: RedisProcess.from_state(entry) for entry in state["nodes"]}
         return lab
 
     def _options(self) -> dict:
@@ -609,7 +434,7 @@ class LocalCluster(_Lab):
         port_of = {row.id: row.port for row in rows.values()}
         return [self._describe(node, rows.get(node.port), port_of) for node in self._nodes.values()]
 
-    def _describe(self, node: _Node, row: _Row | None, port_of: dict[str, int]) -> NodeInfo:
+    def _describe(self, node: RedisProcess, row: _Row | None, port_of: dict[str, int]) -> NodeInfo:
         alive = node.alive()
         if row is None:
             return NodeInfo(node.port, node.pid, alive, "unknown", keys=_dbsize(node.port) if alive else None)
@@ -698,7 +523,7 @@ class LocalSentinel(_Lab):
         self._launch([self._add_sentinel(port, master.port) for port in ports[1 + self.replicas:]])
         self._wait_until(self._unaware, "every sentinel knowing the master, its replicas and the other sentinels")
 
-    def _add_sentinel(self, port: int, master_port: int) -> _Node:
+    def _add_sentinel(self, port: int, master_port: int) -> RedisProcess:
         conf = self.dir / f"sentinel-{port}" / "sentinel.conf"  # the sentinel rewrites it: it stays in our dir
         node = self._add(port, "sentinel", [str(conf), "--sentinel"])
         name = self.master_name
@@ -715,7 +540,7 @@ class LocalSentinel(_Lab):
     def _unaware(self) -> list[str]:
         problems = []
         for node in self._live("sentinel"):
-            with _client(node.port) as client:
+            with connect(node.port) as client:
                 seen = client.sentinel_master(self.master_name)
             if seen["num-slaves"] != self.replicas or seen["num-other-sentinels"] != self.sentinel_count - 1:
                 problems.append(f"sentinel {node.port} knows {seen['num-slaves']} of {self.replicas} replicas and "
@@ -724,7 +549,7 @@ class LocalSentinel(_Lab):
 
     def _reported_master(self, port: int) -> tuple[str, int] | None:
         try:
-            with _client(port) as client:
+            with connect(port) as client:
                 host, master_port = client.sentinel_get_master_addr_by_name(self.master_name)
             return host, int(master_port)
         except (redis.RedisError, TypeError):
@@ -780,7 +605,7 @@ class LocalSentinel(_Lab):
         """Master, replicas (role as each reports it now) and sentinels, with pid, liveness and keys."""
         return [self._describe(node) for node in self._nodes.values()]
 
-    def _describe(self, node: _Node) -> NodeInfo:
+    def _describe(self, node: RedisProcess) -> NodeInfo:
         alive = node.alive()
         if node.role == "sentinel" or not alive:
             return NodeInfo(node.port, node.pid, alive, "sentinel" if node.role == "sentinel" else "unknown")

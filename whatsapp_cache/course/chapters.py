@@ -37,7 +37,7 @@ CHAPTERS = (
 
 
 def notebooks_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "notebooks"
+    return Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def _link(chapter: Chapter, folder: Path, label: str) -> str:

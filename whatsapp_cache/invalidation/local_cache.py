@@ -10,8 +10,8 @@ import threading
 from collections import OrderedDict
 from typing import Any, Hashable
 
-from .clock import Clock
-from .errors import InvalidInput
+from ..clock import Clock
+from ..errors import InvalidInput
 
 _MISSING = object()
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from .backends import describe_failure
-from .errors import ConfigError
-from .metrics import format_summary, summary_dicts
-from .resilience import UNAVAILABLE
-from .ttl import TTLs
+from ..backends import describe_failure
+from ..errors import ConfigError
+from ..metrics import format_summary, summary_dicts
+from ..resilience import UNAVAILABLE
+from ..ttl import TTLs
 from .workload import WorkloadSpec, run
-from .world import World
+from ..world import World
 
 
 def tour(spec: WorkloadSpec, *, redis_url: str | None = None, database_url: str | None = None,

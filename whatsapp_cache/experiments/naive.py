@@ -10,8 +10,8 @@ import json
 
 import redis
 
-from .db import Repository
-from .db.repository import direct_conversation_id
+from ..db import Repository
+from ..db.repository import direct_conversation_id
 
 
 class NaiveSeedCache:
@@ -32,7 +32,7 @@ class NaiveSeedCache:
         cached = self.redis.get(f"session:{token}")
         if cached:
             return json.loads(cached)
-        from .keys import token_digest  # our table stores digests; the seed's stored tokens
+        from ..keys import token_digest  # our table stores digests; the seed's stored tokens
         session = self._db(self.repo.session, token_digest(token))
         if session:
             self.redis.setex(f"session:{token}", 604800, json.dumps(session))

@@ -28,9 +28,10 @@ from redis.cluster import ClusterNode, LoadBalancingStrategy, RedisCluster
 from redis.crc import key_slot
 from redis.retry import Retry
 
-from . import validation
-from .errors import ConfigError, InvalidInput
-from .lab import HOST, LocalCluster
+from .. import validation
+from ..errors import ConfigError, InvalidInput
+from .cluster import LocalCluster
+from .process import HOST
 
 SEED_LAG_MS = 1.0  # "async, <1ms delay"
 READ_MODES = {"masters": None, "round_robin": LoadBalancingStrategy.ROUND_ROBIN,
