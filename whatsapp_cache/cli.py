@@ -34,6 +34,12 @@ def _course(args: argparse.Namespace) -> str:
     if args.action == "nav":
         changed = refresh_navigation()
         return f"navigation refreshed in {len(changed)} notebook(s)"
+    if args.action == "progress":
+        from .course.chapters import workspace_dir
+        from .course.exercises import format_progress, progress
+
+        folder = workspace_dir()
+        return f"exercises passed, from the notebooks in {folder}:\n" + format_progress(progress(folder))
     built = build(args.notebooks)
     return "executed and stored: " + ", ".join(p.name for p in built)
 
@@ -372,8 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="open: start JupyterLab on the first chapter (extra arguments go "
                                              "to JupyterLab); nav: rewrite every notebook's navigation cells; "
                                              "build: nav, then execute notebooks in place so their stored "
-                                             "outputs are fresh.")
-    course.add_argument("action", choices=("open", "nav", "build"))
+                                             "outputs are fresh; progress: the exercises passed in your "
+                                             "own copies of the notebooks (the workspace).")
+    course.add_argument("action", choices=("open", "nav", "build", "progress"))
     course.add_argument("notebooks", nargs=argparse.REMAINDER,
                         help="with build: only these (e.g. 01_what_to_cache); with open: JupyterLab options")
     course.set_defaults(run=_course)

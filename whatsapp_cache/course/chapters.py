@@ -36,8 +36,19 @@ CHAPTERS = (
 )
 
 
+WORKSPACE_ENV = "WHATSAPP_CACHE_WORKSPACE"
+
+
 def notebooks_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def workspace_dir() -> Path:
+    """Where a learner's own copies of the notebooks live (git ignores it): $WHATSAPP_CACHE_WORKSPACE,
+    else workspace/ beside the tracked notebooks, which stay pristine."""
+    import os
+
+    return Path(os.environ.get(WORKSPACE_ENV) or notebooks_dir().parent / "workspace")
 
 
 def _link(chapter: Chapter, folder: Path, label: str) -> str:
@@ -107,12 +118,19 @@ def jupyter_lab_command(extra: list[str] = ()) -> list[str]:
     return command
 
 
+def solutions_dir() -> Path:
+    """The reference solutions of the chapters' exercises, one notebook per chapter."""
+    return notebooks_dir() / "solutions"
+
+
 def build(names: list[str] | None = None) -> list[Path]:
-    """Refresh navigation, then execute the chosen (default: all existing) chapters."""
+    """Refresh navigation, then execute the chosen (default: all existing) chapters and their solutions."""
     folder = notebooks_dir()
     refresh_navigation(folder)
-    paths = [folder / c.filename for c in CHAPTERS if (folder / c.filename).exists()
-             and (not names or c.stem in names or c.filename in names)]
+    paths = [folder / c.filename for c in CHAPTERS if (folder / c.filename).exists()]
+    paths += sorted(solutions_dir().glob("*.ipynb"))
+    paths = [path for path in paths if not names or any(path.stem.startswith(name.removesuffix(".ipynb"))
+                                                        for name in names)]
     for path in paths:
         execute(path)
     return paths
