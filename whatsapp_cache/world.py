@@ -20,7 +20,7 @@ from .config import BackendConfig
 from .db.dataset import SIZES, Dataset, generate, load
 from .datatypes import Context, GroupMembers, Presence, Profiles, RecentMessages, Sessions
 from .datatypes.scripts import Scripts
-from .db import Repository
+from .db import Repository, image
 from .errors import ConfigError, InvalidInput
 from .keys import KeySchema
 from .latency import LatencyModel
@@ -125,9 +125,19 @@ class World:
     def _load_if_empty(self, size: str) -> None:
         self.dataset = generate(size=size, seed=self.seed)
         if self.repo.row_counts()["users"] == 0:
-            load(self.repo, self.dataset)
+            self._load(self.dataset)
             if not self._try_cache(self.flush_cache):
                 self.guard.flush_when_back()  # whatever Redis holds describes another database
+
+    def _load(self, dataset: Dataset) -> None:
+        """Insert the data set; the embedded database copies a loaded image after its first load."""
+        if not image.is_embedded(self.engine):
+            load(self.repo, dataset)
+            return
+        key = (dataset.size, dataset.seed)
+        if not image.restore(self.engine, key):
+            load(self.repo, dataset)
+            image.keep(self.engine, key)
 
     def _try_cache(self, step: Callable[[], object]) -> bool:
         """Run a start-up step on Redis; an unavailable Redis is logged, not fatal (requests use the database)."""

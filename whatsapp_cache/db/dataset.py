@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import hashlib
 import hmac
 import random
@@ -98,9 +99,21 @@ def session_token(seed: int, user_id: str) -> str:
 
 
 def generate(size: str = "small", seed: int = 0) -> Dataset:
-    """Build the data set for a size ('tiny' for tests, 'small' by default, or 'large') and seed."""
+    """The data set for a size ('tiny' for tests, 'small' by default, or 'large') and seed.
+
+    Built once per size and seed in a process (the 'small' one takes about a second); each
+    call gets its own lists of the same rows, which callers read and never change.
+    """
     if not isinstance(size, str) or size not in SIZES:
         raise InvalidInput(f"size must be one of {sorted(SIZES)}, got {size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidInput(f"seed must be an integer, got {seed!r}")
+    tables = _generated_tables(size, seed)
+    return Dataset(size, seed, {name: list(rows) for name, rows in tables.items()})
+
+
+@functools.lru_cache(maxsize=4)
+def _generated_tables(size: str, seed: int) -> dict[str, tuple[dict, ...]]:
     plan = SIZES[size]
     rng = random.Random(seed)
     users = _users(rng, plan["users"])
@@ -112,7 +125,7 @@ def generate(size: str = "small", seed: int = 0) -> Dataset:
     messages = _messages(rng, conversations, members, plan["messages"])
     tables = {"users": users, "sessions": _sessions(seed, ids), "contacts": contacts, "chat_groups": groups,
               "group_members": members, "conversations": conversations, "messages": messages}
-    return Dataset(size, seed, tables)
+    return {name: tuple(rows) for name, rows in tables.items()}
 
 
 def load(repo: Repository, dataset: Dataset) -> dict[str, int]:
