@@ -34,6 +34,8 @@ def _course(args: argparse.Namespace) -> str:
     if args.action == "nav":
         changed = refresh_navigation()
         return f"navigation refreshed in {len(changed)} notebook(s)"
+    if args.action == "doctor":
+        return _doctor()
     if args.action == "progress":
         from .course.chapters import workspace_dir
         from .course.exercises import format_progress, progress
@@ -42,6 +44,16 @@ def _course(args: argparse.Namespace) -> str:
         return f"exercises passed, from the notebooks in {folder}:\n" + format_progress(progress(folder))
     built = build(args.notebooks)
     return "executed and stored: " + ", ".join(p.name for p in built)
+
+
+def _doctor() -> str:
+    from .course.doctor import checks, healthy, report
+
+    found = checks()
+    if not healthy(found):
+        print(report(found))
+        raise ConfigError("the course cannot run here until the required checks above pass")
+    return report(found)
 
 
 WORKER_DESCRIPTION = """\
@@ -379,8 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
                                              "to JupyterLab); nav: rewrite every notebook's navigation cells; "
                                              "build: nav, then execute notebooks in place so their stored "
                                              "outputs are fresh; progress: the exercises passed in your "
-                                             "own copies of the notebooks (the workspace).")
-    course.add_argument("action", choices=("open", "nav", "build", "progress"))
+                                             "own copies of the notebooks (the workspace); doctor: what this "
+                                             "machine has and lacks for the course, and how to get it.")
+    course.add_argument("action", choices=("open", "nav", "build", "progress", "doctor"))
     course.add_argument("notebooks", nargs=argparse.REMAINDER,
                         help="with build: only these (e.g. 01_what_to_cache); with open: JupyterLab options")
     course.set_defaults(run=_course)
