@@ -6,6 +6,7 @@ generation counter stays in one Redis Cluster slot.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -29,6 +30,15 @@ class EntryKeys(NamedTuple):
     generation: str
     siblings: tuple[str, ...] = ()
     version_counter: str | None = None
+
+
+@functools.lru_cache(maxsize=16_384)
+def _profile_keys(namespace: str, user_id: str) -> EntryKeys:
+    """Built once per user: every profile read names these four keys (the hit path's largest cost)."""
+    schema = KeySchema(namespace)
+    entry = schema._entry("user", user_id, "profile")
+    return entry._replace(siblings=(schema._user_key(user_id, "status"),),
+                          version_counter=schema.status_version(user_id))
 
 
 def token_digest(token: str) -> str:
@@ -55,9 +65,7 @@ class KeySchema:
 
     def profile(self, user_id: str) -> EntryKeys:
         """A user's profile hash; it shares its generation with the status record (one row, one invalidation)."""
-        entry = self._entry("user", user_id, "profile")
-        return entry._replace(siblings=(self._user_key(user_id, "status"),),
-                              version_counter=self.status_version(user_id))
+        return _profile_keys(self.namespace, user_id)
 
     def recent_messages(self, conversation_id: str) -> EntryKeys:
         return self._entry("chat", conversation_id, "recent")
