@@ -36,6 +36,8 @@ def _course(args: argparse.Namespace) -> str:
         return f"navigation refreshed in {len(changed)} notebook(s)"
     if args.action == "doctor":
         return _doctor()
+    if args.action == "demo":
+        return _demo(args.notebooks)
     if args.action == "progress":
         from .course.chapters import workspace_dir
         from .course.exercises import format_progress, progress
@@ -44,6 +46,21 @@ def _course(args: argparse.Namespace) -> str:
         return f"exercises passed, from the notebooks in {folder}:\n" + format_progress(progress(folder))
     built = build(args.notebooks)
     return "executed and stored: " + ", ".join(p.name for p in built)
+
+
+def _demo(names: list[str]) -> str:
+    """Serve one dashboard with Voila in the foreground (Ctrl-C stops it); without a name, list them."""
+    import os
+
+    from .course.demos import DEMOS, find, free_port, voila_command
+
+    if not names:
+        return "demos (whatsapp-cache course demo NAME):\n" + "\n".join(
+            f"  {demo.name:<9} {demo.title}" for demo in DEMOS.values())
+    demo, port = find(names[0]), free_port()
+    command = voila_command(demo, port, browser="--no-browser" not in names[1:])
+    print(f"serving the {demo.name} dashboard at http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)
+    os.execv(command[0], command)
 
 
 def _doctor() -> str:
@@ -392,8 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
                                              "build: nav, then execute notebooks in place so their stored "
                                              "outputs are fresh; progress: the exercises passed in your "
                                              "own copies of the notebooks (the workspace); doctor: what this "
-                                             "machine has and lacks for the course, and how to get it.")
-    course.add_argument("action", choices=("open", "nav", "build", "progress", "doctor"))
+                                             "machine has and lacks for the course, and how to get it; demo NAME: "
+                                             "serve a dashboard for projection with Voila (no NAME: list them).")
+    course.add_argument("action", choices=("open", "nav", "build", "progress", "doctor", "demo"))
     course.add_argument("notebooks", nargs=argparse.REMAINDER,
                         help="with build: only these (e.g. 01_what_to_cache); with open: JupyterLab options")
     course.set_defaults(run=_course)
