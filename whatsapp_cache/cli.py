@@ -34,6 +34,8 @@ def _course(args: argparse.Namespace) -> str:
     if args.action == "nav":
         changed = refresh_navigation()
         return f"navigation refreshed in {len(changed)} notebook(s)"
+    if args.action == "cheatsheet":
+        return _cheatsheet(args.notebooks)
     if args.action == "progress":
         from .course.chapters import workspace_dir
         from .course.exercises import format_progress, progress
@@ -42,6 +44,22 @@ def _course(args: argparse.Namespace) -> str:
         return f"exercises passed, from the notebooks in {folder}:\n" + format_progress(progress(folder))
     built = build(args.notebooks)
     return "executed and stored: " + ", ".join(p.name for p in built)
+
+
+def _cheatsheet(extra: list[str]) -> str:
+    """`course cheatsheet [--output FILE]`: the sheet on stdout, or written to FILE."""
+    from pathlib import Path
+
+    from .course.cheatsheet import cheatsheet
+
+    parser = argparse.ArgumentParser(prog="whatsapp-cache course cheatsheet")
+    parser.add_argument("--output", help="write the Markdown here instead of printing it")
+    options = parser.parse_args(extra)
+    text = cheatsheet()
+    if not options.output:
+        return text
+    Path(options.output).write_text(text)
+    return f"cheat sheet written to {options.output}"
 
 
 WORKER_DESCRIPTION = """\
@@ -379,8 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
                                              "to JupyterLab); nav: rewrite every notebook's navigation cells; "
                                              "build: nav, then execute notebooks in place so their stored "
                                              "outputs are fresh; progress: the exercises passed in your "
-                                             "own copies of the notebooks (the workspace).")
-    course.add_argument("action", choices=("open", "nav", "build", "progress"))
+                                             "own copies of the notebooks (the workspace); cheatsheet "
+                                             "[--output FILE]: a one-page Markdown sheet of the numbers "
+                                             "and rules to quote, generated from the library's models.")
+    course.add_argument("action", choices=("open", "nav", "build", "progress", "cheatsheet"))
     course.add_argument("notebooks", nargs=argparse.REMAINDER,
                         help="with build: only these (e.g. 01_what_to_cache); with open: JupyterLab options")
     course.set_defaults(run=_course)

@@ -40,7 +40,7 @@ class Answer:
 
 def fill(question: str, template: str, numbers: dict) -> Answer:
     """The template with every {field} taken from `numbers` (a missing one raises KeyError)."""
-    return Answer(question, template.strip().format(**numbers), dict(numbers))
+    return Answer(question, template.strip().format_map(numbers), dict(numbers))
 
 
 SEED_QUESTIONS = {
