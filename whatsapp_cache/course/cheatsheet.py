@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..experiments import capacity, loadmodel
 from . import figures
+from .drill import money
 
 RULES = (
     "The database is the source of truth; the cache is a copy that may vanish at any time.",
@@ -23,11 +24,6 @@ RULES = (
     "Redis replication is asynchronous: acknowledged writes can be lost; WAIT is best effort.",
     "Fail fast when Redis is away (timeout, circuit breaker), fall back to the database, repair on return.",
 )
-
-
-def _money(amount: float) -> str:
-    """\\$ written escaped (Markdown viewers read two bare dollar signs as LaTeX); the sign before it."""
-    return f"{'-' if amount < 0 else ''}\\${abs(amount):,.0f}"
 
 
 def _rows(pairs: list[tuple[str, str]]) -> list[str]:
@@ -60,9 +56,9 @@ def cheatsheet(load_inputs: loadmodel.LoadInputs | None = None,
         "## Capacity and cost (chapter 07's capacity plan)", *_rows([
             ("data / RAM with buffer", f"{fleet['data_tb']:g} TB / {fleet['ram_tb']:g} TB"),
             ("masters + replicas = servers", f"{fleet['masters']} + {fleet['replicas']} = {fleet['servers']}"),
-            ("cache fleet", _money(fleet['fleet_monthly'])),
+            ("cache fleet", money(fleet['fleet_monthly'])),
             ("Q1's RAM price vs the fleet's, per GB", f"\\${fleet['q1_per_gb']:.2f} vs \\${fleet['fleet_per_gb']:.2f}"),
-            ("net saving (seed's 14 database servers granted)", f"{_money(fleet['net'])} ({_money(fleet['seed_net'])})"),
+            ("net saving (seed's 14 database servers granted)", f"{money(fleet['net'])} ({money(fleet['seed_net'])})"),
         ]), "",
         "## Eviction and working set (chapter 04, Zipf 1.0)", *_rows([
             ("keys for 50% / 70% / 90% hits (exact LRU)",

@@ -69,7 +69,7 @@ def feed_figures(inputs: FeedInputs = FeedInputs()) -> dict:
     i = inputs
     followers = follower_counts(i.sample_users, i.mean_followers)
     celebrities = followers >= i.celebrity_followers
-    pushed_share = 1 - followers[celebrities].sum() / followers.sum()
+    pushed_share = float(1 - followers[celebrities].sum() / followers.sum())
     reads = i.daily_users * i.feed_reads_per_user_day / SECONDS_PER_DAY * i.peak_factor
     posts = i.daily_users * i.posts_per_user_day / SECONDS_PER_DAY * i.peak_factor
     feeds_gb = i.daily_users * i.feed_length * i.bytes_per_feed_entry / 1e9
@@ -90,30 +90,30 @@ def feed_figures(inputs: FeedInputs = FeedInputs()) -> dict:
                 post_hit=post_hit, post_reads=post_reads, db_post_reads=load.db_reads_after, p50_ms=load.after_p50_ms,
                 p99_ms=load.after_p99_ms, masters=plan.masters, servers=plan.cache_servers,
                 monthly=plan.cache_monthly, ram_gb=plan.ram_gb, ram_per_server_gb=i.ram_per_server_gb,
-                feed_length=i.feed_length, peak_factor=i.peak_factor)
+                feed_length=i.feed_length, peak_factor=i.peak_factor, usable=i.usable_fraction)
 
 
 def feed_answer(inputs: FeedInputs = FeedInputs()) -> Answer:
     return fill("Design the cache for a news feed", r"""
-**Access patterns.** {reads:,.0f} feed reads/s and {posts:,.0f} posts/s at peak ({peak_factor:g}x the daily mean): reads dominate.
-**What to cache.** Each user's feed as a list of post ids (the last {feed_length}), the post objects, the social graph's
+- **Access patterns.** {reads:,.0f} feed reads/s and {posts:,.0f} posts/s at peak ({peak_factor:g}x the daily mean): reads dominate.
+- **What to cache.** Each user's feed as a list of post ids (the last {feed_length}), the post objects, the social graph's
 follower lists for fan-out; never the whole history.
-**Key schema.** `feed:{{u42}}` (a list or a sorted set by time), `post:{{p9}}` (a hash), `followers:{{u7}}#n` for big accounts.
-**Structure and TTL.** Feeds: a capped sorted set, trimmed on insert, TTL a few days for inactive users (rebuilt on return);
+- **Key schema.** `feed:{{u42}}` (a list or a sorted set by time), `post:{{p9}}` (a hash), `followers:{{u7}}#n` for big accounts.
+- **Structure and TTL.** Feeds: a capped sorted set, trimmed on insert, TTL a few days for inactive users (rebuilt on return);
 posts: hash with TTL 1 h plus jitter, counters (likes) kept apart and written behind.
-**Pattern.** Fan-out on write: a post is pushed into every follower's feed. With follows drawn Zipf(1.0) over
+- **Pattern.** Fan-out on write: a post is pushed into every follower's feed. With follows drawn Zipf(1.0) over
 {sample_users:,} users ({mean_followers} followers on average, the top author {top_followers:,}), pushing everything costs
 {inserts_push:,.0f} inserts/s; pulling the {celebrities} authors with at least {celebrity_followers:,} followers at read time
 instead (the hybrid) leaves **{inserts_hybrid:,.0f} inserts/s**, {pushed_share:.0%} of the work.
-**Invalidation.** Feeds are append-only; a deleted post is filtered at read (its `post:` key deleted, a tombstone kept).
-**Eviction.** `allkeys-lru`: a feed of a user who stopped coming is the first to go, and is rebuilt by a pull.
-**Sizing.** Feeds {feeds_gb:,.0f} GB; posts of {hot_post_days_note} {posts_gb:,.0f} GB, of which the hot {post_cache_share:.0%} ({cached_posts_gb:,.0f} GB)
-hit **{post_hit:.1%}** on a Zipf(1.0) trace; with a 20% buffer, {ram_per_server_gb:g} GB servers at 75% usable and one replica:
+- **Invalidation.** Feeds are append-only; a deleted post is filtered at read (its `post:` key deleted, a tombstone kept).
+- **Eviction.** `allkeys-lru`: a feed of a user who stopped coming is the first to go, and is rebuilt by a pull.
+- **Sizing.** Feeds {feeds_gb:,.0f} GB; posts of {hot_post_days_note} {posts_gb:,.0f} GB, of which the hot {post_cache_share:.0%} ({cached_posts_gb:,.0f} GB)
+hit **{post_hit:.1%}** on a Zipf(1.0) trace; with a 20% buffer, {ram_per_server_gb:g} GB servers at {usable:.0%} usable and one replica:
 **{masters} masters, {servers} servers, \${monthly:,.0f} a month**.
 The {post_reads:,.0f} post reads/s leave {db_post_reads:,.0f}/s to the database; p50 {p50_ms:.1f} ms, p99 {p99_ms:.1f} ms (seed's tiers).
-**Failure modes.** A celebrity's post is a hot key (local cache, replicated copies); a lost shard means rebuilding feeds by pull
+- **Failure modes.** A celebrity's post is a hot key (local cache, replicated copies); a lost shard means rebuilding feeds by pull
 (rate-limited, or it is a herd); fan-out workers fall behind (a queue, and feeds that are eventually complete).
-**What to monitor.** Hit ratio per key type, p99 of a feed read, fan-out queue lag, evictions/s, memory per shard, the hottest keys.
+- **What to monitor.** Hit ratio per key type, p99 of a feed read, fan-out queue lag, evictions/s, memory per shard, the hottest keys.
 """, {**feed_figures(inputs), "hot_post_days_note": f"the last {inputs.hot_post_days:g} days"})
 
 
@@ -155,21 +155,21 @@ def leaderboard_figures(inputs: BoardInputs = BoardInputs()) -> dict:
 
 def leaderboard_answer(inputs: BoardInputs = BoardInputs()) -> Answer:
     return fill("Design the cache for a game leaderboard", r"""
-**Access patterns.** {updates:,.0f} score updates/s, {top_reads:,.0f} reads/s of the top 100, {ranks:,.0f} "what is my rank" reads/s.
-**What to cache.** The ranking itself, kept in Redis; scores stay in the database (the source of truth).
-**Key schema.** `board:{{season42}}` one sorted set per season and region; `board:{{season42}}:top` the rendered top 100.
-**Structure and TTL.** A sorted set: `ZADD GT` keeps the best score, `ZREVRANGE 0 99` the top, `ZREVRANK` a rank, all O(log N);
+- **Access patterns.** {updates:,.0f} score updates/s, {top_reads:,.0f} reads/s of the top 100, {ranks:,.0f} "what is my rank" reads/s.
+- **What to cache.** The ranking itself, kept in Redis; scores stay in the database (the source of truth).
+- **Key schema.** `board:{{season42}}` one sorted set per season and region; `board:{{season42}}:top` the rendered top 100.
+- **Structure and TTL.** A sorted set: `ZADD GT` keeps the best score, `ZREVRANGE 0 99` the top, `ZREVRANK` a rank, all O(log N);
 no TTL on the live board (it is derived state, rebuilt if lost); the season's board expires after the season.
-**Pattern.** Write-through on each score (database, then `ZADD`), the top 100 cache-aside in every app server's memory.
-**Invalidation.** None for the board (updated in place); the local top 100 lives {local_ttl_s:g} s, so it is at most that stale.
-**Eviction.** `noeviction` on the board's node: an evicted leaderboard is a wrong answer, not a miss.
-**Sizing.** {players:,.0f} players x {bytes_per_member:.0f} B = **{memory_gb:.1f} GB**: one {ram_per_server_gb_note} master
+- **Pattern.** Write-through on each score (database, then `ZADD`), the top 100 cache-aside in every app server's memory.
+- **Invalidation.** None for the board (updated in place); the local top 100 lives {local_ttl_s:g} s, so it is at most that stale.
+- **Eviction.** `noeviction` on the board's node: an evicted leaderboard is a wrong answer, not a miss.
+- **Sizing.** {players:,.0f} players x {bytes_per_member:.0f} B = **{memory_gb:.1f} GB**: one {ram_per_server_gb_note} master
 and a replica ({masters} master, {servers} servers, \${monthly:,.0f} a month). Memory is not the problem; the key is.
-**Failure modes.** The board is one key, so one shard takes **{on_key:,.0f} operations/s**, {over_budget:.1f}x a {budget:,.0f}/s budget.
+- **Failure modes.** The board is one key, so one shard takes **{on_key:,.0f} operations/s**, {over_budget:.1f}x a {budget:,.0f}/s budget.
 Serving the top 100 from a {local_ttl_s:g} s local cache on {app_servers} app servers turns {top_reads:,.0f} reads/s into {top_to_redis:,.0f},
 and the key's load into {with_local:,.0f}/s ({local_share:.0%} of the budget). Beyond that, split by region or shard the set
 by player and merge the shards' top 100s. Losing the node means a rebuild from the database: about {rebuild_s:.0f} s of pipelined `ZADD`s.
-**What to monitor.** Operations/s and CPU of the board's shard, p99 of `ZADD`, replication lag, the top 100's age, memory of the key.
+- **What to monitor.** Operations/s and CPU of the board's shard, p99 of `ZADD`, replication lag, the top 100's age, memory of the key.
 """, {**leaderboard_figures(inputs), "ram_per_server_gb_note": f"{inputs.ram_per_server_gb:g} GB"})
 
 

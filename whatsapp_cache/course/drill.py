@@ -38,6 +38,11 @@ class Answer:
         return self.markdown
 
 
+def money(amount: float) -> str:
+    """An amount of dollars for Markdown: the sign first, the dollar escaped (two bare ones read as LaTeX)."""
+    return f"{'-' if amount < 0 else ''}\\${abs(amount):,.0f}"
+
+
 def fill(question: str, template: str, numbers: dict) -> Answer:
     """The template with every {field} taken from `numbers` (a missing one raises KeyError)."""
     return Answer(question, template.strip().format_map(numbers), dict(numbers))
@@ -53,14 +58,15 @@ SEED_QUESTIONS = {
 
 def seed_q1() -> Answer:
     numbers = {**figures.memory_figures(), **figures.returns_figures()}
+    numbers.update(net_text=money(numbers["net"]), seed_net_text=money(numbers["seed_net"]))
     return fill(SEED_QUESTIONS["q1"], r"""
 "Because RAM costs money and its returns diminish fast.
 The seed's own plan holds {data_tb:g} TB of data in {ram_tb:g} TB of RAM: {masters} masters and {replicas} replicas,
 {servers} servers at \${server_monthly:,.0f}, so **\${fleet_monthly:,.0f} a month**.
 (The seed's answer says \${q1_monthly:,.0f}: it prices RAM at \${q1_per_gb:.2f}/GB, ten times its own
 server price of \${fleet_per_gb:.2f}/GB installed; and with writes untouched, the fleet makes the net saving
-\${net:,.0f}, or \${seed_net:,.0f} even if we grant the seed's 14 database servers.)
-Popularity is skewed: on a Zipf({alpha:g}) trace an LRU cache holding **{share_50:.1%}** of the keys already
+{net_text}, or {seed_net_text} even if we grant the seed's 14 database servers.)
+Popularity is skewed: on a Zipf({alpha:.1f}) trace an LRU cache holding **{share_50:.1%}** of the keys already
 hits 50%, {share_70:.1%} hits 70%, but 90% needs {share_90:.1%}.
 Going from 10% to 20% of the keys buys {at_10:.1%} -> {at_20:.1%}; the cold tail costs as much RAM and earns almost nothing.
 And every cached copy is one more thing to invalidate, so I cache what is read often and changes rarely,
@@ -105,13 +111,13 @@ def seed_q4(herds: dict) -> Answer:
     return fill(SEED_QUESTIONS["q4"], r"""
 "A stampede is many readers missing one hot key at the same moment and all querying the database.
 In the course's herd, {readers} readers on one key, a 50 ms load: with no protection the database took
-**{none_per_expiry:.0f} loads per expiry**. Three fixes, each for a different case:
+**{none_per_expiry:.1f} loads per expiry**. Three fixes, each for a different case:
 jittered TTLs spread the expiries of *many* keys but cannot help one hot key;
 a lock (`SET NX PX` with a random token, compare-and-delete release, bounded wait, then serve stale) made it
-**{lock_per_expiry:.0f} load per expiry**; XFetch recomputes *before* expiry with probability
+**{lock_per_expiry:.1f} loads per expiry**; XFetch recomputes *before* expiry with probability
 exp(-left / (delta x beta)): with a {delta_ms} ms load, a read 200 ms before expiry recomputes with {p_200:.1%},
 100 ms before with {p_100:.1%}, so one reader refreshes early and nobody waits:
-**{xfetch_per_expiry:.0f} loads per expiry**, at most {xfetch_concurrent} at a time.
+**{xfetch_per_expiry:.1f} loads per expiry**, at most {xfetch_concurrent} at a time.
 The seed's lock is never released and its waiter may return nothing; its flat 10% early refresh ignores the load's cost."
 """, numbers)
 
