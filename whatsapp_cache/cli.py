@@ -38,6 +38,8 @@ def _course(args: argparse.Namespace) -> str:
         return _doctor()
     if args.action == "demo":
         return _demo(args.notebooks)
+    if args.action == "cheatsheet":
+        return _cheatsheet(args.notebooks)
     if args.action == "progress":
         from .course.chapters import workspace_dir
         from .course.exercises import format_progress, progress
@@ -71,6 +73,20 @@ def _doctor() -> str:
         print(report(found))
         raise ConfigError("the course cannot run here until the required checks above pass")
     return report(found)
+def _cheatsheet(extra: list[str]) -> str:
+    """`course cheatsheet [--output FILE]`: the sheet on stdout, or written to FILE."""
+    from pathlib import Path
+
+    from .course.cheatsheet import cheatsheet
+
+    parser = argparse.ArgumentParser(prog="whatsapp-cache course cheatsheet")
+    parser.add_argument("--output", help="write the Markdown here instead of printing it")
+    options = parser.parse_args(extra)
+    text = cheatsheet()
+    if not options.output:
+        return text
+    Path(options.output).write_text(text)
+    return f"cheat sheet written to {options.output}"
 
 
 WORKER_DESCRIPTION = """\
@@ -410,8 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
                                              "outputs are fresh; progress: the exercises passed in your "
                                              "own copies of the notebooks (the workspace); doctor: what this "
                                              "machine has and lacks for the course, and how to get it; demo NAME: "
-                                             "serve a dashboard for projection with Voila (no NAME: list them).")
-    course.add_argument("action", choices=("open", "nav", "build", "progress", "doctor", "demo"))
+                                             "serve a dashboard for projection with Voila (no NAME: list them); "
+                                             "cheatsheet [--output FILE]: a one-page Markdown sheet of the numbers "
+                                             "and rules to quote, generated from the library's models.")
+    course.add_argument("action", choices=("open", "nav", "build", "progress", "doctor", "demo", "cheatsheet"))
     course.add_argument("notebooks", nargs=argparse.REMAINDER,
                         help="with build: only these (e.g. 01_what_to_cache); with open: JupyterLab options")
     course.set_defaults(run=_course)

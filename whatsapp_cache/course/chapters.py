@@ -33,6 +33,7 @@ CHAPTERS = (
     Chapter("06_failure_and_recovery", "Failure and recovery"),
     Chapter("07_performance_and_capacity", "Performance, capacity and cost"),
     Chapter("08_scaling_out", "Scaling out: replicas, failover and Redis Cluster"),
+    Chapter("09_interview_drill", "The interview drill"),
 )
 
 
