@@ -13,6 +13,7 @@ from whatsapp_cache.patterns import PATTERNS, PatternContext, WriteBehindWorker,
 from whatsapp_cache.patterns.base import Versioned, decode_record
 from whatsapp_cache.patterns.compare import MixSpec, compare
 from whatsapp_cache.experiments.races import out_of_order_writes, stale_set_race
+from whatsapp_cache.patterns.contract import LibraryCacheAside, read_cases, reference_read, reference_update, update_cases
 
 USER = "u000001"
 FIXED = ("cache-aside", "write-through", "write-behind")
@@ -118,6 +119,28 @@ def test_stale_set_race_leaves_an_old_value_in_the_naive_version(world, figures)
 def test_stale_set_race_never_sticks_with_the_generation_check(world):
     timeline, later = stale_set_race(world, USER, guarded=True)
     assert later.version == 2 and timeline[-1].cache == "nothing"
+
+
+@pytest.mark.parametrize("side", ["read", "update"])
+def test_cache_aside_passes_its_contract_the_one_chapter_02_checks(world, side):
+    """patterns/contract.py: the cases the exercises run, here on the library's own read and update."""
+    library = LibraryCacheAside(world)
+    cases = read_cases(reference_update) if side == "read" else update_cases(reference_read)
+    for _describe, run, _hint in cases:
+        run(getattr(library, side), world)
+
+
+@pytest.mark.parametrize("side", ["read", "update"])
+def test_the_seeds_cache_aside_fails_the_contract_first_at_the_race(world, side):
+    naive = LibraryCacheAside(world, guarded=False)
+    cases = read_cases(reference_update) if side == "read" else update_cases(reference_read)
+    failed = []
+    for describe, run, _hint in cases:
+        try:
+            run(getattr(naive, side), world)
+        except AssertionError:
+            failed.append(describe)
+    assert failed and failed[0].startswith("the stale-set race")
 
 
 def test_out_of_order_writes_leave_the_older_value_in_naive_write_through(world):
