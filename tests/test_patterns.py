@@ -13,6 +13,9 @@ from whatsapp_cache.patterns import PATTERNS, PatternContext, WriteBehindWorker,
 from whatsapp_cache.patterns.base import Versioned, decode_record
 from whatsapp_cache.patterns.compare import MixSpec, compare
 from whatsapp_cache.experiments.races import out_of_order_writes, stale_set_race
+from whatsapp_cache.invalidation.contract import AFTER_COMMIT_CASES, LibraryAfterCommit
+from whatsapp_cache.patterns.cache_aside import CacheAside
+from whatsapp_cache.patterns.write_through import WriteThrough
 from whatsapp_cache.patterns.contract import LibraryCacheAside, read_cases, reference_read, reference_update, update_cases
 
 USER = "u000001"
@@ -141,6 +144,22 @@ def test_the_seeds_cache_aside_fails_the_contract_first_at_the_race(world, side)
         except AssertionError:
             failed.append(describe)
     assert failed and failed[0].startswith("the stale-set race")
+
+
+@pytest.mark.parametrize("pattern", [CacheAside, WriteThrough], ids=["delete", "update if newer"])
+def test_both_write_steps_pass_the_after_commit_contract_the_one_chapter_03_checks(world, pattern):
+    for _describe, run, _hint in AFTER_COMMIT_CASES:
+        run(LibraryAfterCommit(world, pattern), world)
+
+
+def test_naive_write_through_fails_the_after_commit_contract_at_out_of_order_writers(world):
+    failed = []
+    for describe, run, _hint in AFTER_COMMIT_CASES:
+        try:
+            run(LibraryAfterCommit(world, WriteThrough, guarded=False), world)
+        except AssertionError:
+            failed.append(describe)
+    assert failed and failed[0].startswith("two writers whose cache steps arrive out of order")
 
 
 def test_out_of_order_writes_leave_the_older_value_in_naive_write_through(world):

@@ -21,6 +21,8 @@ from whatsapp_cache.keys import KeySchema
 from whatsapp_cache.stampede import (Entry, Jitter, Lock, NoProtection, XFetch, make_strategy,
                                      recompute_probability, should_recompute)
 from whatsapp_cache.stampede.herd import run_herd
+from whatsapp_cache.invalidation.contract import JITTER_CASES
+from whatsapp_cache.ttl import jittered_ttl
 
 KEYS = KeySchema("wc")
 NAME = "profile:u000001"
@@ -83,6 +85,18 @@ def test_jitter_stays_within_its_bounds(fake, clock):
     lifetimes = {strategy.store(NAME, 1, 0).expires_ms - clock.now_ms() for _ in range(300)}
     assert min(lifetimes) >= 1000 and max(lifetimes) <= 1100
     assert len(lifetimes) > 50  # actually spread, not a constant
+
+
+def test_jittered_ttl_passes_the_contract_the_one_chapter_03_checks(world):
+    for _describe, run, _hint in JITTER_CASES:
+        run(jittered_ttl, world)
+
+
+def test_the_seeds_float_jitter_fails_the_contract_at_setex(world):
+    (describe, run, _hint) = JITTER_CASES[0]
+    with pytest.raises(AssertionError):
+        run(lambda base, spread, rng: base + rng.random() * spread, world)
+    assert describe.startswith("Redis' SETEX accepts it")
 
 
 # --- lock -------------------------------------------------------------------------------------
