@@ -12,6 +12,7 @@ import pytest
 
 from whatsapp_cache import InvalidInput
 from whatsapp_cache.eviction import FIFOCache, LFUCache, LRUCache, replay, simulate
+from whatsapp_cache.eviction.contract import LFU_TRACES, LRU_TRACES, MappingPolicy
 
 OURS = {"lru": LRUCache, "lfu": LFUCache, "fifo": FIFOCache}
 THEIRS = {"lru": cachetools.LRUCache, "lfu": cachetools.LFUCache, "fifo": cachetools.FIFOCache}
@@ -285,39 +286,57 @@ def test_getsizeof_must_be_callable_and_too_large_is_invalid_input(policy):
 
 # -- hand traces: which key each insert evicts ---------------------------------------------------
 
+def _traces(traces):
+    return [pytest.param(run, id=describe) for describe, run, _hint in traces]
+
+
+@pytest.mark.parametrize("run", _traces(LRU_TRACES))
 @pytest.mark.parametrize("base", [LRUCache, cachetools.LRUCache], ids=_name)
-def test_lru_evicts_the_key_used_longest_ago(base):
+def test_lru_passes_the_hand_traced_contract_chapter_04_checks(base, run):
+    """eviction/contract.py: the traces the LRU exercise runs, on ours and on cachetools'."""
+    run(lambda capacity: MappingPolicy(base(capacity)))
+
+
+@pytest.mark.parametrize("run", _traces(LFU_TRACES))
+@pytest.mark.parametrize("base", [LFUCache, cachetools.LFUCache], ids=_name)
+def test_lfu_passes_the_hand_traced_contract_chapter_04_checks(base, run):
+    run(lambda capacity: MappingPolicy(base(capacity)))
+
+
+@pytest.mark.parametrize("base, traces, first_failure", [
+    (FIFOCache, LRU_TRACES, "a read is a use"), (LRUCache, LFU_TRACES, "when full, a put evicts the key with the fewest"),
+    (FIFOCache, LFU_TRACES, "when full, a put evicts the key with the fewest")], ids=["fifo-as-lru", "lru-as-lfu", "fifo-as-lfu"])
+def test_the_contract_tells_the_policies_apart(base, traces, first_failure):
+    failed = []
+    for describe, run, _hint in traces:
+        try:
+            run(lambda capacity: MappingPolicy(base(capacity)))
+        except AssertionError:
+            failed.append(describe)
+    assert failed and failed[0].startswith(first_failure)
+
+
+@pytest.mark.parametrize("base", [LRUCache, cachetools.LRUCache], ids=_name)
+def test_lru_mapping_uses_membership_is_not_one_setdefault_is(base):
+    """What get/put cannot say: `in` is not a use, setdefault of a present key is; popitem takes the oldest."""
     cache = recording(base)(3)
     for key in "abc":
-        cache[key] = key      # order, oldest use first: a b c
-    cache["a"]                # b c a
-    assert "b" in cache       # membership is not a use
+        cache[key] = key      # oldest use first: a b c
+    assert "a" in cache       # not a use
+    cache.setdefault("a")     # a use: b c a
     cache["d"] = "d"          # evicts b: c a d
-    cache.get("c")            # get is a use: a d c
-    cache["e"] = "e"          # evicts a: d c e
-    cache["d"] = "D"          # an overwrite is a use: c e d
-    cache.setdefault("c")     # so is setdefault of a present key: e d c
-    cache["f"] = "f"          # evicts e: d c f
-    assert cache.evicted == ["b", "a", "e"]
-    assert [cache.popitem() for _ in range(3)] == [("d", "D"), ("c", "c"), ("f", "f")]
+    assert cache.evicted == ["b"]
+    assert [cache.popitem() for _ in range(3)] == [("c", "c"), ("a", "a"), ("d", "d")]
 
 
 @pytest.mark.parametrize("base", [LFUCache, cachetools.LFUCache], ids=_name)
-def test_lfu_evicts_the_fewest_uses_and_among_equals_the_longest_at_that_count(base):
+def test_lfu_popitem_takes_the_key_longest_at_the_lowest_count(base):
     cache = recording(base)(3)
     for key in "abc":
-        cache[key] = key      # uses: 1:[a b c]
-    cache["a"], cache["a"]    # 1:[b c]  3:[a]
-    cache["c"]                # 1:[b]  2:[c]  3:[a]
-    cache.get("b")            # 2:[c b]  3:[a]       b was inserted before c but reached 2 after it
-    cache["d"] = "d"          # evicts c: 1:[d]  2:[b]  3:[a]
-    cache["e"] = "e"          # evicts d: 1:[e]  2:[b]  3:[a]
-    cache["b"] = "B"          # an overwrite is a use: 1:[e]  3:[a b]
-    cache["e"], cache["e"]    # 3:[a b e]
+        cache[key] = key      # 1:[a b c]
+    cache["a"], cache["c"]    # 1:[b]  2:[a c]
+    assert cache.popitem() == ("b", "b")
     assert cache.popitem() == ("a", "a")
-    cache["f"] = "f"          # 1:[f]  3:[b e]
-    cache["g"] = "g"          # evicts f
-    assert cache.evicted == ["c", "d", "a", "f"]
 
 
 @pytest.mark.parametrize("base", [LFUCache, cachetools.LFUCache], ids=_name)

@@ -13,6 +13,10 @@ from whatsapp_cache.patterns import PATTERNS, PatternContext, WriteBehindWorker,
 from whatsapp_cache.patterns.base import Versioned, decode_record
 from whatsapp_cache.patterns.compare import MixSpec, compare
 from whatsapp_cache.experiments.races import out_of_order_writes, stale_set_race
+from whatsapp_cache.invalidation.contract import AFTER_COMMIT_CASES, LibraryAfterCommit
+from whatsapp_cache.patterns.cache_aside import CacheAside
+from whatsapp_cache.patterns.write_through import WriteThrough
+from whatsapp_cache.patterns.contract import LibraryCacheAside, read_cases, reference_read, reference_update, update_cases
 
 USER = "u000001"
 FIXED = ("cache-aside", "write-through", "write-behind")
@@ -118,6 +122,44 @@ def test_stale_set_race_leaves_an_old_value_in_the_naive_version(world, figures)
 def test_stale_set_race_never_sticks_with_the_generation_check(world):
     timeline, later = stale_set_race(world, USER, guarded=True)
     assert later.version == 2 and timeline[-1].cache == "nothing"
+
+
+@pytest.mark.parametrize("side", ["read", "update"])
+def test_cache_aside_passes_its_contract_the_one_chapter_02_checks(world, side):
+    """patterns/contract.py: the cases the exercises run, here on the library's own read and update."""
+    library = LibraryCacheAside(world)
+    cases = read_cases(reference_update) if side == "read" else update_cases(reference_read)
+    for _describe, run, _hint in cases:
+        run(getattr(library, side), world)
+
+
+@pytest.mark.parametrize("side", ["read", "update"])
+def test_the_seeds_cache_aside_fails_the_contract_first_at_the_race(world, side):
+    naive = LibraryCacheAside(world, guarded=False)
+    cases = read_cases(reference_update) if side == "read" else update_cases(reference_read)
+    failed = []
+    for describe, run, _hint in cases:
+        try:
+            run(getattr(naive, side), world)
+        except AssertionError:
+            failed.append(describe)
+    assert failed and failed[0].startswith("the stale-set race")
+
+
+@pytest.mark.parametrize("pattern", [CacheAside, WriteThrough], ids=["delete", "update if newer"])
+def test_both_write_steps_pass_the_after_commit_contract_the_one_chapter_03_checks(world, pattern):
+    for _describe, run, _hint in AFTER_COMMIT_CASES:
+        run(LibraryAfterCommit(world, pattern), world)
+
+
+def test_naive_write_through_fails_the_after_commit_contract_at_out_of_order_writers(world):
+    failed = []
+    for describe, run, _hint in AFTER_COMMIT_CASES:
+        try:
+            run(LibraryAfterCommit(world, WriteThrough, guarded=False), world)
+        except AssertionError:
+            failed.append(describe)
+    assert failed and failed[0].startswith("two writers whose cache steps arrive out of order")
 
 
 def test_out_of_order_writes_leave_the_older_value_in_naive_write_through(world):

@@ -21,6 +21,11 @@ from whatsapp_cache.keys import KeySchema
 from whatsapp_cache.stampede import (Entry, Jitter, Lock, NoProtection, XFetch, make_strategy,
                                      recompute_probability, should_recompute)
 from whatsapp_cache.stampede.herd import run_herd
+from whatsapp_cache.invalidation.contract import JITTER_CASES
+from whatsapp_cache.ttl import jittered_ttl
+from whatsapp_cache.stampede.contract import ACQUIRE_CASES, DECISION_CASES, RELEASE_CASES
+from whatsapp_cache.stampede.lock import acquire_lock, release_lock
+from whatsapp_cache.stampede.xfetch import xfetch_decision
 
 KEYS = KeySchema("wc")
 NAME = "profile:u000001"
@@ -83,6 +88,33 @@ def test_jitter_stays_within_its_bounds(fake, clock):
     lifetimes = {strategy.store(NAME, 1, 0).expires_ms - clock.now_ms() for _ in range(300)}
     assert min(lifetimes) >= 1000 and max(lifetimes) <= 1100
     assert len(lifetimes) > 50  # actually spread, not a constant
+
+
+def test_jittered_ttl_passes_the_contract_the_one_chapter_03_checks(world):
+    for _describe, run, _hint in JITTER_CASES:
+        run(jittered_ttl, world)
+
+
+def test_the_seeds_float_jitter_fails_the_contract_at_setex(world):
+    (describe, run, _hint) = JITTER_CASES[0]
+    with pytest.raises(AssertionError):
+        run(lambda base, spread, rng: base + rng.random() * spread, world)
+    assert describe.startswith("Redis' SETEX accepts it")
+
+
+@pytest.mark.parametrize("cases, subject", [(ACQUIRE_CASES, acquire_lock), (RELEASE_CASES, release_lock),
+                                           (DECISION_CASES, xfetch_decision)], ids=["acquire", "release", "xfetch"])
+def test_lock_and_xfetch_pass_the_contract_chapter_05_checks(world, cases, subject):
+    """stampede/contract.py, on the library's own functions (Lock and XFetch use them)."""
+    for _describe, run, _hint in cases:
+        run(subject, world)
+
+
+def test_the_seeds_plain_del_deletes_the_next_holders_lock(world):
+    (describe, run, _hint) = RELEASE_CASES[1]
+    with pytest.raises(AssertionError, match="token-b"):
+        run(lambda client, key, token: bool(client.delete(key)), world)
+    assert describe.startswith("a holder whose lock expired")
 
 
 # --- lock -------------------------------------------------------------------------------------

@@ -53,3 +53,12 @@ class TTLs:
         if unknown:
             raise InvalidInput(f"unknown data type(s) {sorted(unknown)}; known: {sorted(asdict(self))}")
         return replace(self, **changes)
+
+
+def jittered_ttl(base: int, spread: int, rng: random.Random) -> int:
+    """A TTL from `base` to `base + spread` (whole units, both included), drawn from the seeded `rng`.
+
+    Entries filled together then expire apart. Whole numbers, because SETEX takes whole seconds
+    (the seed's `3600 + Math.random() * 300` is a float Redis refuses).
+    """
+    return base + rng.randint(0, spread)

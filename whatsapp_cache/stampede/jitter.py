@@ -13,6 +13,7 @@ key expires, every concurrent reader still misses and loads.
 from __future__ import annotations
 
 from ..errors import InvalidInput
+from ..ttl import jittered_ttl
 from .base import Loader, Read, Strategy
 
 
@@ -28,7 +29,7 @@ class Jitter(Strategy):
             raise InvalidInput("jitter_ms must be non-negative")
 
     def lifetime_ms(self) -> int:
-        return self.ttl_ms + self.rng.randint(0, self.jitter_ms)
+        return jittered_ttl(self.ttl_ms, self.jitter_ms, self.rng)
 
     def get(self, name: str, load: Loader) -> Read:
         entry = self.fetch(name)

@@ -32,6 +32,24 @@ return 0
 """
 
 
+def new_token() -> str:
+    """A holder's token: random, so no other holder (thread, process, server) ever has the same one."""
+    return secrets.token_hex(16)
+
+
+def acquire_lock(client, key: str, lock_ms: int, token: str | None = None) -> str | None:
+    """Take the lock at `key` for lock_ms if nobody holds it: one SET NX PX. Returns the holder's
+    token (keep it to release), or None when another holder has it."""
+    token = token if token is not None else new_token()
+    return token if client.set(key, token, nx=True, px=lock_ms) else None
+
+
+def release_lock(client, key: str, token: str) -> bool:
+    """Delete the lock only if it still holds `token` (compare and delete in one script).
+    False if it expired, or another holder took it since."""
+    return bool(client.eval(RELEASE, 1, key, token))
+
+
 class Lock(Strategy):
     """SET NX PX lock with a random token; waiters poll every poll_ms for at most max_wait_ms."""
 
@@ -44,16 +62,15 @@ class Lock(Strategy):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise InvalidInput(f"{label} must be a positive integer")
         self.lock_ms, self.max_wait_ms, self.poll_ms = lock_ms, max_wait_ms, poll_ms
-        self.token_factory = token_factory or (lambda: secrets.token_hex(16))
-        self._release = self.redis.register_script(RELEASE)
+        self.token_factory = token_factory or new_token
 
     def acquire(self, name: str, token: str) -> bool:
         """Take the lock for lock_ms if nobody holds it."""
-        return bool(self.redis.set(self.keys.lock(name), token, nx=True, px=self.lock_ms))
+        return acquire_lock(self.redis, self.keys.lock(name), self.lock_ms, token) is not None
 
     def release(self, name: str, token: str) -> bool:
         """Delete the lock if it is still ours; False if it expired or another reader holds it."""
-        return bool(self._release(keys=[self.keys.lock(name)], args=[token]))
+        return release_lock(self.redis, self.keys.lock(name), token)
 
     def get(self, name: str, load: Loader) -> Read:
         entry = self.fetch(name)

@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import math
 import random
-import secrets
 
 from ..errors import InvalidInput
 from .base import Entry, Loader, Read, Strategy
-from .lock import RELEASE
+from .lock import acquire_lock, release_lock
 
 
 def recompute_probability(delta_ms: float, beta: float, ttl_left_ms: float) -> float:
@@ -40,13 +39,19 @@ def recompute_probability(delta_ms: float, beta: float, ttl_left_ms: float) -> f
     return math.exp(-ttl_left_ms / (delta_ms * beta))
 
 
-def should_recompute(entry: Entry, now_ms: int, beta: float, rng: random.Random) -> bool:
-    """The XFetch test: -delta * beta * ln(rand()) >= time left until expiry."""
+def xfetch_decision(ttl_left_ms: float, delta_ms: float, beta: float, u: float) -> bool:
+    """XFetch's test for one draw u in (0, 1]: recompute when -delta * beta * ln(u) >= the time left.
+    Past expiry it is always True (the left side is never negative)."""
+    return -delta_ms * beta * math.log(u) >= ttl_left_ms
+
+
+def should_recompute(entry: Entry, now_ms: int, beta: float, rng: random.Random, decide=xfetch_decision) -> bool:
+    """The XFetch test on a stored entry; an expired one is recomputed without a draw."""
     ttl_left = entry.expires_ms - now_ms
     if ttl_left <= 0:
         return True
     u = 1.0 - rng.random()  # in (0, 1]: ln(0) would be undefined
-    return -entry.delta_ms * beta * math.log(u) >= ttl_left
+    return bool(decide(ttl_left, entry.delta_ms, beta, u))
 
 
 class XFetch(Strategy):
@@ -54,28 +59,30 @@ class XFetch(Strategy):
 
     name = "xfetch"
 
-    def __init__(self, *args, beta: float = 1.0, single_flight: bool = True, lock_ms: int = 2000, **kwargs):
+    def __init__(self, *args, beta: float = 1.0, single_flight: bool = True, lock_ms: int = 2000,
+                 decide=xfetch_decision, **kwargs):
         super().__init__(*args, **kwargs)
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0:
             raise InvalidInput("beta must be a positive number")
         if isinstance(lock_ms, bool) or not isinstance(lock_ms, int) or lock_ms <= 0:
             raise InvalidInput("lock_ms must be a positive integer")
         self.beta, self.single_flight, self.lock_ms = float(beta), bool(single_flight), lock_ms
-        self._release = self.redis.register_script(RELEASE)
+        self.decide = decide  # xfetch_decision; chapter 05's exercise plugs a learner's in here
 
     def get(self, name: str, load: Loader) -> Read:
         entry = self.fetch(name)
         now = self.now()
         if entry is None or not entry.fresh(now):
             return self.load_and_store(name, load)
-        if not should_recompute(entry, now, self.beta, self.rng):
+        if not should_recompute(entry, now, self.beta, self.rng, self.decide):
             return Read(entry.value, "hit")
         if not self.single_flight:
             return self.load_and_store(name, load, "early")
-        token, lock = secrets.token_hex(16), self.keys.lock(name)
-        if not self.redis.set(lock, token, nx=True, px=self.lock_ms):
+        lock = self.keys.lock(name)
+        token = acquire_lock(self.redis, lock, self.lock_ms)
+        if token is None:
             return Read(entry.value, "hit")  # another reader is already recomputing
         try:
             return self.load_and_store(name, load, "early")
         finally:
-            self._release(keys=[lock], args=[token])
+            release_lock(self.redis, lock, token)
