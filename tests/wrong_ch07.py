@@ -66,3 +66,24 @@ WRONG = {
         ("no range check", mean_without_a_range_check, "a hit ratio outside 0..1"),
     ],
 }
+
+
+# database_servers(writes_per_s, hit_ratio, write_fraction_to_db, writes_per_server) ---------------
+
+def seed_database_servers(writes_per_s, hit_ratio, write_fraction_to_db, writes_per_server):
+    return math.ceil(writes_per_s * (1 - hit_ratio) / writes_per_server)  # writes cut by the read hit ratio
+
+
+def database_servers_for_all_writes(writes_per_s, hit_ratio, write_fraction_to_db, writes_per_server):
+    return math.ceil(round(writes_per_s / writes_per_server, 9))  # write-behind's merging ignored
+
+
+def database_servers_rounded(writes_per_s, hit_ratio, write_fraction_to_db, writes_per_server):
+    return round(writes_per_s * write_fraction_to_db / writes_per_server)  # 33.3 servers' worth on 33
+
+
+WRONG["database_servers"] = [
+    ("the seed's writes x (1 - hit ratio)", seed_database_servers, "the seed's inputs, every write"),
+    ("the write share ignored", database_servers_for_all_writes, "with 20.2% of the writes"),
+    ("round() instead of ceil", database_servers_rounded, "the seed's inputs, every write"),
+]

@@ -109,3 +109,40 @@ def _mean_read_latency_cases() -> list[Case]:
             Case("other hit ratios and latencies agree with loadmodel",
                  _mean_case((0.95, 0.5, 2.0), (0.5, 1, 100), (0.7251, 4.2, 61.3))),
             Case("a hit ratio outside 0..1 is refused", _refuses_bad_ratios)]
+
+
+def _model_servers(writes_per_s: float, hit_ratio: float, write_fraction_to_db: float,
+                   writes_per_server: float) -> int:
+    """The library's database servers after the cache: sized by the writes that still reach the database."""
+    inputs = loadmodel.LoadInputs(hit_ratios=hit_ratio, writes_per_s=writes_per_s,
+                                  write_fraction_to_db=write_fraction_to_db, db_writes_per_server=writes_per_server)
+    return loadmodel.evaluate(inputs).db_servers_after
+
+
+def _servers_case(*points: tuple[float, float, float, float]):
+    def run(database_servers, _bench) -> None:
+        for point in points:
+            expected, got = _model_servers(*point), database_servers(*point)
+            expect(got == expected, f"database_servers{point}", got, f"{expected} servers, as loadmodel gives")
+    return run
+
+
+SEED_WRITES = 694_000  # Step 1's writes per second; 10,000 writes/s per database server
+SEED_SHARE = 14 * 10_000 / SEED_WRITES  # 20.2%: the share of writes 14 servers can take
+MEASURED_SHARE = 474 / 988  # section 3: write-behind sent 474 of 988 writes to the database
+
+
+@exercise("database_servers", "07", "database servers after a read cache",
+          hint="servers = ceil(writes x write_fraction_to_db / writes_per_server): the hit ratio is a read "
+               "figure and changes nothing here; round the quotient to 9 places before ceil.")
+def _database_servers_cases() -> list[Case]:
+    return [Case("the seed's inputs, every write reaching the database: 70 servers",
+                 _servers_case((SEED_WRITES, 0.8, 1.0, 10_000))),
+            Case("the hit ratio changes nothing: a read cache removes no writes",
+                 _servers_case((SEED_WRITES, 0.0, 1.0, 10_000), (SEED_WRITES, 0.99, 1.0, 10_000))),
+            Case("with 20.2% of the writes reaching the database, the seed's 14 servers",
+                 _servers_case((SEED_WRITES, 0.8, SEED_SHARE, 10_000))),
+            Case("with write-behind's measured 48.0%, 34 servers",
+                 _servers_case((SEED_WRITES, 0.8, MEASURED_SHARE, 10_000))),
+            Case("other loads agree with loadmodel",
+                 _servers_case((1_000, 0.5, 1.0, 10_000), (250_000, 0.9, 0.3, 4_000), (0, 0.8, 1.0, 10_000)))]
