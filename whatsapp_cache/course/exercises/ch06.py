@@ -34,8 +34,9 @@ def _setup(bench, name: str, cached=None):
     return redis, key, _Database(bench)
 
 
-def _call(name: str) -> str:
-    return f"read_with_fallback(redis, {name!r}, load, ttl_s={TTL_S})"
+def _call(key: str) -> str:
+    """The call as the learner would write it (the key without the check's own namespace)."""
+    return f"read_with_fallback(redis, {key.split(':', 1)[1]!r}, load, ttl_s={TTL_S})"
 
 
 def _miss_returns_the_row(read, bench) -> None:

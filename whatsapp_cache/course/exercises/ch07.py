@@ -26,11 +26,11 @@ def _planned(items, buffer, ram_per_server_gb, replicas_per_master) -> tuple[int
     return plan.masters, plan.cache_servers
 
 
-def _fleet_case(items, buffer, ram_per_server_gb, replicas_per_master, label: str):
+def _fleet_case(items, buffer, ram_per_server_gb, replicas_per_master):
     def run(cache_fleet, _bench) -> None:
         expected = _planned(items, buffer, ram_per_server_gb, replicas_per_master)
         got = cache_fleet(items, buffer, ram_per_server_gb, replicas_per_master)
-        called = f"cache_fleet({label}, buffer={buffer}, ram_per_server_gb={ram_per_server_gb}, " \
+        called = f"cache_fleet({items!r}, buffer={buffer}, ram_per_server_gb={ram_per_server_gb}, " \
                  f"replicas_per_master={replicas_per_master})"
         expect(_as_pair(got) == expected, called, got, f"{expected} (masters, servers), as capacity.plan() gives")
     return run
@@ -44,18 +44,17 @@ def _as_pair(value) -> tuple | None:
     return masters, servers
 
 
-OTHER_FLEETS = [  # (items, buffer, RAM per server, replicas, how the call is shown)
-    (SEED_ITEMS, 0.2, 256, 2, "the seed's items"),
-    (SEED_ITEMS, 0.2, 1_024, 1, "the seed's items"),
-    ({"sessions": (1_000_000, 2_000)}, 0.2, 512, 2, "{'sessions': (1_000_000, 2_000)}"),
-    ({"profiles": (300_000_000, 700), "messages": (4_000_000_000, 450)}, 0.35, 384, 1,
-     "{'profiles': (300_000_000, 700), 'messages': (4_000_000_000, 450)}"),
+OTHER_FLEETS = [  # (items, buffer, RAM per server, replicas)
+    (SEED_ITEMS, 0.2, 256, 2),
+    (SEED_ITEMS, 0.2, 1_024, 1),
+    ({"sessions": (1_000_000, 2_000)}, 0.2, 512, 2),
+    ({"profiles": (300_000_000, 700), "messages": (4_000_000_000, 450)}, 0.35, 384, 1),
 ]
 
 
 def _other_fleets(cache_fleet, bench) -> None:
-    for items, buffer, ram, replicas, label in OTHER_FLEETS:
-        _fleet_case(items, buffer, ram, replicas, label)(cache_fleet, bench)
+    for items, buffer, ram, replicas in OTHER_FLEETS:
+        _fleet_case(items, buffer, ram, replicas)(cache_fleet, bench)
 
 
 @exercise("cache_fleet", "07", "the cache fleet from item counts and sizes",
@@ -64,10 +63,10 @@ def _other_fleets(cache_fleet, bench) -> None:
 def _cache_fleet_cases() -> list[Case]:
     exact = {"chats": (2_048_000_000, 1_000)}  # 2,048 GB; with a 25% buffer exactly 5 servers of 512 GB
     return [Case("the seed's sizes give its 40 masters and 120 servers",
-                 _fleet_case(SEED_ITEMS, 0.2, 512, 2, "the seed's items")),
+                 _fleet_case(SEED_ITEMS, 0.2, 512, 2)),
             Case("data that exactly fills its servers needs no extra one",
-                 _fleet_case(exact, 0.25, 512, 1, "{'chats': (2_048_000_000, 1_000)}")),
-            Case("without replicas the servers are the masters", _fleet_case(SEED_ITEMS, 0.2, 512, 0, "the seed's items")),
+                 _fleet_case(exact, 0.25, 512, 1)),
+            Case("without replicas the servers are the masters", _fleet_case(SEED_ITEMS, 0.2, 512, 0)),
             Case("other sizes, buffers, servers and replicas agree with capacity.plan()", _other_fleets)]
 
 
