@@ -77,3 +77,38 @@ WRONG = {
         ("one key for all three", one_key_for_all, "returns three different keys"),
     ],
 }
+
+
+# master_for(key, masters) -> index of the master serving the key's slot ----------------------------
+
+def _slot(key):
+    from redis.crc import key_slot
+
+    return key_slot(key.encode())
+
+
+def master_by_modulo(key, masters):
+    return _slot(key) % masters  # slots are ranges, not a round robin
+
+
+def master_by_proportion(key, masters):
+    return _slot(key) * masters // 16384  # slot 5461 of 3 masters: 16383 // 16384 = 0, but master 1 serves it
+
+
+def master_by_fixed_width(key, masters):
+    return _slot(key) // (16384 // masters)  # slot 16383 of 3 masters: 16383 // 5461 = 3, a fourth master
+
+
+def master_ignoring_the_tag(key, masters):
+    from binascii import crc_hqx
+
+    slot = crc_hqx(key.encode(), 0) % 16384  # the whole key, braces and all
+    return next(i for i in range(masters) if slot <= (i + 1) * 16384 // masters - 1)
+
+
+WRONG["master_for"] = [
+    ("slot modulo masters", master_by_modulo, "keys on the edges"),
+    ("slot x masters // 16384", master_by_proportion, "keys on the edges"),
+    ("slot // (16384 // masters)", master_by_fixed_width, "keys on the edges"),
+    ("the whole key hashed", master_ignoring_the_tag, "a key's hash tag decides its master"),
+]

@@ -120,3 +120,39 @@ def _profile_keys_cases() -> list[Case]:
             Case("the three keys share one slot (no CROSSSLOT for a script over them)", _one_slot),
             Case("different users spread over the slots", _spread),
             Case("on Redis, one script writes all three keys", _one_script_on_redis)]
+
+
+# Keys whose slots sit on the edges of three masters' ranges (0-5460, 5461-10921, 10922-16383), found by search.
+EDGE_KEYS = ("edge:13361", "edge:9520", "edge:22204", "edge:577", "edge:10576", "edge:1728")
+
+
+def _master_case(keys, masters: int):
+    def run(master_for, _bench) -> None:
+        from ...lab.distribution import even_split, master_index
+
+        ranges = even_split(masters)
+        for key in keys:
+            expected, got = master_index(key_slot(key.encode()), ranges), master_for(key, masters)
+            first, last = ranges[expected]
+            expect(got == expected, f"master_for({key!r}, {masters})", got,
+                   f"{expected}: the key's slot is {key_slot(key.encode())}, and master {expected} serves "
+                   f"slots {first}-{last}")
+    return run
+
+
+def _tagged_keys() -> list[str]:
+    schema = KeySchema()
+    return [key for n in range(1, 13) for key in (schema.profile(f"u{n:06d}").data, f"{{g99999#{n}}}")]
+
+
+@exercise("master_for", "08", "which master serves a key",
+          hint="slot = CRC16 of the hash tag (your hash_tag, or redis.crc.key_slot(key.encode())); master i serves "
+               "slots i x 16384 // masters to (i + 1) x 16384 // masters - 1.")
+def _master_for_cases() -> list[Case]:
+    library_keys = _library_keys()
+    return [Case("keys on the edges of three masters' slot ranges go to the right master",
+                 _master_case(EDGE_KEYS, 3)),
+            Case("a key's hash tag decides its master", _master_case(_tagged_keys(), 3)),
+            Case("one master serves every key", _master_case(EDGE_KEYS, 1)),
+            Case("other numbers of masters agree with the library's even split (the seed's 40 too)",
+                 lambda master_for, bench: [_master_case(library_keys, n)(master_for, bench) for n in (2, 5, 7, 40)])]
