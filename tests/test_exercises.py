@@ -66,3 +66,25 @@ def test_a_wrong_answer_is_rejected_by_the_case_meant_for_it(key, label, wrong, 
     assert not verdict.passed and not verdict.not_done, f"{label} passed: {verdict!r}"
     assert verdict.failed_case.describe.startswith(caught_by), repr(verdict)
     assert "Traceback" not in repr(verdict)
+
+
+# Chapters 06-08 ---------------------------------------------------------------------------------
+
+@pytest.mark.live
+def test_on_a_real_cluster_the_script_case_is_refused_for_the_seeds_untagged_keys(cluster_url, monkeypatch):
+    """Chapter 08's last case runs the script on the course's Redis: on a cluster, keys of three slots fail there
+    too (the slot case catches them first in a check; this shows the cluster itself agrees)."""
+    import redis
+
+    from wrong_ch08 import seed_keys
+
+    from whatsapp_cache.course.exercises import Bench, ch08
+
+    monkeypatch.setenv(REDIS_URL_ENV, cluster_url)
+    bench = Bench()
+    try:
+        with pytest.raises((redis.exceptions.RedisClusterException, redis.exceptions.ClusterCrossSlotError)):
+            ch08._one_script_on_redis(seed_keys, bench)
+        ch08._one_script_on_redis(REFERENCES["profile_keys"], bench)
+    finally:
+        bench.close()

@@ -24,8 +24,8 @@ from whatsapp_cache.latency import LatencyModel
 from whatsapp_cache.metrics import Trace
 from whatsapp_cache.patterns import PatternContext, Versioned, WriteBehindWorker, make
 from whatsapp_cache.lab.process import free_port
-from whatsapp_cache.resilience import (CLOSED, HALF_OPEN, OPEN, CacheGuard, CacheUnavailable, CircuitBreaker,
-                                       FailurePolicy, execute_keeping_errors)
+from whatsapp_cache.resilience import (BREAKER_CONTRACT, CLOSED, HALF_OPEN, OPEN, CacheGuard, CacheUnavailable,
+                                       CircuitBreaker, FailurePolicy, execute_keeping_errors, replay_breaker)
 
 USER = "u000004"
 A, B = SMALL_CHAT_USERS
@@ -63,6 +63,13 @@ def test_a_success_resets_the_count_of_failures_in_a_row():
         breaker.failure()
         breaker.success()
     assert breaker.state == CLOSED and breaker.transitions == []
+
+
+@pytest.mark.parametrize("scenario", BREAKER_CONTRACT, ids=lambda s: s.describe)
+def test_the_breaker_passes_its_contract(scenario):
+    """The scenarios chapter 06's exercise checks a learner's breaker against (tests/wrong_ch06.py shows
+    them rejecting breakers that never open, never probe, or count failures that are not in a row)."""
+    assert replay_breaker(scenario, CircuitBreaker) is None
 
 
 @pytest.mark.parametrize("options", [{"timeout_s": 0}, {"timeout_s": "1"}, {"failure_threshold": 0},
@@ -350,3 +357,17 @@ def test_a_dead_cluster_master_costs_its_slots_a_quick_fallback_until_its_replic
             assert world.guard.breaker.state == CLOSED
         finally:
             world.close()
+
+
+def test_unreachable_after_n_lets_n_round_trips_through_then_fails_every_retry(world):
+    """Redis dying mid-request: the live client's reconnect-and-retry must fail too, or the fault is hidden."""
+    key = f"{world.keys.namespace}:after"
+    world.redis.ping()
+    with unreachable(after=1) as outage:
+        assert world.redis.get(key) is None
+        with pytest.raises(redis.ConnectionError):
+            world.redis.set(key, "x")
+    assert outage.fired and world.redis.get(key) is None
+    with pytest.raises(InvalidInput):
+        with unreachable(after=-1):
+            pass

@@ -300,3 +300,67 @@ class CacheGuard:
                 if repair.generation is not None:
                     pipe.set(repair.generation, new_token(), px=max(repair.ttl_ms, 1))
         pipe.execute()
+
+
+# The breaker's contract ---------------------------------------------------------------------------
+# Scenarios any circuit breaker must pass, as data: tests/test_resilience.py replays them on
+# CircuitBreaker, and chapter 06's exercise on the learner's breaker. A step is ("failure",),
+# ("success",), ("advance", ms) on the injected clock, or ("permit", what permit() must return).
+
+class BreakerScenario(NamedTuple):
+    """One scenario: a breaker built with these settings, then the steps in order."""
+
+    describe: str
+    failure_threshold: int
+    reset_after_ms: int
+    steps: tuple[tuple, ...]
+
+
+_F, _S, _P = ("failure",), ("success",), "permit"
+
+BREAKER_CONTRACT = (
+    BreakerScenario("a new breaker is closed", 3, 5_000, ((_P, CLOSED),)),
+    BreakerScenario("stays closed below the threshold", 3, 5_000, (_F, _F, (_P, CLOSED))),
+    BreakerScenario("opens after failure_threshold failures in a row", 3, 5_000, (_F, _F, _F, (_P, OPEN))),
+    BreakerScenario("a success resets the count of failures in a row", 2, 5_000,
+                    (_F, _S, _F, _S, _F, (_P, CLOSED), _F, (_P, OPEN))),
+    BreakerScenario("stays open for the whole pause (on the injected clock)", 1, 5_000,
+                    (_F, ("advance", 4_999), (_P, OPEN))),
+    BreakerScenario("after the pause lets exactly one probe through", 1, 5_000,
+                    (_F, ("advance", 5_000), (_P, HALF_OPEN), (_P, OPEN))),
+    BreakerScenario("a successful probe closes the circuit", 1, 5_000,
+                    (_F, ("advance", 5_000), (_P, HALF_OPEN), _S, (_P, CLOSED), (_P, CLOSED))),
+    BreakerScenario("a failed probe opens it for another full pause", 1, 5_000,
+                    (_F, ("advance", 5_000), (_P, HALF_OPEN), _F, ("advance", 4_999), (_P, OPEN),
+                     ("advance", 1), (_P, HALF_OPEN))),
+    BreakerScenario("other settings: 5 failures to open, a 1 s pause", 5, 1_000,
+                    (_F, _F, _F, _F, (_P, CLOSED), _F, (_P, OPEN), ("advance", 999), (_P, OPEN),
+                     ("advance", 1), (_P, HALF_OPEN), _S, (_P, CLOSED))),
+)
+
+
+def replay_breaker(scenario: BreakerScenario, make: Callable) -> tuple[str, object, str] | None:
+    """Replay `scenario` on `make(clock, failure_threshold=, reset_after_ms=)`, on a simulated clock.
+
+    None if every permit() answered as expected, else (the calls so far, what permit() returned,
+    what it should have returned): the first difference, in words.
+    """
+    from .clock import SimulatedClock
+
+    clock = SimulatedClock()
+    breaker = make(clock, failure_threshold=scenario.failure_threshold, reset_after_ms=scenario.reset_after_ms)
+    done = [f"{getattr(make, '__name__', 'breaker')}(clock, failure_threshold={scenario.failure_threshold}, "
+            f"reset_after_ms={scenario.reset_after_ms})"]
+    for step in scenario.steps:
+        if step[0] == "advance":
+            clock.advance(step[1])
+            done.append(f"clock +{step[1]:,} ms")
+        elif step[0] == "permit":
+            got = breaker.permit()
+            done.append("permit()")
+            if got != step[1]:
+                return ", ".join(done), got, repr(step[1])
+        else:
+            getattr(breaker, step[0])()
+            done.append(f"{step[0]}()")
+    return None
