@@ -38,7 +38,7 @@ def test_int64_arrays_of_ids_within_the_key_space(name):
 
 
 def test_the_registry_names_every_generator():
-    assert set(WORKLOADS) == {"zipf", "uniform", "hotspot", "scan", "scan_mix", "whatsapp_mix"}
+    assert set(WORKLOADS) == {"zipf", "uniform", "hotspot", "scan", "scan_mix", "shifting_zipf", "whatsapp_mix"}
     assert WORKLOADS["zipf"] is zipf and WORKLOADS["whatsapp_mix"] is whatsapp_mix
 
 

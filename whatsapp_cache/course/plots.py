@@ -252,3 +252,20 @@ def capacity_bars(plan, title: str = ""):
     axes.legend(loc="upper right", fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def hit_ratio_timelines(ratios: dict[str, list[float]], requests: int, shift_at: float | None = None, title: str = ""):
+    """Hit ratio per window of requests, one line per policy; a dashed line where popularity shifted."""
+    figure, ax = plt.subplots(figsize=(6.4, 3))
+    for policy, series in ratios.items():
+        ends = [(i + 1) * requests / len(series) for i in range(len(series))]
+        ax.plot(ends, series, marker="o", markersize=3, label=policy)
+    if shift_at is not None:
+        ax.axvline(shift_at * requests, color="grey", linestyle="--", linewidth=1, label="popularity shifts")
+    ax.set_xlabel("requests replayed (end of window)")
+    ax.set_ylabel("hit ratio in the window")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    figure.tight_layout()
+    return figure

@@ -214,3 +214,13 @@ def request_hits(trace, policy: str, size: int) -> np.ndarray:
         else:
             cache[key] = True
     return hits
+
+
+def hit_ratio_over_time(trace, size: int, windows: int = 20,
+                        policies: Sequence[str] = ("lru", "lfu", "fifo")) -> dict[str, np.ndarray]:
+    """Each policy's hit ratio in `windows` equal, consecutive slices of the trace (the last takes any rest)."""
+    if isinstance(windows, bool) or not isinstance(windows, Integral) or not 1 <= windows <= max(1, len(trace)):
+        raise InvalidInput(f"windows must be a whole number from 1 to the trace's length, got {windows!r}")
+    edges = np.linspace(0, len(trace), int(windows) + 1).astype(int)
+    return {policy: np.add.reduceat(request_hits(trace, policy, size), edges[:-1]) / np.diff(edges)
+            for policy in policies}

@@ -6,6 +6,8 @@ Every generator returns a numpy int64 array of key ids, the same for the same ar
     uniform    every key equally likely
     hotspot    `hot_share` of requests go to a `hot_fraction` of the keys, uniformly within each set
     scan       sequential sweeps 0, 1, ..., keys-1, 0, 1, ... from a seeded start
+    shifting_zipf  Zipf traffic whose popularity is reshuffled at `shift_at` (a share of the trace):
+               the hot keys before are ordinary keys after, and a new set is hot
     scan_mix   Zipf traffic, with a sequential scan of `scan_length` keys after every `scan_every`
                requests: the scans flood an LRU cache with keys used once
     whatsapp_mix  keys of the synthetic data set (sessions, presence, recent messages, profiles,
@@ -93,6 +95,21 @@ def scan_mix(keys: int, requests: int, alpha: float = 1.0, scan_every: int = 10_
     start = int(np.random.default_rng(seed + 1).integers(0, keys))
     trace[scanning] = (start + np.arange(int(scanning.sum()), dtype=np.int64)) % keys
     return trace
+
+
+def shifting_zipf(keys: int, requests: int, alpha: float = 1.0, shift_at: float = 0.5, seed: int = 0) -> np.ndarray:
+    """Zipf traffic whose ranks map to new ids from `shift_at` of the way through (a seeded second shuffle).
+
+    Before and after the shift the traffic is the same Zipf; only which keys are popular changes, as
+    when yesterday's busy group chats go quiet and others take over.
+    """
+    keys, requests, alpha, seed = _keys(keys), _requests(requests), _alpha(alpha), _seed(seed)
+    shift_at = _real(shift_at, "shift_at", 0.0, 1.0)
+    rng = np.random.default_rng(seed)
+    before, after = rng.permutation(keys), rng.permutation(keys)
+    ranks = _zipf_ranks(rng, keys, requests, alpha)
+    shifted = np.arange(requests) >= int(round(shift_at * requests))
+    return np.where(shifted, after[ranks], before[ranks])
 
 
 def whatsapp_keys(dataset) -> list[str]:
@@ -197,7 +214,7 @@ def load_trace(path: str | Path, *, with_names: bool = False):
 
 
 WORKLOADS = {"zipf": zipf, "uniform": uniform, "hotspot": hotspot, "scan": scan, "scan_mix": scan_mix,
-             "whatsapp_mix": whatsapp_mix}
+             "shifting_zipf": shifting_zipf, "whatsapp_mix": whatsapp_mix}
 
 
 def _zipf_ranks(rng: np.random.Generator, keys: int, requests: int, alpha: float) -> np.ndarray:

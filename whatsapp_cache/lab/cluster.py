@@ -489,8 +489,12 @@ class LocalSentinel(_Lab):
 
     def __init__(self, replicas: int = 2, sentinels: int = 3, quorum: int = 2, down_after_ms: int = 1000,
                  failover_timeout_ms: int = 5000, master_name: str = "whatsapp-cache", timeout_s: float = 30.0,
-                 detached: bool = False):
+                 detached: bool = False, priorities: tuple[int, ...] = ()):
         self.replicas = _size(replicas, "replicas", 0, 3)
+        # replica-priority per replica, in start order (Sentinel promotes the lowest non-zero first); default 100
+        if not isinstance(priorities, (tuple, list)) or len(priorities) > self.replicas:
+            raise InvalidInput(f"priorities must be a tuple of at most {self.replicas} numbers, got {priorities!r}")
+        self.priorities = tuple(_size(p, "replica priority", 0, 1000) for p in priorities)
         self.sentinel_count = _size(sentinels, "sentinels", 1, 7)
         self.quorum = _size(quorum, "quorum", 1, self.sentinel_count)
         self.down_after_ms = _size(down_after_ms, "down-after (ms)", 100, 60_000)
@@ -505,7 +509,7 @@ class LocalSentinel(_Lab):
     def _options(self) -> dict:
         return {"replicas": self.replicas, "sentinels": self.sentinel_count, "quorum": self.quorum,
                 "down_after_ms": self.down_after_ms, "failover_timeout_ms": self.failover_timeout_ms,
-                "master_name": self.master_name, "timeout_s": self.timeout_s}
+                "master_name": self.master_name, "timeout_s": self.timeout_s, "priorities": list(self.priorities)}
 
     @property
     def sentinels(self) -> list[tuple[str, int]]:
@@ -515,13 +519,16 @@ class LocalSentinel(_Lab):
         ports = _free_ports(1 + self.replicas + self.sentinel_count)
         master = self._add(ports[0], "master", [])
         self._launch([master])
-        self._launch([self._add(port, "replica", ["--replicaof", HOST, str(master.port)])
-                      for port in ports[1:1 + self.replicas]])
+        self._launch([self._add(port, "replica", ["--replicaof", HOST, str(master.port), *self._priority(i)])
+                      for i, port in enumerate(ports[1:1 + self.replicas])])
         # Sentinels learn the replicas from the master's INFO, read at once on connecting and then only every
         # 10 s: start them after the replicas are in sync, so the first INFO already lists them all.
         self._wait_until(lambda: self._unsynced(master.port), "replicas in sync with the master")
         self._launch([self._add_sentinel(port, master.port) for port in ports[1 + self.replicas:]])
         self._wait_until(self._unaware, "every sentinel knowing the master, its replicas and the other sentinels")
+
+    def _priority(self, index: int) -> list[str]:
+        return ["--replica-priority", str(self.priorities[index])] if index < len(self.priorities) else []
 
     def _add_sentinel(self, port: int, master_port: int) -> RedisProcess:
         conf = self.dir / f"sentinel-{port}" / "sentinel.conf"  # the sentinel rewrites it: it stays in our dir
