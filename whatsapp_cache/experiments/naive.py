@@ -108,3 +108,7 @@ class NaiveSeedCache:
         self.redis.hset(f"user:{user_id}", "status", status)
         receivers = self.redis.publish("user_updates", json.dumps({"userId": user_id, "status": status}))
         return {"success": True, "workers_that_heard_it": receivers}
+
+    def seed_worker_apply(self, update: dict) -> None:
+        """The seed's background worker for one queued message: a plain UPDATE, whatever arrived before."""
+        self._db(self.repo.write_status, update["userId"], update["status"], self.now_ms())
