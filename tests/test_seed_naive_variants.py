@@ -24,3 +24,86 @@ def test_bug09_order_library_late_worker_is_skipped_and_the_newer_update_stays(w
     assert in_database == "second"
     assert timeline[-1].action.endswith("skipped") and timeline[-2].action.endswith("applied")
     assert timeline[-1].cache == "'second'"
+
+
+# Bugs 6 and 15: the seed's Q4 lock --------------------------------------------------------------
+
+def _stampede_pair(name: str, **options):
+    import fakeredis
+
+    from whatsapp_cache import SimulatedClock
+    from whatsapp_cache.stampede import make_strategy
+
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    clock = SimulatedClock()
+    strategy = make_strategy(name, client, ttl_ms=500, clock=clock, **options)
+    strategy.store("hot", ["old"], 50)
+    clock.advance(600)  # the hot value has expired
+    return client, clock, strategy
+
+
+def test_bug15_seed_lock_naive_waiter_gets_nothing_and_the_refresh_never_expires():
+    from whatsapp_cache.stampede.seed import reader_during_load
+
+    client, clock, seed_lock = _stampede_pair("seed-lock")
+    holder, waiter = reader_during_load(seed_lock, "hot", ["new"], load_ms=150)
+    assert (holder.outcome, waiter.outcome, waiter.value, waiter.waited_ms) == ("loaded", "nothing", None, 100)
+    assert client.pttl(seed_lock.key("hot")) == -1                   # SET without a TTL
+    assert 9_000 < client.pttl(seed_lock.keys.lock("hot")) <= 10_000  # "locked", never released
+    clock.advance(7 * 24 * 3600 * 1000)                               # a week later: still a hit, never reloaded
+    assert seed_lock.get("hot", lambda: ["newer"]).outcome == "hit"
+
+
+def test_bug15_seed_lock_library_waiter_serves_stale_and_the_refresh_has_a_ttl():
+    from whatsapp_cache.stampede.seed import reader_during_load
+
+    client, clock, lock = _stampede_pair("lock", lock_ms=2_000, max_wait_ms=1_000)
+    holder, waiter = reader_during_load(lock, "hot", ["new"], load_ms=150)
+    assert (holder.outcome, waiter.outcome, waiter.value) == ("loaded", "stale", ["old"])
+    assert 0 < client.pttl(lock.key("hot")) <= 1_000
+    assert client.exists(lock.keys.lock("hot")) == 0                 # released by its holder
+    clock.advance(600)
+    assert lock.get("hot", lambda: ["newer"]).value == ["newer"]
+
+
+# Bug 7: "10% when under 5 minutes" against XFetch -----------------------------------------------
+
+def test_bug07_early_refresh_naive_hot_key_herds_and_throws_away_five_minutes():
+    from whatsapp_cache.stampede.seed import early_refresh_model
+
+    hot = early_refresh_model("seed", 10_000, delta_ms=100)
+    assert hot.loads_per_cycle == pytest.approx(101, abs=1)  # 10,000 reads/s x 0.1 s x 10% join the refresh
+    assert hot.seconds_early == pytest.approx(300, abs=1)
+    assert early_refresh_model("seed", 0.01).expired_share > 0.7  # and a cold key usually expires anyway
+
+
+def test_bug07_early_refresh_library_xfetch_refreshes_about_once_just_before_expiry():
+    from whatsapp_cache.stampede.seed import early_refresh_model
+
+    for rate in (100, 10_000, 1_000_000):
+        row = early_refresh_model("xfetch+lock", rate, delta_ms=100)
+        assert row.loads_per_cycle < 1.1 and row.seconds_early < 2 and row.expired_share == 0
+        assert early_refresh_model("xfetch", rate, delta_ms=100).loads_per_cycle < 3  # even without the lock
+
+
+def test_early_refresh_model_agrees_with_the_rules_read_by_read():
+    """A brute-force replay of single reads (Poisson arrivals, each applying the rule) gives the same lead."""
+    import random
+
+    from whatsapp_cache.stampede.seed import early_refresh_model, seed_should_refresh
+    from whatsapp_cache.stampede.xfetch import recompute_probability
+
+    rng, rate, leads = random.Random(5), 2.0, {"seed": [], "xfetch": []}
+    for _ in range(400):
+        for rule in leads:
+            left = 400.0
+            while left > 0:
+                left -= rng.expovariate(rate)
+                fired = (seed_should_refresh(left * 1000, rng) if rule == "seed"
+                         else rng.random() < recompute_probability(1000, 1.0, left * 1000))
+                if left > 0 and fired:
+                    break
+            leads[rule].append(max(left, 0.0))
+    for rule, sampled in leads.items():
+        model = early_refresh_model(rule, rate, delta_ms=1000, cycles=4000)
+        assert sum(sampled) / len(sampled) == pytest.approx(model.seconds_early, rel=0.1, abs=0.05)
