@@ -107,3 +107,110 @@ def test_early_refresh_model_agrees_with_the_rules_read_by_read():
     for rule, sampled in leads.items():
         model = early_refresh_model(rule, rate, delta_ms=1000, cycles=4000)
         assert sum(sampled) / len(sampled) == pytest.approx(model.seconds_early, rel=0.1, abs=0.05)
+
+
+# Seed naive variants on the NaiveSeedCache port -------------------------------------------------
+
+NAIVE_KEY_PATTERNS = ("chat:*", "user:*", "session:*", "online_users", "jitter:*")
+
+
+@pytest.fixture
+def naive(world):
+    from whatsapp_cache.experiments.naive import NaiveSeedCache
+
+    def clear():
+        for pattern in NAIVE_KEY_PATTERNS:
+            keys = list(world.redis.scan_iter(match=pattern))
+            for key in keys:  # one by one: on a cluster the keys live in different slots
+                world.redis.delete(key)
+
+    clear()
+    yield NaiveSeedCache(world.redis, world.repo, world.clock.now_ms)
+    clear()
+
+
+def test_bug14_status_naive_hset_into_an_expired_profile_is_then_served_as_a_one_field_hit(world, naive):
+    user = "u000004"
+    assert len(naive.get_user_profile(user)) > 1   # a full profile, cached
+    world.redis.delete(f"user:{user}")             # ... and expired
+    naive.update_user_status(user, "busy")
+    queries = naive.db_queries
+    served = naive.get_user_profile(user)
+    assert served == {"status": "busy"}            # the whole profile, as far as the reader knows
+    assert naive.db_queries == queries             # served as a hit: no query
+
+
+def test_bug14_status_library_status_write_after_expiry_leaves_the_full_profile_to_the_next_read(world):
+    from whatsapp_cache.patterns import PatternContext, WriteThrough
+    from whatsapp_cache.patterns.concurrency import run_steps
+
+    user = "u000004"
+    world.profiles.get(user)
+    world.redis.delete(world.keys.profile(user).data)  # expired
+    run_steps(WriteThrough(PatternContext.from_world(world)).write(user, "busy"))
+    profile = world.profiles.get(user)
+    assert profile.username and profile.phone and profile.status_message == "busy"
+
+
+def test_bug16_jitter_naive_float_ttl_is_rejected_by_the_backend(world, naive):
+    import random
+
+    import redis
+
+    with pytest.raises(redis.ResponseError, match="not an integer"):
+        naive.cache_with_jittered_ttl("jitter:{u1}", "value", random.Random(0))
+    assert world.redis.exists("jitter:{u1}") == 0  # nothing was cached
+
+
+def test_bug16_jitter_library_ttl_is_whole_milliseconds_the_backend_accepts(world):
+    import random
+
+    from whatsapp_cache.ttl import TTLs
+
+    ttl_ms = TTLs(jitter=300 / 3600).jittered_ms("messages", random.Random(0))
+    assert isinstance(ttl_ms, int) and 3_600_000 <= ttl_ms <= 3_900_000
+    assert world.redis.set("jitter:{u1}", "value", px=ttl_ms) and world.redis.pttl("jitter:{u1}") > 3_500_000
+
+
+def test_bug17_write_through_naive_send_leaves_a_list_that_never_expires(world, naive):
+    a, b = "u000001", "u000002"
+    naive.send_message_write_through(a, b, "hello")
+    assert world.redis.ttl(f"chat:{a}:{b}") == -1
+
+
+def test_bug17_write_through_library_send_keeps_the_list_ttl(world):
+    conversation = world.repo.ensure_direct_conversation("u000001", "u000002", world.clock.now_ms())
+    world.messages.recent(conversation)
+    world.messages.send(conversation, "u000001", "hello")
+    assert 0 < world.redis.pttl(world.keys.recent_messages(conversation).data) <= world.ttls.ms("messages")
+
+
+def test_bug18_sessions_naive_described_as_a_hash_but_stored_as_a_string(world, naive):
+    import redis
+
+    token = world.sessions.login("u000001").reveal()
+    assert naive.is_authenticated(token)["user_id"] == "u000001"
+    assert world.redis.type(f"session:{token}") == "string"
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        world.redis.hgetall(f"session:{token}")  # what a reader of the text would send
+
+
+def test_bug18_sessions_library_stores_the_hash_the_text_describes(world):
+    from whatsapp_cache.keys import token_digest
+
+    token = world.sessions.login("u000001")
+    key = world.keys.session(token_digest(token.reveal())).data
+    assert world.redis.type(key) == "hash" and world.redis.hget(key, "user_id") == "\"u000001\""  # JSON-encoded fields
+
+
+def test_bug18_scores_naive_milliseconds_read_as_seconds_keep_everyone_online(world, naive):
+    naive.user_online("u000001")
+    world.clock.advance(24 * 3600 * 1000)               # a day without a heartbeat
+    assert naive.is_user_online_as_described("u000001")  # still "online"
+
+
+def test_bug18_scores_library_is_offline_after_the_window(world):
+    world.presence.heartbeat("u000001")
+    assert world.presence.is_online("u000001")
+    world.clock.advance(world.presence.window_ms + 1)
+    assert not world.presence.is_online("u000001")
