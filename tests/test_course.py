@@ -53,3 +53,31 @@ def test_open_starts_jupyterlab_on_the_first_chapter():
     assert command[1:4] == ["-m", "jupyter", "lab"]
     assert command[4] == f"--ServerApp.root_dir={notebooks_dir().parent}"
     assert command[5] == str(notebooks_dir() / "00_welcome.ipynb") and "--no-browser" in command
+
+
+def _defines(source: str) -> list[str]:
+    """Names of the functions and classes a code cell defines (magics and shell lines left out)."""
+    import ast
+
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    return [node.name for node in ast.walk(ast.parse(code))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+
+
+def test_notebooks_define_no_functions_but_exercise_stubs_and_their_solutions():
+    """Logic lives in the library: a notebook cell may define a function only as a learner's exercise stub
+    (tagged `exercise`) or its worked answer (tagged `solution`)."""
+    paths = sorted(notebooks_dir().glob("*.ipynb")) + sorted((notebooks_dir() / "solutions").glob("*.ipynb"))
+    assert len(paths) >= 10
+    found = []
+    for path in paths:
+        for cell in nbformat.read(path, as_version=4).cells:
+            allowed = {"exercise", "solution"} & set(cell.metadata.get("tags", []))
+            if cell.cell_type == "code" and not allowed and (names := _defines(cell.source)):
+                found.append(f"{path.name} {cell.get('id')}: {', '.join(names)}")
+    assert found == []
+
+
+def test_a_function_in_an_untagged_cell_is_caught():
+    assert _defines("import x\n\n\ndef helper(a):\n    return a\n%time helper(1)") == ["helper"]
+    assert _defines("print(lambda: 1)") == []

@@ -371,3 +371,20 @@ def test_unreachable_after_n_lets_n_round_trips_through_then_fails_every_retry(w
     with pytest.raises(InvalidInput):
         with unreachable(after=-1):
             pass
+
+
+def test_retry_policy_asks_the_client_for_its_worst_case_waits():
+    import redis
+
+    from whatsapp_cache.backends import make_redis, retry_policy
+    from whatsapp_cache.config import BackendConfig
+
+    default = retry_policy(redis.Redis())  # no connection is made
+    assert (default.retries, default.backoff) == (10, "ExponentialWithJitterBackoff")
+    assert default.worst_waits_s == (0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1, 1, 1, 1)  # min(1 s, 0.01 s x 2^n)
+    assert round(default.worst_total_s, 2) == 5.26
+    ours = retry_policy(make_redis(BackendConfig("redis://127.0.0.1:6379/0"), timeout_s=0.5, fail_fast=True))
+    assert (ours.retries, ours.backoff, ours.worst_waits_s) == (1, "NoBackoff", ())
+    import redis.backoff
+    import redis.retry
+    assert redis.retry.sleep.__module__ == "time" and redis.backoff.random.__name__ == "random"  # put back

@@ -123,3 +123,13 @@ def test_every_claim_holds_counted_on_the_wire(world, figures):
     assert all(m.traced in (None, m.counted) for m in results), "the library's Trace agrees with the wire"
     assert all(m.handshakes == 0 for m in results)
     figures(f"{world.config.redis_label}: {len(results)}/{len(results)} operations take the round trips claimed")
+
+
+def test_the_measured_table_fits_a_laptop_pane():
+    from whatsapp_cache.experiments.claims import Measured, format_measured
+
+    long_name = "an operation with a name much longer than the pane allows, " * 2
+    row = Measured(long_name, claimed=3, covers="HGETALL; " * 30, counted=4, handshakes=0, traced=None, sent="")
+    text = format_measured([row])
+    assert max(len(line) for line in text.splitlines()) <= 96
+    assert "<-- NOT AS CLAIMED" in text and text.splitlines()[-1] == "0/1 operations take the round trips claimed"

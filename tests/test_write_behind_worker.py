@@ -85,7 +85,7 @@ def test_entries_of_a_worker_that_died_before_acknowledging_are_redelivered(worl
     last = write_round_robin(pattern, users, 30)
     stream = world.keys.write_behind_stream()
 
-    taken = worker(world, "doomed")._read_new(None)  # read ...
+    taken = worker(world, "doomed").take()           # read ...
     assert len(taken) == 30
     del taken                                            # ... and die before applying or acknowledging
     summary = world.redis.xpending(stream, GROUP)
@@ -101,6 +101,22 @@ def test_entries_of_a_worker_that_died_before_acknowledging_are_redelivered(worl
     assert (rescued.claimed, rescued.read, rescued.applied, rescued.acknowledged) == (30, 30, 6, 30)
     assert {user: world.repo.status(user) for user in users} == last
     assert_queue_empty(world)
+
+
+def test_wait_until_empty_returns_once_the_thread_has_drained_the_queue(world):
+    pattern = writer(world)
+    last = write_round_robin(pattern, USERS[20:25], 40)
+    background = worker(world, "thread")
+    assert background.wait_until_empty(timeout_s=0) is False  # nothing running: 40 still wait
+    background.start(block_ms=20)
+    try:
+        assert background.wait_until_empty(timeout_s=10) is True
+    finally:
+        background.stop()
+    assert {user: world.repo.status(user) for user in last} == last
+    assert_queue_empty(world)
+    with pytest.raises(ValueError):
+        background.wait_until_empty(timeout_s=-1)
 
 
 def test_an_older_entry_applied_after_a_newer_one_changes_nothing(world):

@@ -338,3 +338,25 @@ def replay_lru_hits(trace, size: int) -> int:
 
 __all__ = ["COLD", "curve_from_distances", "hit_ratio_curve", "hits_at", "replay_lru_hits",
            "stack_distances", "stack_distances_reference"]
+
+
+def smallest_size_for(target: float, trace) -> int | None:
+    """The smallest exact-LRU cache, in keys, whose hit ratio over `trace` reaches `target`; None if none does.
+
+    One pass (hit_ratio_curve over every size); `target` is a fraction from 0 to 1.
+    """
+    return _smallest(target, trace)[0]
+
+
+def share_of_keys_for(target: float, trace) -> float | None:
+    """smallest_size_for as a share of the trace's distinct keys (what a cache must hold of the data set)."""
+    size, distinct = _smallest(target, trace)
+    return None if size is None else size / distinct
+
+
+def _smallest(target: float, trace) -> tuple[int | None, int]:
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 <= target <= 1:
+        raise InvalidInput(f"target must be a hit ratio from 0 to 1, got {target!r}")
+    sizes, ratios = hit_ratio_curve(trace)  # every size from 1 to the number of distinct keys
+    reached = np.nonzero(ratios >= target)[0]
+    return (int(sizes[reached[0]]) if len(reached) else None), len(sizes)

@@ -252,3 +252,50 @@ def _whole(value, name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
         raise InvalidInput(f"{name} must be a whole number from {low} to {high}, got {value!r}")
     return int(value)
+
+
+# --- the live Redis beside the models and the exact policies ------------------------------------
+
+MODELLED = {"allkeys-lru": "lru", "allkeys-lfu": "lfu"}  # live policy -> exact policy with a Redis model
+
+
+@dataclass(frozen=True)
+class PolicyComparison:
+    """One maxmemory-policy on a live Redis, its Redis model on the same clock, and the exact policy."""
+
+    policy: str
+    resident: int                # keys the live Redis held once full
+    live_ratio: float
+    model_ratio: float | None    # None: no model of this policy
+    exact_ratio: float | None    # the exact LRU/LFU at the same size
+
+
+def compare_policies(trace, policies=POLICIES, resident_keys: int = 1_000) -> list[PolicyComparison]:
+    """Replay `trace` on a live redis-server per policy; model and exact policy at the size Redis reached.
+
+    The model replays with the live run's own seconds (Redis' LRU clock has one-second resolution).
+    """
+    from .redis_models import RedisLFUModel, RedisLRUModel, model_hit_ratio
+    from .simulator import simulate
+
+    models = {"allkeys-lru": RedisLRUModel, "allkeys-lfu": RedisLFUModel}
+    rows = []
+    for policy in policies:
+        live = replay_on_redis(trace, policy, resident_keys)
+        resident = live.resident_keys_observed
+        model = exact = None
+        if policy in MODELLED:
+            model = model_hit_ratio(models[policy](resident), trace, seconds=live.request_seconds())
+            exact = simulate(trace, MODELLED[policy], resident).hit_ratio
+        rows.append(PolicyComparison(policy, resident, live.hit_ratio, model, exact))
+    return rows
+
+
+def describe_policy_comparison(rows: list[PolicyComparison]) -> str:
+    """A table, one line per policy; blank where a policy has no model."""
+    lines = [f"{'maxmemory-policy':<16} {'resident':>8} {'live Redis':>10} {'model':>7} {'exact':>7}"]
+    for r in rows:
+        model = "" if r.model_ratio is None else f"{r.model_ratio:.4f}"
+        exact = "" if r.exact_ratio is None else f"{r.exact_ratio:.4f}"
+        lines.append(f"{r.policy:<16} {r.resident:>8,} {r.live_ratio:>10.4f} {model:>7} {exact:>7}")
+    return "\n".join(lines)

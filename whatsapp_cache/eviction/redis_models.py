@@ -387,3 +387,9 @@ def _whole(value, name: str, low: int, high: int | None = None) -> int:
         bounds = f"from {low} to {high}" if high is not None else f">= {low}"
         raise InvalidInput(f"{name} must be a whole number {bounds}, got {value!r}")
     return int(value)
+
+
+def model_hit_ratio(model: "_PooledSampling", trace, seconds=None) -> float:
+    """Replay `trace` through a Redis eviction model (fresh or not) and return hits / requests."""
+    hits, misses, _ = model.replay(trace, seconds=seconds)
+    return hits / (hits + misses) if hits + misses else 0.0

@@ -10,6 +10,8 @@ what its Trace recorded.
 
 from __future__ import annotations
 
+import textwrap
+
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, NamedTuple
@@ -284,15 +286,22 @@ def _noting_after(repo, query: str | None, wire: WireCount) -> Iterator[list[int
         vars(repo).pop(query, None)
 
 
-def format_measured(rows: list[Measured]) -> str:
-    """Operation, claimed, counted on the wire, the Trace's count, and what the round trips carry."""
-    width = max(len(row.operation) for row in rows)
-    lines = [f"{'operation':<{width}}  claimed  counted  Trace  what the round trips carry"]
-    lines.append("-" * len(lines[0]))
+def format_measured(rows: list[Measured], width: int = 96) -> str:
+    """Operation, claimed, counted on the wire and the Trace's count; under each, what the round trips carry.
+
+    No line is longer than `width` (a laptop's notebook pane): long operation names and the
+    description wrap, the description indented under its operation.
+    """
+    numbers = "  claimed  counted  Trace"
+    name_width = width - len(numbers)
+    lines = [f"{'operation':<{name_width}}{numbers}", "-" * width]
     for row in rows:
         traced = "-" if row.traced is None else str(row.traced)
-        mark = "" if row.holds else "   <-- NOT AS CLAIMED"
-        lines.append(f"{row.operation:<{width}}  {row.claimed:>7}  {row.counted:>7}  {traced:>5}  {row.covers}{mark}")
+        names = textwrap.wrap(row.operation, name_width - 1) or [""]
+        lines += names[:-1]
+        lines.append(f"{names[-1]:<{name_width}}  {row.claimed:>7}  {row.counted:>7}  {traced:>5}")
+        mark = "" if row.holds else "  <-- NOT AS CLAIMED"
+        lines += textwrap.wrap(f"carries: {row.covers}{mark}", width, initial_indent="    ", subsequent_indent="      ")
     held = sum(row.holds for row in rows)
     lines.append(f"{held}/{len(rows)} operations take the round trips claimed")
     return "\n".join(lines)

@@ -108,3 +108,35 @@ class NaiveSeedCache:
         self.redis.hset(f"user:{user_id}", "status", status)
         receivers = self.redis.publish("user_updates", json.dumps({"userId": user_id, "status": status}))
         return {"success": True, "workers_that_heard_it": receivers}
+
+    def seed_worker_apply(self, update: dict) -> None:
+        """The seed's background worker for one queued message: a plain UPDATE, whatever arrived before."""
+        self._db(self.repo.write_status, update["userId"], update["status"], self.now_ms())
+
+    def cache_with_jittered_ttl(self, key: str, value: str, rng) -> None:
+        """Q4's 'stagger TTLs': SETEX with `3600 + Math.random() * 300` seconds, a float (bug 16).
+
+        Redis answers "ERR value is not an integer or out of range": the write fails.
+        """
+        self.redis.setex(key, 3600 + rng.random() * 300, value)
+
+    def send_message_write_through(self, sender: str, receiver: str, text: str) -> dict:
+        """Pattern 2's sendMessage: INSERT, LPUSH, LTRIM, and no EXPIRE at all (bug 17)."""
+        conversation_id = self._db(self.repo.ensure_direct_conversation, sender, receiver, self.now_ms())
+        message = self._db(self.repo.insert_message, conversation_id, sender, text, self.now_ms())
+        chat_key = f"chat:{sender}:{receiver}"
+        self.redis.lpush(chat_key, json.dumps(message))
+        self.redis.ltrim(chat_key, 0, 99)
+        return message
+
+    def is_user_online_as_described(self, user_id: str) -> bool:
+        """isUserOnline read the way the text describes the scores (seconds, bug 18).
+
+        userOnline writes Date.now(), milliseconds; against "five minutes ago" in seconds every
+        score is a thousand times larger, so everyone who was ever seen is online.
+        """
+        last_seen = self.redis.zscore("online_users", f"user_{user_id}")
+        if not last_seen:
+            return False
+        five_minutes_ago_s = self.now_ms() // 1000 - 5 * 60
+        return last_seen > five_minutes_ago_s

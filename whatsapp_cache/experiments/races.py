@@ -118,3 +118,71 @@ def format_timeline(timeline: list[Step]) -> str:
     lines = [f"{'step':>4}  {'actor':<9} {'call':<30} {'database now':<18} cache now"]
     lines += [f"{i:>4}  {s.actor:<9} {s.action:<30} {s.database:<18} {s.cache}" for i, s in enumerate(timeline, 1)]
     return "\n".join(lines)
+
+
+def _status_text(world, user_id: str) -> str:
+    text, _version = world.repo.status(user_id)
+    return repr(text)
+
+
+def naive_workers_out_of_order(world, user_id: str) -> tuple[list[Step], str]:
+    """The seed's write-behind (SEED_NOTES bug 9): two workers apply one user's updates in the wrong order.
+
+    The seed's worker runs a plain `UPDATE users SET status = ? WHERE user_id = ?` per message.
+    Worker 1 takes the first update, worker 2 the second; worker 2 writes first and worker 1,
+    delayed (a pause, a slow connection), writes last. Returns the timeline and the database's text.
+    """
+    naive = NaiveSeedCache(world.redis, world.repo, world.clock.now_ms)
+    cache_key = f"user:{user_id}"
+    world.redis.delete(cache_key)
+    queue, timeline = [], []
+
+    def note(actor: str, action: str) -> None:
+        cached = world.redis.hget(cache_key, "status")
+        timeline.append(Step(actor, action, _status_text(world, user_id), "nothing" if cached is None else repr(cached)))
+
+    for text in ("first", "second"):
+        naive.update_user_status(user_id, text)          # HSET + publish, as the seed does
+        queue.append({"userId": user_id, "status": text})  # the message a queue would hand a worker
+        note("app", f"HSET + publish {text!r}")
+    taken = {"worker 1": queue.pop(0), "worker 2": queue.pop(0)}
+    note("worker 1", "takes 'first'")
+    note("worker 2", "takes 'second'")
+    for worker in ("worker 2", "worker 1"):
+        naive.seed_worker_apply(taken[worker])
+        note(worker, f"UPDATE {taken[worker]['status']!r}")
+    world.redis.delete(cache_key)
+    return timeline, world.repo.status(user_id)[0]
+
+
+def library_workers_out_of_order(world, user_id: str) -> tuple[list[Step], str]:
+    """The same interleaving with the library: the late worker's older version is skipped.
+
+    Two WriteBehindWorkers (batch=1) each take one entry from the stream; worker 2 applies first,
+    worker 1 last, and `UPDATE ... WHERE version < new` keeps the newer row.
+    Returns the timeline and the database's text.
+    """
+    from ..patterns import PatternContext, WriteBehind, WriteBehindWorker
+    from ..patterns.base import decode_record
+
+    pattern = WriteBehind(PatternContext.from_world(world))
+    workers = {name: WriteBehindWorker(world.redis, world.repo, world.keys, world.clock, consumer=f"late-{name[-1]}",
+                                       batch=1) for name in ("worker 1", "worker 2")}
+    key = world.keys.status(user_id).data
+    timeline, taken = [], {}
+
+    def note(actor: str, action: str) -> None:
+        raw = world.redis.get(key)
+        cached = "nothing" if raw is None else repr(decode_record(raw)[0].value)
+        timeline.append(Step(actor, action, _status_text(world, user_id), cached))
+
+    for text in ("first", "second"):
+        pattern.set(user_id, text)
+        note("app", f"script + XADD {text!r}")
+    for name in ("worker 1", "worker 2"):
+        taken[name] = workers[name].take()
+        note(name, f"takes {len(taken[name])} entry")
+    for name in ("worker 2", "worker 1"):
+        result = workers[name].apply(taken[name])
+        note(name, "UPDATE if newer: " + ("applied" if result.applied else "skipped"))
+    return timeline, world.repo.status(user_id)[0]

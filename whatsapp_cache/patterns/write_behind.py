@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass, field, fields
 from urllib.parse import quote
 
@@ -154,6 +155,17 @@ class BatchResult:
     def coalesced(self) -> int:
         """Entries that needed no database write of their own (a newer one for the same user came along)."""
         return self.read - self.applied - self.skipped
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Entries one worker took from the stream and has not acknowledged yet (see WriteBehindWorker.take)."""
+
+    entries: list
+    claimed: int = 0  # how many of them were taken back from an earlier pass or another worker
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
 
 @dataclass
@@ -285,10 +297,26 @@ class WriteBehindWorker:
         (as does a worker that died and comes back under the same name); the next pass reads
         them back first instead of waiting claim_idle_ms for XAUTOCLAIM.
         """
+        return self.apply(self.take(block_ms))
+
+    def take(self, block_ms: int | None = None) -> Batch:
+        """A pass's first half: entries left pending, then new ones; all stay pending until apply().
+
+        Useful on its own to show a worker that dies between reading and applying: what it took
+        stays pending under its name, and another worker claims it after claim_idle_ms.
+        """
         try:
             taken = self._take_back()
             fresh = self._read_new(block_ms if not taken else None)
-            return self._apply(taken + fresh, len(taken))
+        except BaseException:
+            self._own_pending = True
+            raise
+        return Batch(taken + fresh, len(taken))
+
+    def apply(self, batch: Batch) -> BatchResult:
+        """A pass's second half: apply what take() returned (newest version per user), then acknowledge."""
+        try:
+            return self._apply(batch.entries, batch.claimed)
         except BaseException:
             self._own_pending = True
             raise
@@ -398,6 +426,20 @@ class WriteBehindWorker:
             if not self.run_once().read:
                 break
         return self.totals
+
+    def wait_until_empty(self, timeout_s: float = 10.0, poll_s: float = 0.05) -> bool:
+        """With the worker running on its thread (start()): wait until nothing waits in the stream.
+
+        Returns whether the stream emptied within `timeout_s` (wall-clock seconds).
+        """
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 <= timeout_s <= 3600:
+            raise InvalidInput("timeout_s must be a number of seconds from 0 to 3600")
+        deadline = time.monotonic() + timeout_s
+        while self.lag().waiting:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll_s)
+        return True
 
     def lag(self) -> QueueLag:
         """Entries not yet acknowledged, and how long the oldest has waited (on this worker's clock)."""

@@ -19,15 +19,18 @@ from .base import Entry, Read, Strategy
 from .jitter import Jitter
 from .lock import Lock
 from .none import NoProtection
+from .seed import SeedEarlyRefresh, SeedLock
 from .xfetch import XFetch, recompute_probability, should_recompute
 
 STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (NoProtection, Jitter, Lock, XFetch)}
+SEED_STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (SeedLock, SeedEarlyRefresh)}  # to show failing
 
 
 def make_strategy(name: str, client, keys=None, **options) -> Strategy:
-    """A strategy by name ("none", "jitter", "lock", "xfetch"); options go to its constructor."""
-    return STRATEGIES[validation.choice(name, STRATEGIES, "strategy")](client, keys, **options)
+    """A strategy by name ("none", "jitter", "lock", "xfetch", or the seed's "seed-lock", "seed-early")."""
+    every = {**STRATEGIES, **SEED_STRATEGIES}
+    return every[validation.choice(name, every, "strategy")](client, keys, **options)
 
 
-__all__ = ["Entry", "Jitter", "Lock", "NoProtection", "Read", "STRATEGIES", "Strategy", "XFetch",
-           "make_strategy", "recompute_probability", "should_recompute"]
+__all__ = ["Entry", "Jitter", "Lock", "NoProtection", "Read", "SEED_STRATEGIES", "STRATEGIES", "SeedEarlyRefresh",
+           "SeedLock", "Strategy", "XFetch", "make_strategy", "recompute_probability", "should_recompute"]

@@ -26,7 +26,7 @@ from ..keys import KeySchema
 
 ENTRY_VERSION = 1
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
-OUTCOMES = ("hit", "loaded", "early", "waited", "stale")
+OUTCOMES = ("hit", "loaded", "early", "waited", "stale", "nothing")  # nothing: the seed's waiter got nil
 
 
 @dataclass(frozen=True)
