@@ -44,8 +44,9 @@ def test_every_server_read_is_one_round_trip_counted_on_the_wire(servers):
     assert [(r.hits, r.round_trips, r.same_values) for r in rows] == [(1_000, 0, True), (1_000, 1_000, True),
                                                                       (1_000, 1_000, True)]
     assert all(0 < r.p50_us <= r.p99_us for r in rows)
+    assert rows[1].server_us is not None and rows[1].server_us > 0 and rows[2].server_us is None
     counts = why_redis.describe_counts(rows).splitlines()
-    assert counts[2].split()[-2:] == ["1.00", "True"] and len(why_redis.describe_timings(rows).splitlines()) == 4
+    assert counts[2].split()[-2:] == ["1.00", "True"] and len(why_redis.describe_timings(rows).splitlines()) == 5
 
 
 @pytest.mark.live

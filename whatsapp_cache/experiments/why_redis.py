@@ -45,6 +45,7 @@ class BackendReads:
     same_values: bool
     p50_us: float
     p99_us: float
+    server_us: float | None = None  # Redis' own time per GET (INFO commandstats), the rest is the round trip
 
 
 def trace(keys: int = KEYS, reads: int = READS, alpha: float = 1.0, seed: int = 0) -> list[str]:
@@ -72,9 +73,11 @@ def read_redis(client, keys: list[str], reads: list[str]) -> BackendReads:
     for key in keys:
         pipe.set(key, value(key))
     pipe.execute()
+    client.config_resetstat()
     with count_round_trips(client) as wire:
         result = _timed("redis", client.get, reads, round_trips=0)
-    return _with_trips(result, wire.round_trips)
+    server_us = float(client.info("commandstats")["cmdstat_get"]["usec_per_call"])
+    return _with_trips(result, wire.round_trips, server_us)
 
 
 def read_memcached(server: MemcachedProcess, keys: list[str], reads: list[str]) -> BackendReads:
@@ -132,6 +135,10 @@ def describe_timings(rows) -> str:
     lines = [f"{'backend':<11} {'p50 us':>8} {'p99 us':>8} {'p50 x in-process':>17}"]
     for r in rows:
         lines.append(f"{r.name:<11} {r.p50_us:>8.1f} {r.p99_us:>8.1f} {r.p50_us / base:>17,.0f}")
+    for r in rows:
+        if r.server_us is not None:
+            lines.append(f"inside redis-server a GET took {r.server_us:.2f} us (INFO commandstats): "
+                         f"{r.server_us / r.p50_us:.0%} of the p50, the rest is the round trip")
     return "\n".join(lines)
 
 
@@ -181,9 +188,9 @@ def _timed(name: str, get, reads: list[str], round_trips: int) -> BackendReads:
     return BackendReads(name, len(reads), hits, round_trips, same == len(reads), float(p50), float(p99))
 
 
-def _with_trips(result: BackendReads, trips: int) -> BackendReads:
+def _with_trips(result: BackendReads, trips: int, server_us: float | None = None) -> BackendReads:
     return BackendReads(result.name, result.reads, result.hits, trips, result.same_values, result.p50_us,
-                        result.p99_us)
+                        result.p99_us, server_us)
 
 
 def _check(keys: int, reads: int) -> None:
