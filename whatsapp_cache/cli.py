@@ -34,6 +34,10 @@ def _course(args: argparse.Namespace) -> str:
     if args.action == "nav":
         changed = refresh_navigation()
         return f"navigation refreshed in {len(changed)} notebook(s)"
+    if args.action == "glossary":
+        from .course.glossary import write
+
+        return f"glossary written to {write()}"
     if args.action == "progress":
         from .course.chapters import workspace_dir
         from .course.exercises import format_progress, progress
@@ -379,8 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
                                              "to JupyterLab); nav: rewrite every notebook's navigation cells; "
                                              "build: nav, then execute notebooks in place so their stored "
                                              "outputs are fresh; progress: the exercises passed in your "
-                                             "own copies of the notebooks (the workspace).")
-    course.add_argument("action", choices=("open", "nav", "build", "progress"))
+                                             "own copies of the notebooks (the workspace); glossary: write "
+                                             "notebooks/glossary.md from course/glossary.py.")
+    course.add_argument("action", choices=("open", "nav", "build", "progress", "glossary"))
     course.add_argument("notebooks", nargs=argparse.REMAINDER,
                         help="with build: only these (e.g. 01_what_to_cache); with open: JupyterLab options")
     course.set_defaults(run=_course)
