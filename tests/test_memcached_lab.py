@@ -72,3 +72,15 @@ def test_a_port_someone_else_holds_is_an_error_and_nothing_is_left_running():
 def test_bad_memory_sizes_are_refused(memory_mb):
     with pytest.raises(InvalidInput):
         MemcachedProcess(memory_mb=memory_mb)
+
+
+@pytest.mark.live
+def test_a_port_taken_after_it_was_chosen_costs_a_retry_on_another(monkeypatch):
+    with socket.socket() as holder:
+        holder.bind((HOST, 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        ports = iter([taken, memcached.free_port()])
+        monkeypatch.setattr(memcached, "free_port", lambda: next(ports))
+        with MemcachedProcess(startup_timeout_s=3) as server:
+            assert server.port != taken and server.client().version()

@@ -56,6 +56,14 @@ def test_memcached_refuses_a_value_over_its_limit_and_forgets_everything_on_rest
     assert "restart: 0 of 20 keys kept" in text and "evictions on" in text
 
 
+@pytest.mark.live
+def test_memory_per_item_is_measured_on_each_and_exceeds_the_value(servers):
+    lines = why_redis.memory_per_item(keys=100).splitlines()
+    assert lines[0].startswith("100 profiles of 127 bytes") and [line.split()[0] for line in lines[1:]] == [
+        "in-process", "redis", "memcached"]
+    assert all(float(line.split()[1]) > 127 for line in lines[1:])  # every cache spends more than the value
+
+
 def test_without_the_servers_the_stored_text_is_shown(tmp_path, monkeypatch):
     path = tmp_path / "results.json"
     path.write_text(json.dumps({"why redis: counts": "stored counts"}))
@@ -74,5 +82,6 @@ def test_bad_sizes_are_refused_before_any_server_starts(arguments):
 
 def test_the_stored_results_cover_the_lesson():
     results = json.loads(stored.RESULTS.read_text())
-    for name in ("why redis: counts", "why redis: timings", "why redis: capabilities", "persistence"):
+    for name in ("why redis: counts", "why redis: timings", "why redis: capabilities", "why redis: memory",
+                 "persistence"):
         assert name in results, name

@@ -13,6 +13,7 @@ Both servers are throw-away processes on free loopback ports (lab/process.py, la
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import socket
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import redis
 
-from ..errors import InvalidInput
+from ..errors import ConfigError, InvalidInput
 from ..eviction.lru import LRUCache
 from ..eviction.workloads import zipf
 from ..lab import memcached, process
@@ -98,7 +99,7 @@ def compare(keys: int = KEYS, reads: int = READS, alpha: float = 1.0, seed: int 
     _check(keys, reads)
     names, trace_ = [f"profile:{i}" for i in range(keys)], trace(keys, reads, alpha, seed)
     rows = [read_in_process(names, trace_)]
-    with RedisProcess() as redis_server:
+    with _redis_server() as redis_server:
         client = redis.Redis(HOST, redis_server.port)  # bytes replies, as memcached's
         try:
             rows.append(read_redis(client, names, trace_))
@@ -160,6 +161,74 @@ def capabilities(keys: int = 100) -> str:
         f"memcached eviction: evictions {settings['evictions']}, segmented LRU {settings.get('lru_segmented', '?')}",
         f"memcached restart: {kept} of {keys} keys kept",
     ])
+
+
+def memory_per_item(keys: int = KEYS) -> str:
+    """Bytes each cache spends per stored profile, beside the value's own size (the seed's "memory efficiency").
+
+    Redis: the sum of MEMORY USAGE over the keys (key, value and the keyspace's entry); memcached: its
+    `bytes` stat (item headers, keys and values; slab space left over is not counted); in-process: what
+    tracemalloc saw the filled LRU dict allocate (keys, bytes objects, the dict and the order it keeps).
+    """
+    _check(keys, 1)
+    names = [f"profile:{i}" for i in range(keys)]
+    payload = sum(len(value(key)) for key in names) / keys
+    per_item = {"in-process": _python_bytes(keys) / keys}
+    with _redis_server() as redis_server:
+        client = redis.Redis(HOST, redis_server.port)
+        try:
+            client.mset({key: value(key) for key in names})
+            per_item["redis"] = sum(client.memory_usage(key) for key in names) / keys
+        finally:
+            client.close()
+    with MemcachedProcess() as server:
+        client = server.client()
+        try:
+            client.set_many({key: value(key) for key in names}, noreply=False)
+            per_item["memcached"] = int(client.stats()[b"bytes"]) / keys
+        finally:
+            client.close()
+    lines = [f"{keys:,} profiles of {payload:.0f} bytes each on average; bytes spent per profile:"]
+    lines += [f"{name:<11} {size:>6.0f}  ({size / payload:.2f}x the value)" for name, size in per_item.items()]
+    return "\n".join(lines)
+
+
+def _python_bytes(keys: int) -> int:
+    """What building an in-process cache of `keys` profiles allocates (key strings too), as tracemalloc counts it."""
+    import tracemalloc
+
+    already = tracemalloc.is_tracing()
+    if not already:
+        tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        cache = LRUCache(maxsize=keys)
+        for i in range(keys):
+            key = f"profile:{i}"
+            cache[key] = value(key)
+        used = tracemalloc.get_traced_memory()[0] - start
+        del cache
+        return used
+    finally:
+        if not already:
+            tracemalloc.stop()
+
+
+@contextlib.contextmanager
+def _redis_server(attempts: int = 3):
+    """A throw-away redis-server; a free port another program takes before the bind costs a retry, not the lesson."""
+    for attempt in range(attempts):
+        server = RedisProcess()
+        try:
+            server.start()
+            break
+        except ConfigError:
+            if attempt == attempts - 1:
+                raise
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _too_large_refused(server: MemcachedProcess, size: int) -> bool:

@@ -45,6 +45,7 @@ class MemcachedProcess:
         binary()
         self.args = list(args)
         self.memory_mb = memory_mb
+        self._port_given = port is not None
         self.port = port or free_port()
         self.startup_timeout_s = startup_timeout_s
         self.process: subprocess.Popen | None = None
@@ -64,9 +65,24 @@ class MemcachedProcess:
         return Client((HOST, self.port), **options)
 
     def start(self) -> "MemcachedProcess":
-        """Start the server and return once it answers as our process; a ConfigError (nothing left running) if not."""
+        """Start the server and return once it answers as our process; a ConfigError (nothing left running) if not.
+
+        A port this object chose itself may be taken by another program between the choice and the
+        bind (free_port() only finds one that was free); then it tries again on a new port, twice.
+        """
         if self.alive():
             raise ConfigError(f"memcached on port {self.port} is still running; stop() it first")
+        for attempt in range(1 if self._port_given else 3):
+            if attempt:
+                self.port = free_port()
+            try:
+                return self._start_once()
+            except ConfigError:
+                if self._port_given or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> "MemcachedProcess":
         self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE)
         try:
