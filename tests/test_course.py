@@ -12,8 +12,8 @@ from whatsapp_cache.course.chapters import (CHAPTERS, NAV_TAG, jupyter_lab_comma
 NOTEBOOKS = [c for c in CHAPTERS if (notebooks_dir() / c.filename).exists()]
 
 
-def test_the_first_two_chapters_exist():
-    assert [c.stem for c in NOTEBOOKS[:2]] == ["00_welcome", "01_what_to_cache"]
+def test_the_first_chapters_exist_with_the_primer_between_00_and_01():
+    assert [c.stem for c in NOTEBOOKS[:3]] == ["00_welcome", "00b_redis_primer", "01_what_to_cache"]
 
 
 def test_navigation_cells_are_current(tmp_path):
@@ -23,8 +23,8 @@ def test_navigation_cells_are_current(tmp_path):
 
 
 def test_navigation_names_the_neighbours():
-    bar = nav_markdown(1)
-    assert "00. Welcome" in bar and "02. Cache patterns" in bar and "Contents" in bar
+    bar = nav_markdown(2)
+    assert "00b. Redis in 20 minutes" in bar and "02. Cache patterns" in bar and "Contents" in bar
 
 
 @pytest.mark.parametrize("chapter", NOTEBOOKS, ids=lambda c: c.stem)

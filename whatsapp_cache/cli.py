@@ -40,6 +40,10 @@ def _course(args: argparse.Namespace) -> str:
         return _demo(args.notebooks)
     if args.action == "cheatsheet":
         return _cheatsheet(args.notebooks)
+    if args.action == "glossary":
+        from .course.glossary import write
+
+        return f"glossary written to {write()}"
     if args.action == "progress":
         from .course.chapters import workspace_dir
         from .course.exercises import format_progress, progress
@@ -428,8 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
                                              "machine has and lacks for the course, and how to get it; demo NAME: "
                                              "serve a dashboard for projection with Voila (no NAME: list them); "
                                              "cheatsheet [--output FILE]: a one-page Markdown sheet of the numbers "
-                                             "and rules to quote, generated from the library's models.")
-    course.add_argument("action", choices=("open", "nav", "build", "progress", "doctor", "demo", "cheatsheet"))
+                                             "and rules to quote, generated from the library's models; glossary: "
+                                             "write notebooks/glossary.md from course/glossary.py.")
+    course.add_argument("action", choices=("open", "nav", "build", "progress", "doctor", "demo", "cheatsheet",
+                                           "glossary"))
     course.add_argument("notebooks", nargs=argparse.REMAINDER,
                         help="with build: only these (e.g. 01_what_to_cache); with open: JupyterLab options")
     course.set_defaults(run=_course)

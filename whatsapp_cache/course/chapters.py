@@ -19,12 +19,18 @@ class Chapter:
     title: str
 
     @property
+    def number(self) -> str:
+        """The chapter's number as its file name starts: '00', '00b', '01'."""
+        return self.stem.partition("_")[0]
+
+    @property
     def filename(self) -> str:
         return f"{self.stem}.ipynb"
 
 
 CHAPTERS = (
     Chapter("00_welcome", "Welcome: the seed's architecture, run for real"),
+    Chapter("00b_redis_primer", "Redis in 20 minutes, and why Redis"),
     Chapter("01_what_to_cache", "What to cache: the five data types"),
     Chapter("02_cache_patterns", "Cache patterns: cache-aside, write-through, write-behind"),
     Chapter("03_invalidation", "Invalidation: TTL, explicit and pub/sub"),
@@ -64,11 +70,11 @@ def nav_markdown(index: int, folder: Path | None = None) -> str:
     parts = []
     if index > 0:
         previous = CHAPTERS[index - 1]
-        parts.append("&lt; " + _link(previous, folder, f"{previous.stem[:2]}. {previous.title}"))
+        parts.append("&lt; " + _link(previous, folder, f"{previous.number}. {previous.title}"))
     parts.append("[Contents](../README.md)")
     if index + 1 < len(CHAPTERS):
         following = CHAPTERS[index + 1]
-        parts.append(_link(following, folder, f"{following.stem[:2]}. {following.title}") + " &gt;")
+        parts.append(_link(following, folder, f"{following.number}. {following.title}") + " &gt;")
     return "*whatsapp-cache course* | " + " | ".join(parts)
 
 

@@ -127,6 +127,8 @@ class RedisProcess:
     node's port, directory and role, and restores detached nodes from their state (pid, start time).
     """
 
+    common_options: tuple[str, ...] = COMMON_OPTIONS  # after `args`: a subclass may leave persistence to them
+
     def __init__(self, *args: str, port: int | None = None, home: Path | None = None, role: str = "server",
                  startup_timeout_s: float = 10.0, pid: int | None = None, started: int | None = None):
         binary()
@@ -167,7 +169,7 @@ class RedisProcess:
         if self.home is None:
             self.home = Path(tempfile.mkdtemp(prefix="whatsapp_cache_redis_"))
         self.home.mkdir(parents=True, exist_ok=True)
-        command = [binary(), *self.args, "--port", str(self.port), *COMMON_OPTIONS, "--dir", str(self.home),
+        command = [binary(), *self.args, "--port", str(self.port), *self.common_options, "--dir", str(self.home),
                    "--logfile", str(self.home / "redis.log")]
         self.pid = self.started = None
         self.paused = False

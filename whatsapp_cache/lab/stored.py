@@ -2,7 +2,7 @@
 
     text = live_or_stored("stale read", lambda: stale_read(lab).describe())
 
-With a redis-server binary the lesson runs and its text is returned (and, when the environment
+With a redis-server binary (or what `available` checks) the lesson runs and its text is returned (and, when the environment
 sets WHATSAPP_CACHE_RECORD_LAB=1, written to data/lab_results.json); without one the stored
 text is returned with a line saying so.
 """
@@ -26,19 +26,24 @@ def live() -> bool:
     return process.available()
 
 
-def live_or_stored(name: str, compute: Callable[[], str], path: Path = RESULTS) -> str:
-    """`compute()` when redis-server is here (recording it if asked), else the stored text of `name`."""
+def live_or_stored(name: str, compute: Callable[[], str], path: Path = RESULTS, *,
+                   available: Callable[[], bool] | None = None, needs: str = "redis-server") -> str:
+    """`compute()` when redis-server is here (recording it if asked), else the stored text of `name`.
+
+    A lesson that needs another binary passes its own check as `available` and names it in `needs`
+    (the "Why Redis?" lesson: memcached and redis-server).
+    """
     if not isinstance(name, str) or not name:
         raise InvalidInput("a stored result needs a name")
-    if live():
+    if (available or live)():
         text = compute()
         if os.environ.get(RECORD_ENV) == "1":
             _save(path, name, text)
         return text
     stored = _load(path).get(name)
     if stored is None:
-        return f"(no redis-server binary here, and no stored result named {name!r})"
-    return f"{stored}\n(stored result: this machine has no redis-server binary to run it)"
+        return f"(no {needs} binary here, and no stored result named {name!r})"
+    return f"{stored}\n(stored result: this machine has no {needs} binary to run it)"
 
 
 def _load(path: Path) -> dict[str, str]:
