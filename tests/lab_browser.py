@@ -62,6 +62,9 @@ class LabServer:
         tracker.parent.mkdir(parents=True, exist_ok=True)
         # every cell in the page (no virtual scrolling), so the test sees all outputs
         tracker.write_text(json.dumps({"windowingMode": "none"}))
+        news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        news.parent.mkdir(parents=True, exist_ok=True)
+        news.write_text(json.dumps({"fetchNews": "false"}))  # no "official Jupyter news?" toast over the page
         env.update(HOME=str(self.home), JUPYTERLAB_SETTINGS_DIR=str(settings),
                    JUPYTERLAB_WORKSPACES_DIR=str(self.home / "workspaces"))
         return env
@@ -170,6 +173,10 @@ JS_PANEL_SIGNATURE = """(i) => {
   const busy = !!box.querySelector('.wc-busy') || box.classList.contains('wc-busy');
   return {text: out.innerText, imgs, busy};
 }"""
+
+
+# the code cells that build a widget panel (their source calls one of the course's explorers)
+WIDGET_CELLS = ".jp-NotebookPanel:visible .jp-CodeCell:has(.jp-InputArea-editor:text('_explorer('))"
 
 
 @dataclass
@@ -329,6 +336,9 @@ def check_notebook(page, lab: LabServer, path: str, shots: Path) -> NotebookRepo
     report.before_run = broken_widget_texts(page)
     page.screenshot(path=str(shots / f"{stem}-0-opened.png"), full_page=False)
     report.screenshots.append(f"{stem}-0-opened.png")
+    for index, cell in enumerate(page.locator(WIDGET_CELLS).all()):  # how each panel looks before running
+        cell.scroll_into_view_if_needed()
+        report.screenshots.append(_shot(cell, shots / f"{stem}-widget{index}-before-run.png"))
     report.run_all_s = run_all(page)
     report.errors = output_errors(page.evaluate(JS_NOTEBOOK_STATE))
     exercise_panels(page, report, shots, stem)
