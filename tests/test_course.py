@@ -120,3 +120,43 @@ def test_course_open_serves_chapter_00_from_the_workspace_and_leaves_the_tracked
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
     assert (notebooks_dir() / "00_welcome.ipynb").read_bytes() == tracked
+
+
+def test_the_backends_line_names_the_embedded_default_or_the_masked_live_urls(monkeypatch):
+    from whatsapp_cache.course import backends_line
+
+    monkeypatch.delenv("WHATSAPP_CACHE_REDIS_URL", raising=False)
+    monkeypatch.delenv("WHATSAPP_CACHE_DATABASE_URL", raising=False)
+    assert backends_line().startswith("Backends: fakeredis (in process) + SQLite (in memory), the embedded default")
+    monkeypatch.setenv("WHATSAPP_CACHE_REDIS_URL", "redis://:s3cret@127.0.0.1:6379/0")
+    monkeypatch.setenv("WHATSAPP_CACHE_DATABASE_URL", "postgresql+psycopg://postgres:s3cret@127.0.0.1/whatsapp")
+    line = backends_line()
+    assert line.startswith("Backends: LIVE redis://") and "127.0.0.1:6379/0" in line and "s3cret" not in line
+
+
+@pytest.mark.parametrize("chapter", NOTEBOOKS, ids=lambda c: c.stem)
+def test_the_first_code_cell_names_the_backends(chapter):
+    notebook = nbformat.read(notebooks_dir() / chapter.filename, as_version=4)
+    first = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    assert "show_backends()" in first.source
+
+
+def _unescaped_dollars(text: str) -> list[str]:
+    import re
+
+    return [text[max(0, m.start() - 30):m.end() + 30] for m in re.finditer(r"(?<!\\)\$", text)]
+
+
+@pytest.mark.parametrize("path", sorted(notebooks_dir().rglob("*.ipynb")), ids=lambda p: p.stem)
+def test_no_dollar_is_left_for_mathjax_in_markdown_or_html_outputs(path):
+    r"""JupyterLab typesets the text between two `$` as LaTeX ("$4,000 a month, not $28,000"): write `\$`."""
+    notebook = nbformat.read(path, as_version=4)
+    found = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            found += _unescaped_dollars(cell.source)
+        for output in cell.get("outputs", []):
+            for mime in ("text/html", "text/markdown"):
+                text = output.get("data", {}).get(mime, "")
+                found += _unescaped_dollars("".join(text) if isinstance(text, list) else text)
+    assert found == []
