@@ -171,7 +171,8 @@ JS_PANEL_SIGNATURE = """(i) => {
   const out = box.querySelector('.widget-output');
   const imgs = [...out.querySelectorAll('img')].map(im => ({src: im.src, ok: im.complete && im.naturalWidth > 0}));
   const busy = !!box.querySelector('.wc-busy') || box.classList.contains('wc-busy');
-  return {text: out.innerText, imgs, busy};
+  const status = box.querySelector('.wc-status');
+  return {text: out.innerText, imgs, busy, status: status ? status.innerText : ''};
 }"""
 
 
@@ -258,18 +259,25 @@ def output_errors(state: dict) -> list[str]:
     return found
 
 
+def _shown(signature: dict) -> tuple:
+    return signature["text"], [image["src"] for image in signature["imgs"]]
+
+
+def _answered(before: dict, now: dict) -> bool:
+    """The panel answered a change: a new output, or its status line says the change changed nothing."""
+    return _shown(now) != _shown(before) or "no change" in now.get("status", "")
+
+
 def _wait_for_redraw(page, index: int, before: dict) -> tuple[float, dict]:
-    """Poll the panel until its output differs from `before`, nothing is busy, and it stays still."""
+    """Poll the panel until it answered, nothing is busy, and it stays still; seconds to its last change."""
     start = time.monotonic()
     last, last_change = before, start
     while time.monotonic() - start < REDRAW_TIMEOUT_S:
         page.wait_for_timeout(50)
         now = page.evaluate(JS_PANEL_SIGNATURE, index)
-        key = (now["text"], [i["src"] for i in now["imgs"]], now["busy"])
-        if key != (last["text"], [i["src"] for i in last["imgs"]], last["busy"]):
+        if (*_shown(now), now["busy"], now["status"]) != (*_shown(last), last["busy"], last["status"]):
             last, last_change = now, time.monotonic()
-        changed = (now["text"], [i["src"] for i in now["imgs"]]) != (before["text"], [i["src"] for i in before["imgs"]])
-        if changed and not now["busy"] and time.monotonic() - last_change >= SETTLE_S:
+        if _answered(before, now) and not now["busy"] and time.monotonic() - last_change >= SETTLE_S:
             return last_change - start, now
     return time.monotonic() - start, last
 
@@ -287,22 +295,21 @@ def _controls(page, index: int) -> list[tuple[str, object]]:
 
 
 def _change(page, kind: str, control) -> str:
-    """Change one control the way a learner does (keyboard on a slider); return its description."""
-    widget = control.locator("xpath=ancestor::*[contains(@class,'widget-inline-hbox')][1]")
-    label = widget.locator(".widget-label").first.inner_text() if widget.count() else kind
+    """Change one control the way a learner does (keyboard on a slider); return what was changed."""
+    holder = "widget-checkbox" if kind == "checkbox" else "widget-inline-hbox"
+    widget = control.locator(f"xpath=ancestor::*[contains(@class,'{holder}')][1]")
+    label = widget.first.inner_text().strip() if widget.count() else ""
+    label = label.splitlines()[0].strip("\u200b ") if label else kind
     if kind == "slider":
         control.focus()
         control.press("ArrowRight")
     elif kind == "dropdown":
-        options = control.locator("option").all_inner_texts()
         current = control.input_value()
         values = control.evaluate("s => [...s.options].map(o => o.value)")
-        target = next(v for v in values if v != current)
-        control.select_option(target)
-        label = label or f"dropdown ({len(options)} options)"
+        control.select_option(next(v for v in values if v != current))
     else:
         control.click()
-    return f"{kind} '{label.strip()}'"
+    return f"{kind} '{label}'"
 
 
 def exercise_panels(page, report: NotebookReport, shots: Path, stem: str) -> None:
@@ -316,7 +323,7 @@ def exercise_panels(page, report: NotebookReport, shots: Path, stem: str) -> Non
             before = page.evaluate(JS_PANEL_SIGNATURE, index)
             described = _change(page, kind, control)
             seconds, after = _wait_for_redraw(page, index, before)
-            changed = (after["text"], [i["src"] for i in after["imgs"]]) != (before["text"], [i["src"] for i in before["imgs"]])
+            changed = _answered(before, after)
             problems = [f"image {n}: {p}" for n, im in enumerate(after["imgs"])
                         for p in [image_problem(im["src"]) or (None if im["ok"] else "not loaded")] if p]
             report.redraws.append(Redraw(f"panel {index} {described}", seconds, changed, problems))

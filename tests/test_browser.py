@@ -25,8 +25,10 @@ from whatsapp_cache.course.chapters import notebooks_dir
 
 pytestmark = pytest.mark.browser
 REPORT_DIR = Path(os.environ.get("WHATSAPP_CACHE_BROWSER_REPORT") or notebooks_dir().parent / "browser-report")
-NOTEBOOKS = sorted(str(p.relative_to(notebooks_dir().parent)) for p in notebooks_dir().rglob("*.ipynb")
+NOTEBOOKS = sorted("notebooks/" + str(p.relative_to(notebooks_dir())) for p in notebooks_dir().rglob("*.ipynb")
                    if ".ipynb_checkpoints" not in p.parts)
+# The notebooks to open: the tracked ones, or (to check a build before storing it) another folder
+SOURCE = Path(os.environ.get("WHATSAPP_CACHE_BROWSER_NOTEBOOKS") or notebooks_dir())
 REPORTS: list = []
 
 
@@ -39,7 +41,7 @@ def lab(tmp_path_factory):
         pytest.skip(message)
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     folder, home = tmp_path_factory.mktemp("course"), tmp_path_factory.mktemp("home")
-    lab_browser.copy_notebooks(notebooks_dir(), folder)
+    lab_browser.copy_notebooks(SOURCE, folder)
     REPORT_DIR.mkdir(exist_ok=True)
     with lab_browser.LabServer(folder, home) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=lab_browser.CHROMIUM, args=lab_browser.CHROMIUM_ARGS)

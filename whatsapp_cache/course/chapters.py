@@ -103,7 +103,31 @@ def execute(path: Path, timeout: int = 600) -> None:
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)  # wall-clock timestamps: noise in every diff
+    store_static_panels(notebook)
     nbformat.write(notebook, path)
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def store_static_panels(notebook) -> int:
+    """Keep each widget panel's static HTML copy in the stored outputs, not its widget view; return how many.
+
+    A stored widget view has no model until the kernel runs the cell again, so JupyterLab showed
+    "Error displaying widget: model not found" or the raw repr (`VBox(children=...`) where the
+    panel should be; the static copy (the panel's first output: text and plot) renders anywhere.
+    The saved widget state goes too: nothing refers to it any more.
+    """
+    replaced = 0
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW in data and "text/html" in data:
+                del data[WIDGET_VIEW]
+                replaced += 1
+    if replaced:
+        notebook.metadata.pop("widgets", None)
+    return replaced
 
 
 def _tracked_notebooks() -> list[Path]:
