@@ -177,7 +177,7 @@ JS_PANEL_SIGNATURE = """(i) => {
 
 
 # the code cells that build a widget panel (their source calls one of the course's explorers)
-WIDGET_CELLS = ".jp-NotebookPanel:visible .jp-CodeCell:has(.jp-InputArea-editor:text('_explorer('))"
+WIDGET_CELLS = '.jp-NotebookPanel:visible .jp-CodeCell:has-text("_explorer(")'
 
 
 @dataclass

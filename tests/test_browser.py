@@ -52,13 +52,14 @@ def lab(tmp_path_factory):
     _write_report()
 
 
-def _write_report() -> None:
+def _write_report(final: bool = True) -> None:
     if not REPORTS:
         return
     (REPORT_DIR / "timings.json").write_text(json.dumps([r.as_json() for r in REPORTS], indent=1))
     table = lab_browser.format_table(REPORTS)
     (REPORT_DIR / "table.txt").write_text(table + "\n")
-    print("\n" + table)
+    if final:
+        print("\n" + table)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: Path(p).stem)
@@ -70,9 +71,12 @@ def test_notebook_in_the_browser(lab, path, capsys):
     finally:
         page.close()
     REPORTS.append(report)
+    _write_report(final=False)  # after every notebook, so a run cut short still leaves its findings
     with capsys.disabled():
         print(f"\n{path}: run all {report.run_all_s:.1f} s, {report.panels} panel(s), "
               f"worst redraw {report.worst_redraw_s:.2f} s")
         for redraw in report.redraws:
             print(f"  {redraw.control}: {redraw.seconds:.2f} s")
+        for problem in report.problems():
+            print(f"  PROBLEM {problem}")
     assert report.problems() == []

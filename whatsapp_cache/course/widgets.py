@@ -29,6 +29,9 @@ from ..experiments.workload import WorkloadSpec, measure
 
 BUSY_CLASS = "wc-busy"
 PANEL_CLASS = "wc-panel"
+# while a panel computes, its old output fades and its status line ("running...") is bold
+_BUSY_STYLE = (f"<style>.{BUSY_CLASS} .widget-output {{opacity: 0.45}} "
+               f".{BUSY_CLASS} .wc-status {{font-weight: bold}}</style>")
 CACHED_RENDERINGS = 64  # per panel: revisiting settings redraws at once
 # Wide enough to drag a slider to a value and to read every label whole (ipywidgets' default is
 # 300 px for label, track and readout together, which left a ~45 px track).
@@ -114,7 +117,7 @@ def _live_panel(headline: str, controls: list, render) -> Panel:
     """
     output, status = widgets.Output(), widgets.HTML()
     status.add_class("wc-status")
-    panel = Panel([widgets.HTML(f"<b>Run live to explore:</b> {escape_dollars(html.escape(headline))}"),
+    panel = Panel([widgets.HTML(f"{_BUSY_STYLE}<b>Run live to explore:</b> {escape_dollars(html.escape(headline))}"),
                    *controls, status, output])
     panel.add_class(PANEL_CLASS)
     cache: dict[tuple, tuple[str, bytes]] = {}
