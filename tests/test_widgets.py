@@ -27,11 +27,11 @@ def test_ttl_explorer_shows_the_summary_of_the_workload_under_the_new_ttl(capsys
     from whatsapp_cache.experiments.workload import WorkloadSpec, measure
 
     controls = _controls(widgets.ttl_explorer(size="tiny", seed=3))
-    controls["actions"].value = 500
+    controls["actions"].value = 300
     before = capsys.readouterr().out
     controls["messages TTL (min)"].value = 10
     after = capsys.readouterr().out
-    expected = format_summary(measure(TTLs(messages=600), WorkloadSpec(actions=500, seed=3), "tiny"))
+    expected = format_summary(measure(TTLs(messages=600), WorkloadSpec(actions=300, seed=3), "tiny"))
     assert expected in after and expected not in before
     assert "on fakeredis (in process) + SQLite (in memory)\ndata type" in after
 
@@ -40,12 +40,12 @@ def test_pattern_explorer_shows_every_pattern_under_the_new_mix(capsys):
     from whatsapp_cache.patterns.compare import MixSpec, compare, format_comparison
 
     controls = _controls(widgets.pattern_explorer(seed=1))
-    controls["operations"].value = 200
+    controls["operations"].value = 300
     capsys.readouterr()
     controls["write share"].value = 0.6
-    rows = compare(MixSpec(operations=200, write_share=0.6, ttl_s=60, jitter=0.0, clients=16, seed=1))
+    rows = compare(MixSpec(operations=300, write_share=0.6, ttl_s=60, jitter=0.0, clients=16, seed=1))
     assert format_comparison(rows) in capsys.readouterr().out
-    assert [row.writes for row in rows] == [rows[0].writes] * 5 and rows[0].writes > 0.5 * 200
+    assert [row.writes for row in rows] == [rows[0].writes] * 5 and rows[0].writes > 0.5 * 300
 
 
 def test_fleet_explorer_shows_the_fleet_with_the_new_servers_and_outage(capsys):
@@ -54,10 +54,10 @@ def test_fleet_explorer_shows_the_fleet_with_the_new_servers_and_outage(capsys):
     controls = _controls(widgets.fleet_explorer(seed=2))
     capsys.readouterr()
     controls["app servers"].value = 5
-    with_outage = compare_fleet(FleetSpec(servers=5, outage_s=(60.0, 120.0), seed=2))
+    with_outage = compare_fleet(FleetSpec(servers=5, operations=1_500, outage_s=(60.0, 120.0), seed=2))
     assert format_fleet(with_outage) in capsys.readouterr().out
     controls["cut app0 off pub/sub from 60 s to 120 s"].value = False
-    without = compare_fleet(FleetSpec(servers=5, outage_s=None, seed=2))
+    without = compare_fleet(FleetSpec(servers=5, operations=1_500, outage_s=None, seed=2))
     assert format_fleet(without) in capsys.readouterr().out
     assert with_outage[0].flushes == 1 and without[0].flushes == 0
 
@@ -108,7 +108,7 @@ def test_chaos_explorer_shows_the_report_of_the_run_with_the_new_policy(monkeypa
     capsys.readouterr()
     controls["circuit breaker on"].value = False
     out = capsys.readouterr().out
-    with World(dataset="small", seed=2, failure_policy=FailurePolicy(breaker=False)) as world:
+    with World(dataset="tiny", seed=2, failure_policy=FailurePolicy(breaker=False)) as world:
         expected = chaos.format_report(real_run(world, chaos.FakeOutage(world, "down"), small))
     assert expected in out and "circuit breaker OFF" in expected
 
@@ -130,8 +130,10 @@ def test_herd_explorer_runs_one_herd_per_strategy_with_the_slider_values(monkeyp
     panel = widgets.herd_explorer()
     readers = next(c for c in panel.children if getattr(c, "description", "") == "readers (threads)")
     readers.value = 20
-    assert [name for name, _ in calls] == ["none", "jitter", "lock", "xfetch"] * 2
-    assert calls[-1][1]["readers"] == 20 and calls[-1][1]["options"] == {"beta": 1.0}
+    # the four herds run side by side, so within one change their order is free
+    assert [sorted(name for name, _ in calls[i:i + 4]) for i in (0, 4)] == [["jitter", "lock", "none", "xfetch"]] * 2
+    xfetch = [kwargs for name, kwargs in calls[4:] if name == "xfetch"][0]
+    assert xfetch["readers"] == 20 and xfetch["options"] == {"beta": 1.0}
 
 
 def test_chaos_explorer_replays_with_the_policy_and_outage_on_the_controls(monkeypatch):
@@ -257,3 +259,108 @@ def test_capacity_bars_stack_the_fleets_and_state_both_savings():
     assert len(axes.containers) == 2 and len(axes.patches) == 6
     assert "$28,000/month saved" in texts and "model, net: -$24,000" in texts
     assert [t.get_text() for t in axes.texts if t.get_text().startswith("$")] == ["$35,000", "$31,000", "$59,000"]
+
+
+# The panel machinery: one complete PNG per redraw, a cache per settings, a busy state, "no change",
+# a static copy for the stored notebook, and controls wide enough to use.
+
+def _ttl_panel(monkeypatch, rows_for=lambda ttls: []):
+    calls = []
+
+    def fake_measure(ttls, spec, size):
+        calls.append((ttls, panel_holder and widgets.BUSY_CLASS in panel_holder[0]._dom_classes))
+        return rows_for(ttls)
+
+    panel_holder = []
+    monkeypatch.setattr(widgets, "measure", fake_measure)
+    monkeypatch.setattr(widgets, "hit_ratio_bars", lambda rows, title: _figure(len(calls)))
+    panel_holder.append(widgets.ttl_explorer(size="tiny"))
+    return panel_holder[0], calls
+
+
+def _figure(label):
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(2, 1))
+    figure.text(0.5, 0.5, f"run {label}")
+    return figure
+
+
+def _status(panel):
+    return next(c for c in panel.children if "wc-status" in c._dom_classes).value
+
+
+def test_a_panel_computes_each_setting_once_and_is_busy_while_it_computes(monkeypatch):
+    panel, calls = _ttl_panel(monkeypatch)
+    messages = _controls(panel)["messages TTL (min)"]
+    messages.value = 10
+    messages.value = 60  # back to the default: shown from the cache, no replay
+    assert len(calls) == 2 and calls[1][1] is True
+    assert widgets.BUSY_CLASS not in panel._dom_classes and "updated" in _status(panel)
+
+
+def test_a_change_that_changes_nothing_says_so(monkeypatch, capsys):
+    from matplotlib.figure import Figure
+
+    monkeypatch.setattr(widgets, "measure", lambda ttls, spec, size: [])
+    monkeypatch.setattr(widgets, "hit_ratio_bars", lambda rows, title: Figure(figsize=(2, 1)))
+    panel = widgets.ttl_explorer(size="tiny")
+    capsys.readouterr()
+    _controls(panel)["sessions TTL (min)"].value = 60
+    assert "no change" in _status(panel) and capsys.readouterr().out == ""
+
+
+def test_each_redraw_shows_one_complete_png(monkeypatch):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    panel, _ = _ttl_panel(monkeypatch)
+    shown = [o for o in panel.children[-1].outputs if "image/png" in o.get("data", {})]
+    assert len(shown) <= 1  # outside a kernel the Output widget does not capture; the cache holds the PNG
+    png = widgets.figure_png(_figure("x"))
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+    assert png.startswith(b"\x89PNG") and pixels.std() > 2
+
+
+def test_a_displayed_panel_carries_a_static_copy_of_its_first_output():
+    panel = widgets.capacity_explorer()
+    bundle = panel._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "VBox(" not in bundle["text/plain"]
+    static = bundle["text/html"]
+    assert '<img src="data:image/png;base64,' in static and "masters" in static
+    assert "$" not in static.replace("\\$", "")  # no dollar left for MathJax
+
+
+def test_controls_are_wide_enough_to_use_and_their_labels_whole():
+    for panel in (widgets.load_explorer(), widgets.capacity_explorer(), widgets.fleet_explorer()):
+        controls = [c for c in panel.children if hasattr(c, "description") and c.description]
+        assert controls
+        for control in controls:
+            assert control.layout.width == "95%", control.description
+            assert control.style.description_width == "210px", control.description
+            if hasattr(control, "continuous_update"):
+                assert control.continuous_update is False, control.description
+
+
+def test_the_cache_size_slider_stops_at_sizes_on_a_log_scale():
+    panel = widgets.eviction_explorer(keys=1_000, requests=2_000)
+    size = _controls(panel)["cache size (keys)"]
+    assert list(size.options) == [10, 20, 50, 100, 200, 500] and size.value == 500
+
+
+def test_a_stored_notebook_keeps_the_static_copy_not_the_widget_view():
+    import nbformat
+
+    from whatsapp_cache.course.chapters import WIDGET_VIEW, store_static_panels
+
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("panel()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={WIDGET_VIEW: {"model_id": "ab"},
+                                                                 "text/html": "<p>static</p>", "text/plain": "p"})]
+    notebook.cells.append(cell)
+    notebook.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    assert store_static_panels(notebook) == 1
+    assert set(cell.outputs[0].data) == {"text/html", "text/plain"} and "widgets" not in notebook.metadata

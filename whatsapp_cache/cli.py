@@ -24,13 +24,24 @@ def _tour(args: argparse.Namespace) -> str:
 
 
 def _course(args: argparse.Namespace) -> str:
-    from .course.chapters import build, jupyter_lab_command, refresh_navigation
+    from .course.chapters import build, refresh_navigation
 
     if args.action == "open":
         import os
 
-        command = jupyter_lab_command(args.notebooks)
+        from .course.chapters import open_command, prepare_workspace, workspace_dir
+
+        made = prepare_workspace()
+        print(f"workspace: {workspace_dir()} ({len(made)} notebook(s) copied; your edits there are kept)")
+        command, url = open_command(args.notebooks)
+        if url:
+            print(f"open chapter 00 at: {url}", flush=True)
         os.execv(command[0], command)
+    if args.action == "reset":
+        from .course.chapters import reset_chapters
+
+        restored = reset_chapters(args.notebooks)
+        return "restored from the tracked notebooks: " + ", ".join(str(p) for p in restored)
     if args.action == "nav":
         changed = refresh_navigation()
         return f"navigation refreshed in {len(changed)} notebook(s)"
@@ -424,8 +435,11 @@ def build_parser() -> argparse.ArgumentParser:
     tour.set_defaults(run=_tour)
 
     course = commands.add_parser("course", help="open the course in JupyterLab, or maintain its notebooks",
-                                 description="open: start JupyterLab on the first chapter (extra arguments go "
-                                             "to JupyterLab); nav: rewrite every notebook's navigation cells; "
+                                 description="open: copy the notebooks into your workspace (git ignores it; "
+                                             "copies already there are kept), then start JupyterLab on its first "
+                                             "chapter (extra arguments go to JupyterLab; with --no-browser it "
+                                             "prints the URL of chapter 00); reset NN: put the tracked chapter NN "
+                                             "back over your copy; nav: rewrite every notebook's navigation cells; "
                                              "build: nav, then execute notebooks in place so their stored "
                                              "outputs are fresh; progress: the exercises passed in your "
                                              "own copies of the notebooks (the workspace); doctor: what this "
@@ -434,10 +448,11 @@ def build_parser() -> argparse.ArgumentParser:
                                              "cheatsheet [--output FILE]: a one-page Markdown sheet of the numbers "
                                              "and rules to quote, generated from the library's models; glossary: "
                                              "write notebooks/glossary.md from course/glossary.py.")
-    course.add_argument("action", choices=("open", "nav", "build", "progress", "doctor", "demo", "cheatsheet",
+    course.add_argument("action", choices=("open", "reset", "nav", "build", "progress", "doctor", "demo", "cheatsheet",
                                            "glossary"))
     course.add_argument("notebooks", nargs=argparse.REMAINDER,
-                        help="with build: only these (e.g. 01_what_to_cache); with open: JupyterLab options")
+                        help="with build: only these (e.g. 01_what_to_cache); with reset: the chapters (e.g. 03); "
+                             "with open: JupyterLab options")
     course.set_defaults(run=_course)
 
     worker = commands.add_parser("worker", help="drain the write-behind queue into the database (run one or more)",
