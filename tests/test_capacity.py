@@ -254,3 +254,18 @@ def test_compare_models_puts_the_seed_s_inputs_beside_the_model_s():
 def test_bad_cost_model_input_raises_invalid_input(kwargs):
     with pytest.raises(InvalidInput):
         CapacityInputs(**kwargs)
+
+
+def test_compare_models_shows_the_database_saving_the_reads_give():
+    rows = {c.figure: (c.seed, c.honest) for c in compare_models()}
+    assert rows["database saved ($/month)"] == (0, 60_000)
+
+
+def test_compare_layouts_prices_each_layout_both_ways():
+    from whatsapp_cache.experiments.capacity import compare_layouts
+
+    lines = compare_layouts().splitlines()
+    cells = {line.split("  ")[0].strip(): line.split()[-6:] for line in lines[2:]}
+    assert cells["512 GB, 2 replicas (seed)"] == ["40", "120", "24,000", "76", "228", "466,944"]
+    assert cells["512 GB, 1 replica"] == ["40", "80", "16,000", "76", "152", "311,296"]
+    assert cells["1 TB, 1 replica"] == ["20", "40", "8,000", "38", "76", "311,296"]

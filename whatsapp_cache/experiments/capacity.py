@@ -23,7 +23,7 @@ reads still arriving (the misses) plus the writes. compare_models() sets the two
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping
 
@@ -342,11 +342,33 @@ def compare_models(seed: CapacityInputs | None = None, model: CapacityInputs | N
         Claim("cache fleet ($/month)", s.cache_monthly, m.cache_monthly, "servers x price"),
         Claim("database servers before", s.db_servers_before, m.db_servers_before, _db_how(mi, "reads")),
         Claim("database servers after", s.db_servers_after, m.db_servers_after, _db_how(mi, "misses")),
+        Claim("database saved ($/month)", s.db_savings, m.db_savings,
+              f"{m.db_servers_before - m.db_servers_after} servers x ${mi.db_server_monthly:,.0f} (the seed's price)"),
         Claim("net saved ($/month)", s.net_savings, m.net_savings,
               f"servers saved x ${mi.db_server_monthly:,.0f} - fleet"),
         Claim("break-even database server ($/month)", s.break_even_db_server_monthly or 0, even or 0,
               "fleet / servers saved (0: none saved)"),
     ]
+
+
+# Server sizes and replica counts to compare: (label, GB of RAM per server, replicas per master).
+LAYOUTS = (("512 GB, 2 replicas (seed)", 512, 2), ("512 GB, 1 replica", 512, 1), ("1 TB, 1 replica", 1_024, 1))
+
+
+def compare_layouts(layouts=LAYOUTS, model: CapacityInputs | None = None) -> str:
+    """Each layout's masters, servers and monthly price under the seed's flat price and under the model's."""
+    model = model_inputs() if model is None else model
+    rows = []
+    for label, ram_gb, replicas in layouts:
+        seed_plan = plan(CapacityInputs(ram_per_server_gb=ram_gb, replicas_per_master=replicas))
+        model_plan = plan(replace(model, ram_per_server_gb=ram_gb, replicas_per_master=replicas))
+        rows.append((label, *_layout_cells(seed_plan), *_layout_cells(model_plan), ""))
+    header = ("layout", "seed: masters", "servers", "$/month", "model: masters", "servers", "$/month", "")
+    return _table(header, rows)
+
+
+def _layout_cells(p: CapacityPlan) -> tuple[str, str, str]:
+    return f"{p.masters}", f"{p.cache_servers}", f"{p.cache_monthly:,.0f}"
 
 
 def format_claims(claims: list[Claim], columns: tuple[str, str] = ("seed", "honest")) -> str:
