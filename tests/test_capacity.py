@@ -165,3 +165,107 @@ def test_edge_inputs_are_accepted():
     assert plan(CapacityInputs(buffer=10)).ram_gb == 17_000 * 11
     assert plan(CapacityInputs(data_gb={"sessions": 0})).masters == 0
     assert plan(CapacityInputs(data_gb={"media thumbnails": 1_024}, buffer=0)).masters == 2
+
+
+# --- the cost model: RAM priced per GB, a usable fraction of RAM, a database sized on reads + writes ---
+
+from whatsapp_cache.experiments.capacity import (MODEL_RAM_PRICE_GB_MONTH, compare_models,  # noqa: E402
+                                                 database_servers, model_inputs, usable_ram_fraction)
+
+MODEL = plan(model_inputs())
+
+
+def test_the_seed_s_master_holds_425_gb_of_data_in_a_510_gb_budget_leaving_2_gb():
+    assert SEED.data_per_master_gb == 425
+    assert SEED.ram_budget_per_master_gb == 510
+    assert SEED.headroom_per_master_gb == 2
+
+
+def test_usable_fraction_is_what_fragmentation_a_fork_and_buffers_leave():
+    assert usable_ram_fraction() == pytest.approx(0.95 / (1.2 * 1.5))  # 52.8%
+    assert usable_ram_fraction(1.0, 1.0, 0.0) == 0.5  # the Redis docs' worst case: a fork doubles the memory
+    assert usable_ram_fraction(1.0, 0.0, 0.0) == 1.0  # the seed: no fork, no waste, no buffers
+    with pytest.raises(InvalidInput):
+        usable_ram_fraction(fragmentation=0.9)
+    with pytest.raises(InvalidInput):
+        usable_ram_fraction(fork_copy_share=1.5)
+
+
+def test_ram_priced_per_gb_makes_a_server_cost_its_ram():
+    assert MODEL_RAM_PRICE_GB_MONTH == 4.0  # the seed's Q1: $80,000 for 20,000 GB
+    assert model_inputs().server_monthly == 2_048
+    big = replace(model_inputs(), ram_per_server_gb=1_024)
+    assert big.server_monthly == 2 * model_inputs().server_monthly
+    assert seed_inputs().server_monthly == 200  # flat, whatever the RAM
+
+
+def test_with_ram_priced_per_gb_bigger_servers_are_not_cheaper_for_the_same_data():
+    """The seed's flat price made '1 TB, 1 replica' cost half of '512 GB, 1 replica'; per GB they cost the same."""
+    flat_small = plan(CapacityInputs(replicas_per_master=1))
+    flat_big = plan(CapacityInputs(ram_per_server_gb=1_024, replicas_per_master=1))
+    assert (flat_small.cache_monthly, flat_big.cache_monthly) == (16_000, 8_000)
+    small = plan(replace(model_inputs(), replicas_per_master=1))
+    big = plan(replace(model_inputs(), ram_per_server_gb=1_024, replicas_per_master=1))
+    assert (small.masters, big.masters) == (76, 38)
+    assert small.cache_monthly == big.cache_monthly == 311_296
+
+
+def test_model_fleet_is_76_masters_228_servers_at_466_944_a_month():
+    assert MODEL.ram_per_master_gb == pytest.approx(512 * 0.95 / 1.8)  # 270.2 GB of maxmemory
+    assert MODEL.masters == 76  # ceil(20,400 / 270.2 = 75.49)
+    assert MODEL.cache_servers == 228
+    assert MODEL.cache_monthly == 228 * 2_048 == 466_944
+
+
+def test_database_sized_on_reads_plus_writes():
+    assert MODEL.db_servers_before == 220  # 1.5 M reads + 694 K writes at 10 K/s a server = 219.4
+    assert MODEL.db_servers_after == 100  # 300 K misses + 694 K writes = 99.4
+    assert database_servers(300_000, 0, model_inputs()) == 30
+    assert database_servers(0, 694_000, model_inputs()) == 70
+    assert database_servers(300_000, 694_000, seed_inputs()) == 70  # the seed's sizing ignores reads
+
+
+def test_the_cache_saves_120_database_servers_but_pays_only_above_3_891_each():
+    assert MODEL.db_savings == 120 * 500
+    assert MODEL.net_savings == pytest.approx(60_000 - 466_944)
+    assert MODEL.break_even_db_server_monthly == pytest.approx(466_944 / 120)  # 3,891.2
+    assert SEED.break_even_db_server_monthly is None  # writes only: no server saved
+
+
+def test_compare_models_puts_the_seed_s_inputs_beside_the_model_s():
+    rows = {c.figure: (c.seed, c.honest) for c in compare_models()}
+    assert rows["usable share of RAM (%)"] == pytest.approx((100, 52.78), abs=0.01)
+    assert rows["maxmemory per master (GB)"] == pytest.approx((512, 270.22), abs=0.01)
+    assert rows["masters"] == (40, 76)
+    assert rows["cache servers"] == (120, 228)
+    assert rows["price per cache server ($/month)"] == (200, 2_048)
+    assert rows["cache fleet ($/month)"] == (24_000, 466_944)
+    assert rows["database servers before"] == (70, 220)
+    assert rows["database servers after"] == (70, 100)
+    assert rows["net saved ($/month)"] == pytest.approx((-24_000, -406_944))
+    assert rows["break-even database server ($/month)"] == pytest.approx((0, 3_891.2))
+    text = format_claims(compare_models(), ("seed", "model"))
+    assert text.splitlines()[0].split()[:3] == ["figure", "seed", "model"]
+    assert max(map(len, text.splitlines())) <= 100  # fits a laptop pane
+
+
+@pytest.mark.parametrize("kwargs", [{"ram_price_gb_month": -1}, {"ram_price_gb_month": "4"},
+                                    {"db_reads_per_server": 0}, {"db_reads_per_server": float("nan")}], ids=repr)
+def test_bad_cost_model_input_raises_invalid_input(kwargs):
+    with pytest.raises(InvalidInput):
+        CapacityInputs(**kwargs)
+
+
+def test_compare_models_shows_the_database_saving_the_reads_give():
+    rows = {c.figure: (c.seed, c.honest) for c in compare_models()}
+    assert rows["database saved ($/month)"] == (0, 60_000)
+
+
+def test_compare_layouts_prices_each_layout_both_ways():
+    from whatsapp_cache.experiments.capacity import compare_layouts
+
+    lines = compare_layouts().splitlines()
+    cells = {line.split("  ")[0].strip(): line.split()[-6:] for line in lines[2:]}
+    assert cells["512 GB, 2 replicas (seed)"] == ["40", "120", "24,000", "76", "228", "466,944"]
+    assert cells["512 GB, 1 replica"] == ["40", "80", "16,000", "76", "152", "311,296"]
+    assert cells["1 TB, 1 replica"] == ["20", "40", "8,000", "38", "76", "311,296"]
