@@ -5,8 +5,9 @@
     xfetch_decision(ttl_left_ms, delta_ms, beta, u) -> bool  (stampede/xfetch.py; u drawn in (0, 1])
 
 tests/test_stampede.py runs these cases on the library's functions; course/exercises/ch05.py runs
-them on a learner's. The lock cases include the seed's Q4 failures: a lock without an expiry, a
-release that deletes another holder's lock, and check-then-act steps that another holder slips between.
+them on a learner's. The lock cases cover what goes wrong around the seed's Q4 lock: its constant
+value "locked" instead of a token, a release by plain DEL that frees another holder's lock, a lock
+without an expiry, and check-then-act steps that another holder slips between.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ def release_is_one_step(release, world) -> None:
 RELEASE_CASES = [
     ("the holder releases its own lock", holder_releases_its_lock, "delete the key when it holds your token; return True"),
     ("a holder whose lock expired does not delete the next holder's", expired_holder_spares_the_next,
-     "the seed's plain DEL deletes whoever holds it now; compare the token first"),
+     "a plain DEL deletes whoever holds the lock now; compare the token first"),
     ("releasing a lock that is gone returns False", gone_lock_is_false, "return bool(...) of what was deleted"),
     ("compare and delete is one step: the lock changes hands between your GET and your DEL", release_is_one_step,
      "redis.eval(\"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
