@@ -1,4 +1,4 @@
-"""Chapter 05's answers the exercise checks must reject: the seed's Q4 lock and "early expiration", and typical wrong answers."""
+"""Chapter 05's answers the checks must reject: the seed's Q4 lock and "early expiration", and typical wrong answers."""
 
 import math
 import secrets
