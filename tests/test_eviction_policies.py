@@ -304,8 +304,10 @@ def test_lfu_passes_the_hand_traced_contract_chapter_04_checks(base, run):
 
 
 @pytest.mark.parametrize("base, traces, first_failure", [
-    (FIFOCache, LRU_TRACES, "a read is a use"), (LRUCache, LFU_TRACES, "when full, a put evicts the key with the fewest"),
-    (FIFOCache, LFU_TRACES, "when full, a put evicts the key with the fewest")], ids=["fifo-as-lru", "lru-as-lfu", "fifo-as-lfu"])
+    (FIFOCache, LRU_TRACES, "a read is a use"),
+    (LRUCache, LFU_TRACES, "when full, a put evicts the key with the fewest"),
+    (FIFOCache, LFU_TRACES, "when full, a put evicts the key with the fewest")],
+    ids=["fifo-as-lru", "lru-as-lfu", "fifo-as-lfu"])
 def test_the_contract_tells_the_policies_apart(base, traces, first_failure):
     failed = []
     for describe, run, _hint in traces:

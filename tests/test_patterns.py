@@ -16,7 +16,8 @@ from whatsapp_cache.experiments.races import out_of_order_writes, stale_set_race
 from whatsapp_cache.invalidation.contract import AFTER_COMMIT_CASES, LibraryAfterCommit
 from whatsapp_cache.patterns.cache_aside import CacheAside
 from whatsapp_cache.patterns.write_through import WriteThrough
-from whatsapp_cache.patterns.contract import LibraryCacheAside, read_cases, reference_read, reference_update, update_cases
+from whatsapp_cache.patterns.contract import (LibraryCacheAside, read_cases, reference_read, reference_update,
+                                              update_cases)
 
 USER = "u000001"
 FIXED = ("cache-aside", "write-through", "write-behind")

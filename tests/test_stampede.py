@@ -110,7 +110,7 @@ def test_lock_and_xfetch_pass_the_contract_chapter_05_checks(world, cases, subje
         run(subject, world)
 
 
-def test_the_seeds_plain_del_deletes_the_next_holders_lock(world):
+def test_a_plain_del_deletes_the_next_holders_lock(world):
     (describe, run, _hint) = RELEASE_CASES[1]
     with pytest.raises(AssertionError, match="token-b"):
         run(lambda client, key, token: bool(client.delete(key)), world)

@@ -6,7 +6,7 @@ from whatsapp_cache.patterns.base import decode_record
 
 
 def seed_after_commit(redis, keys, record, version, ttl_ms):
-    redis.set(keys.data, record, px=ttl_ms)  # the seed's update-on-write: whichever writer arrives last wins
+    redis.set(keys.data, record, px=ttl_ms)  # the seed's "OR update cache directly": the last writer wins
 
 
 def after_commit_comparing_in_python(redis, keys, record, version, ttl_ms):
@@ -52,7 +52,8 @@ def jittered_ttl_in_milliseconds(base_s, spread_s, rng):
 
 WRONG = {
     "after_commit": [
-        ("the seed's SET on write", seed_after_commit, "two writers whose cache steps arrive out of order"),
+        ("the seed's update on write (no version check)", seed_after_commit,
+         "two writers whose cache steps arrive out of order"),
         ("TTL only, no invalidation", after_commit_doing_nothing, "after a write, the next read"),
         ("versions compared in Python", after_commit_comparing_in_python, "a version check is atomic"),
         ("SET if newer, without a TTL", after_commit_without_a_ttl, "an updated entry still expires"),

@@ -1,4 +1,4 @@
-"""Chapter 05's answers the exercise checks must reject: the seed's Q4 lock and "early expiration", and typical wrong answers."""
+"""Chapter 05's answers the checks must reject: the seed's Q4 lock and "early expiration", and typical wrong answers."""
 
 import math
 import secrets
@@ -25,8 +25,8 @@ def acquire_lock_by_get_then_set(redis, key, lock_ms):
     return token
 
 
-def seed_release_lock(redis, key, token):
-    return bool(redis.delete(key))  # the seed's release: DEL, whoever holds the lock now
+def release_lock_by_plain_del(redis, key, token):
+    return bool(redis.delete(key))  # the seed never releases its lock; the obvious fix, DEL, frees whoever holds it now
 
 
 def release_lock_by_get_then_del(redis, key, token):
@@ -64,7 +64,7 @@ WRONG = {
         ("GET, then SET", acquire_lock_by_get_then_set, "taking the lock is one step"),
     ],
     "release_lock": [
-        ("the seed's plain DEL", seed_release_lock, "a holder whose lock expired"),
+        ("the seed's lock released by a plain DEL", release_lock_by_plain_del, "a holder whose lock expired"),
         ("GET, compare, then DEL", release_lock_by_get_then_del, "compare and delete is one step"),
         ("returns 1 or 0", release_lock_returning_the_count, "the holder releases its own lock"),
     ],

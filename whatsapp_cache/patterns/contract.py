@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..course.exercises import expect
-from ..datatypes.generation import new_token
 from .base import PatternContext
 from .cache_aside import CacheAside
 
@@ -236,5 +235,5 @@ def reference_read(world, guarded: bool = True) -> Callable:
     return LibraryCacheAside(world, guarded).read
 
 
-__all__ = ["LibraryCacheAside", "Row", "TTL_MS", "USER", "fresh", "new_token", "read_cases", "reference_read",
+__all__ = ["LibraryCacheAside", "Row", "TTL_MS", "USER", "fresh", "read_cases", "reference_read",
            "reference_update", "update_cases"]

@@ -5,8 +5,9 @@
     xfetch_decision(ttl_left_ms, delta_ms, beta, u) -> bool  (stampede/xfetch.py; u drawn in (0, 1])
 
 tests/test_stampede.py runs these cases on the library's functions; course/exercises/ch05.py runs
-them on a learner's. The lock cases include the seed's Q4 failures: a lock without an expiry, a
-release that deletes another holder's lock, and check-then-act steps that another holder slips between.
+them on a learner's. The lock cases cover what goes wrong around the seed's Q4 lock: its constant
+value "locked" instead of a token, a release by plain DEL that frees another holder's lock, a lock
+without an expiry, and check-then-act steps that another holder slips between.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def free_lock_is_taken(acquire, world) -> None:
     key = _key(world)
     token = acquire(world.redis, key, LOCK_MS)
     held = world.redis.get(key)
-    expect(isinstance(token, str) and token != "" and held == token, f"acquire_lock(redis, key, {LOCK_MS}) on a free lock",
+    expect(isinstance(token, str) and token != "" and held == token,
+           f"acquire_lock(redis, key, {LOCK_MS}) on a free lock",
            (token, f"the key holds {held!r}"), "a token (a non-empty string), the one the key now holds")
 
 
@@ -102,7 +104,8 @@ def taking_is_one_step(acquire, world) -> None:
 ACQUIRE_CASES = [
     ("a free lock is taken: you get a token, and the key holds it", free_lock_is_taken,
      "SET key <random token> NX PX lock_ms; return the token if the SET succeeded, else None"),
-    ("the lock always expires", lock_always_expires, "PX lock_ms in the same SET: SETNX then EXPIRE can die in between"),
+    ("the lock always expires", lock_always_expires,
+     "PX lock_ms in the same SET: SETNX then EXPIRE can die in between"),
     ("a held lock is refused", held_lock_is_refused, "NX: set only if absent"),
     ("every acquisition gets its own token", tokens_are_unique, "secrets.token_hex(16)"),
     ("taking the lock is one step: another holder between your GET and your SET", taking_is_one_step,
@@ -149,14 +152,16 @@ def release_is_one_step(release, world) -> None:
     release(client, key, "token-a")
     client.finish()
     held = world.redis.get(key)
-    expect(held == "token-b", "release_lock(redis, key, 'token-a'); right after your GET, A's lock expires and B takes it",
+    expect(held == "token-b",
+           "release_lock(redis, key, 'token-a'); right after your GET, A's lock expires and B takes it",
            f"the key holds {held!r}", "'token-b': compare and delete in one Lua script, so nothing comes between")
 
 
 RELEASE_CASES = [
-    ("the holder releases its own lock", holder_releases_its_lock, "delete the key when it holds your token; return True"),
+    ("the holder releases its own lock", holder_releases_its_lock,
+     "delete the key when it holds your token; return True"),
     ("a holder whose lock expired does not delete the next holder's", expired_holder_spares_the_next,
-     "the seed's plain DEL deletes whoever holds it now; compare the token first"),
+     "a plain DEL deletes whoever holds the lock now; compare the token first"),
     ("releasing a lock that is gone returns False", gone_lock_is_false, "return bool(...) of what was deleted"),
     ("compare and delete is one step: the lock changes hands between your GET and your DEL", release_is_one_step,
      "redis.eval(\"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
@@ -175,7 +180,8 @@ def _grid(decide, cases, called: str) -> None:
         got, want = decide(ttl_left, delta, beta, u), _xfetch(ttl_left, delta, beta, u)
         expect(bool(got) == want and isinstance(got, bool),
                f"{called}: xfetch_decision(ttl_left_ms={ttl_left}, delta_ms={delta}, beta={beta}, u={u})", got,
-               f"{want}: -{delta} * {beta} * ln({u}) = {-delta * beta * math.log(u):,.0f} ms, against {ttl_left:,} ms left")
+               f"{want}: -{delta} * {beta} * ln({u}) = {-delta * beta * math.log(u):,.0f} ms, "
+               f"against {ttl_left:,} ms left")
 
 
 def young_value_is_kept(decide, world) -> None:
@@ -225,7 +231,8 @@ DECISION_CASES = [
      "the seed's 'under 5 minutes left, 10% of the time' refreshes a value with a minute to live"),
     ("a value at or past its expiry is always recomputed", expired_value_is_recomputed,
      "-delta * beta * ln(u) is never negative, so it is >= any time left <= 0"),
-    ("the window grows with the recompute time delta", delta_scales_the_window, "-delta_ms * beta * math.log(u) >= ttl_left_ms"),
+    ("the window grows with the recompute time delta", delta_scales_the_window,
+     "-delta_ms * beta * math.log(u) >= ttl_left_ms"),
     ("the window grows with beta", beta_scales_the_window, "multiply by beta"),
     ("in the library's XFetch on Redis, a hot value is refreshed before it expires", refreshes_before_expiry_in_xfetch,
      "return a bool"),

@@ -47,7 +47,7 @@ def acquire_lock(client, key: str, lock_ms: int, token: str | None = None) -> st
 def release_lock(client, key: str, token: str) -> bool:
     """Delete the lock only if it still holds `token` (compare and delete in one script).
     False if it expired, or another holder took it since."""
-    return bool(client.eval(RELEASE, 1, key, token))
+    return bool(client.register_script(RELEASE)(keys=[key], args=[token]))  # EVALSHA; loads it once if missing
 
 
 class Lock(Strategy):

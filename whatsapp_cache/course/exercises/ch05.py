@@ -1,4 +1,4 @@
-"""Chapter 05's exercises: a recompute lock (take it with a token, release it by compare-and-delete) and XFetch's decision.
+"""Chapter 05's exercises: a recompute lock (a token to take it, compare-and-delete to release it), XFetch's decision.
 
 All three run stampede/contract.py's cases, the ones the library's acquire_lock, release_lock and
 xfetch_decision pass in tests/test_stampede.py, on the course's Redis.
