@@ -21,6 +21,7 @@ def test_wait_1_confirms_writes_that_the_promoted_replica_never_had(figures):
     assert result.replies[5:] == (1,) * 5  # replica A acknowledged each write, B received none
     assert (result.acknowledged, result.confirmed, result.lost, result.lost_confirmed) == (10, 10, 5, 5)
     assert not result.heir_had_writes  # Sentinel ranks replica-priority before replication offset
+    assert result.lost_on_holder == 5  # the replica that acknowledged them resynced from the heir
     assert "lost 5 writes, 5 of them confirmed by WAIT" in result.describe()
     figures(f"WAIT 1 failover (Sentinel): {result.failover_s:.1f} s")
 

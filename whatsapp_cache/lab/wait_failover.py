@@ -43,6 +43,7 @@ class WaitFailover:
     lost: int                   # acknowledged, missing on the new master
     lost_confirmed: int         # confirmed by WAIT and still missing
     heir_had_writes: bool       # False: the promoted replica is the one that was cut off
+    lost_on_holder: int         # missing, after the failover, on the replica that had them (it resyncs from the heir)
     failover_s: float           # SIGKILL to the sentinels agreeing on the new master (wall clock)
 
     @property
@@ -57,7 +58,8 @@ class WaitFailover:
                 f"  one replica cut off: WAIT returned {'/'.join(sorted(set(map(str, during))))} each time, "
                 f"confirmed {self._confirmed(during)} of {self.cut_off}\n"
                 f"  master killed, Sentinel promoted {heir}: lost {self.lost} writes, "
-                f"{self.lost_confirmed} of them confirmed by WAIT")
+                f"{self.lost_confirmed} of them confirmed by WAIT\n"
+                f"  the other replica now copies the new master: it lacks {self.lost_on_holder} of them too")
 
     def _confirmed(self, replies: tuple[int, ...]) -> int:
         return sum(reply >= self.numreplicas for reply in replies)
@@ -87,11 +89,17 @@ def wait_on_failover(numreplicas: int, synced: int = 5, cut_off: int = 5, wait_t
             started = time.monotonic()
             heir = lab.wait_for_failover(failover_timeout_s)[1]
             took = time.monotonic() - started
-        with contextlib.closing(connect(heir)) as client:
-            missing = {i for i, key in enumerate(keys) if not client.exists(key)}
+        missing = _missing(heir, keys)
+        other = _missing(behind if heir == holder else holder, keys)  # followers are in sync once failed over
     confirmed = {i for i, reply in enumerate(replies) if reply >= numreplicas}
     return WaitFailover(numreplicas, synced, cut_off, tuple(replies), len(confirmed), len(missing),
-                        len(missing & confirmed), heir == holder, took)
+                        len(missing & confirmed), heir == holder, len(other), took)
+
+
+def _missing(port: int, keys: list[str]) -> set[int]:
+    """Indexes of the keys a node does not have."""
+    with contextlib.closing(connect(port)) as client:
+        return {i for i, key in enumerate(keys) if not client.exists(key)}
 
 
 def _write(client: redis.Redis, keys: list[str], numreplicas: int, timeout_ms: int) -> list[int]:
