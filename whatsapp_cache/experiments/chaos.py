@@ -45,7 +45,7 @@ from ..db.repository import PROFILE_FIELDS
 from ..errors import InvalidInput, NotFound
 from ..metrics import READ_OUTCOMES, RequestRecord
 from ..lab.process import RedisProcess
-from ..resilience import CLOSED, HALF_OPEN, OPEN
+from ..resilience import HALF_OPEN, OPEN
 from .workload import WorkloadSpec, _Replayer, plan
 
 PHASES = ("before", "during", "after")
@@ -390,7 +390,7 @@ def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bo
     """Replay `spec` on `world` with `outage` from outage_from_s to outage_until_s; the report."""
     _check_world(world, outage, spec)
     start_ms = world.clock.now_ms()
-    first_transition = len(world.guard.breaker.transitions)
+    first_transition = len(world.guard.transitions())
     stats_before = asdict(world.guard.stats)
     replayer = _AuditedReplayer(world, spec.seed)
     started = time.perf_counter()
@@ -398,7 +398,7 @@ def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bo
         failures = _replay(world, outage, spec, replayer, start_ms, progress)
     wall_s = time.perf_counter() - started
     transitions = [(round((at - start_ms) / 1000, 3), state)
-                   for at, state in world.guard.breaker.transitions[first_transition:]]
+                   for at, state in world.guard.transitions()[first_transition:]]
     guard = {name: value - stats_before[name] for name, value in asdict(world.guard.stats).items()}
     writes = _check_writes(world, replayer)
     audit = _audit(world, replayer.touched)
@@ -541,7 +541,7 @@ def _stored_status(world, user_id: str) -> str | None:
 
 def _audit(world, touched: dict[str, set[str]]) -> Audit:
     """Read every touched entry through the library and compare it with the database."""
-    if world.failure_policy.breaker and world.guard.breaker.state != CLOSED:
+    if world.failure_policy.breaker and world.guard.any_open():
         world.clock.advance(world.failure_policy.reset_after_ms)  # let the breaker probe Redis again
     outcomes, stale = {"hit": 0, "miss": 0, "fallback": 0}, []
     for kind in AUDITED:
