@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple, TypeVar
 from .clock import Clock
 from .config import produced_on
 from .errors import InvalidInput, NotFound
-from .latency import LatencyModel
+from .latency import DatabaseUnavailable, LatencyModel, LoadShed
 
 DATA_TYPES = ("sessions", "presence", "messages", "profiles", "groups")
 _OUTCOME_COUNTERS = {"hit": "hits", "miss": "misses", "fallback": "fallbacks", "write": "writes", "error": "errors"}
@@ -66,9 +66,14 @@ class Trace:
             self.outcome = "miss"
 
     def db(self, call: Callable[..., T], *args, **kwargs) -> T:
-        """Run one database query."""
+        """Run one database query (unless a database with a capacity refuses it: DatabaseUnavailable)."""
+        try:
+            self.simulated_ms += self.latency.database_query(write=self.outcome == "write")
+        except DatabaseUnavailable as exc:
+            self.simulated_ms += exc.waited_ms
+            self.db_queries += not isinstance(exc, LoadShed)  # a shed read never reached the database
+            raise
         self.db_queries += 1
-        self.simulated_ms += self.latency.database_query()
         return self._timed(call, args, kwargs)
 
     def _timed(self, call, args, kwargs):

@@ -13,6 +13,12 @@ a Redis that comes back with its old data (a network cut, a paused process, a re
 disk) does not serve what was overwritten meanwhile. If more keys pile up than it will
 remember, it empties the namespace instead. What one app server remembers, only it repairs:
 another server that wrote during the outage repairs its own keys, and TTLs bound the rest.
+
+On a Redis Cluster each master has a breaker of its own (`breaker_per_node`), found from the slot
+of the call's key: one dead master opens its breaker only, and the other masters' slots are still
+read from Redis. With one breaker per process, three failures on the dead master's slots opened
+it for every slot, and the whole cluster's reads went to the database until the probe. Keys that
+missed writes are repaired node by node: before a call reaches a master, the keys it serves.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 import redis
+from redis.crc import key_slot
 from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
 
 from .clock import Clock
@@ -34,7 +41,10 @@ log = logging.getLogger("whatsapp_cache")
 # On a Redis Cluster also "nobody serves this slot right now": CLUSTERDOWN (MasterDownError is
 # one), TRYAGAIN (a slot migrating), redirections that never settle (ClusterError "TTL exhausted")
 # and a slot missing from the client's map. A CROSSSLOT error is none of these: it is a bug.
-UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, ClusterError, TryAgainError, SlotNotCoveredError)
+# redis-py 8 raises RedisClusterUnreachableError when a slot-map refresh reached no node.
+_UNREACHABLE = getattr(redis.exceptions, "RedisClusterUnreachableError", ClusterError)
+UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, ClusterError, TryAgainError, SlotNotCoveredError,
+               _UNREACHABLE)
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 DROP, RAISE, UNMARK = "drop", "raise", "unmark"  # what a repair does to its key
 REPLAY_BATCH = 500
@@ -58,6 +68,30 @@ def execute_keeping_errors(pipe) -> list:
     if error is not None:
         raise error
     return replies
+
+
+def call_key(call, args: tuple, kwargs: dict) -> str | None:
+    """The first key a round trip touches (a script's first key, a command's or a pipeline's first
+    hash-tagged key), to route it to its node's breaker; None when it names none."""
+    keys = kwargs.get("keys")
+    if keys:
+        return str(keys[0])
+    for value in (*args, getattr(call, "__self__", None)):
+        if isinstance(value, str) and "{" in value:
+            return value
+        for command in _queued_commands(value):
+            words = command.args if hasattr(command, "args") else command[0]
+            key = next((w for w in words[1:] if isinstance(w, str) and "{" in w), None)
+            if key is not None:
+                return key
+    return None
+
+
+def _queued_commands(value) -> list:
+    """A pipeline's queued commands: a Pipeline's command_stack, a ClusterPipeline's strategy queue."""
+    strategy = getattr(value, "_execution_strategy", None)
+    queued = getattr(strategy, "command_queue", None) if strategy is not None else None
+    return list(queued or getattr(value, "command_stack", None) or ())
 
 
 class Repair(NamedTuple):
@@ -85,6 +119,7 @@ class FailurePolicy:
     max_pending: int = 10_000
     breaker: bool = True
     repair: bool = True
+    breaker_per_node: bool = True  # on a Redis Cluster; False: one breaker for the whole cluster
 
     def __post_init__(self) -> None:
         for name in ("timeout_s", "connect_timeout_s"):
@@ -113,6 +148,7 @@ class CircuitBreaker:
     opened_ms: int = 0
     probing: bool = False
     transitions: list[tuple[int, str]] = field(default_factory=list)
+    name: str = ""  # the node it guards, on a cluster with a breaker per node
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def permit(self) -> str:
@@ -147,11 +183,12 @@ class CircuitBreaker:
 
     def _move(self, state: str) -> None:
         # Operators hear when the cache goes away and when it is back; each probe only at debug level.
+        node = f" for {self.name}" if self.name else ""
         if state == OPEN and self.state == CLOSED:
-            log.warning("cache circuit open after %d failed Redis calls in a row; requests use the database",
-                        self.failures)
+            log.warning("cache circuit%s open after %d failed Redis calls in a row; requests use the database",
+                        node, self.failures)
         elif state == CLOSED:
-            log.warning("cache circuit closed: Redis answers again")
+            log.warning("cache circuit%s closed: Redis answers again", node)
         else:
             log.debug("cache circuit %s", state)
         self.state = state
@@ -178,6 +215,9 @@ class CacheGuard:
         self.client = client
         self.policy = policy
         self.breaker = CircuitBreaker(clock, policy.failure_threshold, policy.reset_after_ms)
+        self.breakers: dict[str, CircuitBreaker] = {}  # per cluster node, when breaker_per_node
+        self._per_node = policy.breaker_per_node and isinstance(client, redis.RedisCluster)
+        self._clock = clock
         self.stats = GuardStats()
         self._flush = flush
         self._pending: dict[str, Repair] = {}
@@ -186,7 +226,13 @@ class CacheGuard:
         self._raise_counter = client.register_script(RAISE_COUNTER)
 
     def __repr__(self) -> str:
-        return f"<CacheGuard circuit={self.breaker.state} pending={self.pending}>"
+        return f"<CacheGuard circuit={self.state} pending={self.pending}>"
+
+    @property
+    def state(self) -> str:
+        """The worst of the breakers' states: open if any is, else half-open if any is, else closed."""
+        states = {b.state for b in self.all_breakers()}
+        return OPEN if OPEN in states else HALF_OPEN if HALF_OPEN in states else CLOSED
 
     @property
     def pending(self) -> int:
@@ -195,24 +241,57 @@ class CacheGuard:
 
     def run(self, trace, call, args: tuple, kwargs: dict):
         """One round trip for `trace`, or CacheUnavailable at once if the circuit is open."""
-        permit = self.breaker.permit() if self.policy.breaker else CLOSED
+        breaker = self._breaker_for(call_key(call, args, kwargs)) if self._per_node else self.breaker
+        permit = breaker.permit() if self.policy.breaker else CLOSED
         if permit == OPEN:
             self.stats.refused += 1
             trace.cache_failures += 1
             raise CacheUnavailable("circuit open: Redis is being given a rest")
         try:
             if self._pending or self._flush_pending:
-                self._repair(trace)
+                self._repair(trace, breaker)
             result = trace.round_trip(call, args, kwargs)
         except UNAVAILABLE as exc:
-            self._failed(trace, exc)
+            self._failed(trace, exc, breaker)
             raise CacheUnavailable(f"Redis unavailable ({type(exc).__name__})") from None
         except BaseException:
-            self._answered()  # Redis answered (with an error reply): it is up
+            self._answered(breaker)  # Redis answered (with an error reply): it is up
             raise
-        if self.breaker.state != CLOSED or self.breaker.failures:
-            self._answered()
+        if breaker.state != CLOSED or breaker.failures:
+            self._answered(breaker)
         return result
+
+    def all_breakers(self) -> list[CircuitBreaker]:
+        """The process-wide breaker, then one per cluster node met so far."""
+        return [self.breaker, *self.breakers.values()]
+
+    def transitions(self) -> list[tuple[int, str]]:
+        """Every breaker's changes, in time order."""
+        return sorted((change for b in self.all_breakers() for change in b.transitions), key=lambda c: c[0])
+
+    def any_open(self) -> bool:
+        return any(b.state != CLOSED for b in self.all_breakers())
+
+    def _breaker_for(self, key: str | None) -> CircuitBreaker:
+        """The breaker of the node serving `key`'s slot (the process-wide one for a call without a key)."""
+        node = self._node_of(key)
+        if node is None:
+            return self.breaker
+        breaker = self.breakers.get(node)
+        if breaker is None:
+            breaker = self.breakers.setdefault(node, CircuitBreaker(
+                self._clock, self.policy.failure_threshold, self.policy.reset_after_ms, name=node))
+        return breaker
+
+    def _node_of(self, key: str | None) -> str | None:
+        """The name of the master serving `key`'s slot, from the client's slot map ("slot N" if none does)."""
+        if key is None:
+            return None
+        slot = key_slot(key.encode())
+        try:
+            return self.client.nodes_manager.get_node_from_slot(slot).name
+        except (SlotNotCoveredError, ClusterError, IndexError, KeyError):
+            return f"slot {slot}"
 
     def remember(self, data_key: str, generation_key: str | None = None, ttl_ms: int = 0,
                  counter: tuple[str, int] | None = None, siblings: tuple[str, ...] = ()) -> None:
@@ -248,23 +327,34 @@ class CacheGuard:
         with self._lock:
             self._flush_pending = True
 
-    def _failed(self, trace, exc: Exception) -> None:
+    def _failed(self, trace, exc: Exception, breaker: CircuitBreaker) -> None:
         self.stats.failed += 1
         trace.cache_failures += 1
         if isinstance(exc, redis.TimeoutError):
             self.stats.timeouts += 1
             trace.simulated_ms += self.policy.timeout_ms  # a hung Redis costs the whole timeout
         if self.policy.breaker:  # without one, nothing opens (nor logs that requests skip Redis)
-            self.breaker.failure()
+            breaker.failure()
 
-    def _answered(self) -> None:
+    def _answered(self, breaker: CircuitBreaker) -> None:
         if self.policy.breaker:
-            self.breaker.success()
+            breaker.success()
 
-    def _repair(self, trace) -> None:
-        """Drop every remembered key (or the whole namespace after an overflow), in batches."""
+    def _take_pending(self, breaker: CircuitBreaker) -> dict:
+        """The remembered keys to repair before a call: all of them, or on a cluster those `breaker`'s node serves."""
         with self._lock:
-            pending, self._pending = self._pending, {}
+            if not self._per_node or breaker is self.breaker:  # a call whose node is unknown repairs all
+                pending, self._pending = self._pending, {}
+                return pending
+            pending = {key: r for key, r in self._pending.items() if self._breaker_for(key) is breaker}
+            for key in pending:
+                del self._pending[key]
+            return pending
+
+    def _repair(self, trace, breaker: CircuitBreaker | None = None) -> None:
+        """Drop the remembered keys (or the whole namespace after an overflow), in batches."""
+        pending = self._take_pending(breaker or self.breaker)
+        with self._lock:
             overflowed, self._flush_pending = self._flush_pending, False
         try:
             if overflowed and self._flush is not None:

@@ -71,6 +71,8 @@ class World:
         self.seed = seed
         self.clock = clock if clock is not None else SimulatedClock()
         self.latency = latency if latency is not None else LatencyModel(seed=seed)
+        if self.latency.database is not None and self.latency.database.clock is None:
+            self.latency.database.clock = self.clock  # a database with a capacity measures load on this clock
         self.keys = KeySchema(namespace)
         self.failure_policy = failure_policy if failure_policy is not None else FailurePolicy()
         self.redis = make_redis(self.config, self.failure_policy.timeout_s,

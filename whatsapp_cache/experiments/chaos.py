@@ -19,6 +19,7 @@ Outages, one code path for all of them:
 
     FakeOutage(world, "down")       fakeredis refuses every call; its data survives (a network cut)
     FakeOutage(world, "hung")       every round trip times out, process-wide (a hung server)
+    FakeOutage(world, "lost")       refused, and back empty (a restart without persistence)
     ServerOutage(server, "kill")    SIGKILL a throw-away redis-server; restarted empty at the end
     ServerOutage(server, "pause")   SIGSTOP it; SIGCONT at the end (data kept, clients time out)
     ClusterFailover(lab)            SIGKILL a master of a LocalCluster; its replica is promoted
@@ -45,7 +46,7 @@ from ..db.repository import PROFILE_FIELDS
 from ..errors import InvalidInput, NotFound
 from ..metrics import READ_OUTCOMES, RequestRecord
 from ..lab.process import RedisProcess
-from ..resilience import CLOSED, HALF_OPEN, OPEN
+from ..resilience import HALF_OPEN, OPEN
 from .workload import WorkloadSpec, _Replayer, plan
 
 PHASES = ("before", "during", "after")
@@ -101,26 +102,30 @@ class FakeOutage(Outage):
     """An outage of a World's fakeredis: 'down' (refused, data kept) or 'hung' (every call times out)."""
 
     MODES = {"down": "connection refused, data kept: a network cut",
-             "hung": "every call times out: a hung server"}
+             "hung": "every call times out: a hung server",
+             "lost": "connection refused, back empty: a restart without persistence"}
     backend = "fakeredis"
 
     def __init__(self, world, mode: str = "down"):
         super().__init__(mode)
+        self.client = world.redis
         self.server = world.redis.connection_pool.connection_kwargs.get("server")
         if self.server is None:
             raise InvalidInput("FakeOutage needs a World on fakeredis; use ServerOutage for a redis-server")
         self._hang = None
 
     def _break(self) -> None:
-        if self.mode == "down":
+        if self.mode in ("down", "lost"):
             self.server.connected = False
             return
         self._hang = faults.unreachable("timeout")
         self._hang.__enter__()
 
     def _mend(self) -> None:
-        if self.mode == "down":
+        if self.mode in ("down", "lost"):
             self.server.connected = True
+            if self.mode == "lost":
+                self.client.flushall()  # what a restart without persistence finds: nothing
             return
         hang, self._hang = self._hang, None
         hang.__exit__(None, None, None)
@@ -390,7 +395,7 @@ def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bo
     """Replay `spec` on `world` with `outage` from outage_from_s to outage_until_s; the report."""
     _check_world(world, outage, spec)
     start_ms = world.clock.now_ms()
-    first_transition = len(world.guard.breaker.transitions)
+    first_transition = len(world.guard.transitions())
     stats_before = asdict(world.guard.stats)
     replayer = _AuditedReplayer(world, spec.seed)
     started = time.perf_counter()
@@ -398,10 +403,10 @@ def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bo
         failures = _replay(world, outage, spec, replayer, start_ms, progress)
     wall_s = time.perf_counter() - started
     transitions = [(round((at - start_ms) / 1000, 3), state)
-                   for at, state in world.guard.breaker.transitions[first_transition:]]
+                   for at, state in world.guard.transitions()[first_transition:]]
     guard = {name: value - stats_before[name] for name, value in asdict(world.guard.stats).items()}
     writes = _check_writes(world, replayer)
-    audit = _audit(world, replayer.touched)
+    audit = _without_capacity(world, _audit, replayer.touched)
     report = _report(world, outage, spec, start_ms, records, failures, transitions, guard, writes, audit, wall_s)
     if isinstance(outage, ClusterFailover):
         report.failover = outage.facts()
@@ -541,7 +546,7 @@ def _stored_status(world, user_id: str) -> str | None:
 
 def _audit(world, touched: dict[str, set[str]]) -> Audit:
     """Read every touched entry through the library and compare it with the database."""
-    if world.failure_policy.breaker and world.guard.breaker.state != CLOSED:
+    if world.failure_policy.breaker and world.guard.any_open():
         world.clock.advance(world.failure_policy.reset_after_ms)  # let the breaker probe Redis again
     outcomes, stale = {"hit": 0, "miss": 0, "fallback": 0}, []
     for kind in AUDITED:
@@ -553,6 +558,15 @@ def _audit(world, touched: dict[str, set[str]]) -> Audit:
                 stale.append(f"{kind} {entity}")
     checked = outcomes["hit"] + outcomes["miss"]
     return Audit(checked, outcomes["hit"], len(stale), outcomes["fallback"], tuple(stale[:5]))
+
+
+def _without_capacity(world, check, *args):
+    """Run a check with the database's capacity model set aside: the audit is not traffic."""
+    capacity, world.latency.database = world.latency.database, None
+    try:
+        return check(world, *args)
+    finally:
+        world.latency.database = capacity
 
 
 def _library_read(read, *args):
@@ -689,6 +703,15 @@ def _percentile(ordered: list[float], percent: float) -> float:
 
 
 # --- text ---------------------------------------------------------------------------------------
+
+def failure_kinds(report: ChaosReport) -> dict[str, int]:
+    """Failed requests by the exception that reached the user (e.g. DatabaseOverloaded, LoadShed)."""
+    kinds: dict[str, int] = {}
+    for _, text in report.failures:
+        kind = text.split(": ", 2)[1] if text.count(": ") >= 2 else text
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
 
 def format_report(report: ChaosReport, measured: bool = False) -> str:
     """A fixed-width report; `measured` adds this machine's wall-clock figures (which vary run to run)."""

@@ -461,7 +461,7 @@ class WriteBehindWorker:
         if latency is not None:
             yield latency.cache_round_trip() * (2 + int(result.claimed > 0))
             if self.totals.passes > before and result.applied + result.skipped:
-                yield latency.database_query()
+                yield latency.database_query(write=True)
                 yield latency.cache_round_trip()  # dropping older cached copies (_drop_older_copies)
         return result
 
