@@ -38,6 +38,8 @@ def _course(args: argparse.Namespace) -> str:
         return _doctor()
     if args.action == "demo":
         return _demo(args.notebooks)
+    if args.action == "slides":
+        return _slides(args.notebooks)
     if args.action == "progress":
         from .course.chapters import workspace_dir
         from .course.exercises import format_progress, progress
@@ -61,6 +63,31 @@ def _demo(names: list[str]) -> str:
     command = voila_command(demo, port, browser="--no-browser" not in names[1:])
     print(f"serving the {demo.name} dashboard at http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)
     os.execv(command[0], command)
+
+
+def _slides(words: list[str]) -> str:
+    """Write the talks' slide metadata (all, or the chapters named); with --html DIR also build the pages."""
+    from pathlib import Path
+
+    from .course import slides
+
+    parser = argparse.ArgumentParser(prog="whatsapp-cache course slides")
+    parser.add_argument("chapters", nargs="*", help="chapter numbers or stems (default: every talk)")
+    parser.add_argument("--html", type=Path, help="also write reveal.js pages into this folder (nbconvert)")
+    parser.add_argument("--reveal", default=slides.REVEAL_CDN,
+                        help="where the pages load reveal.js 4 from (default: a CDN; a local copy works offline)")
+    options = parser.parse_args(words)
+    talks = [slides.find(name) for name in options.chapters] if options.chapters else list(slides.TALKS.values())
+    changed = slides.apply([talk.chapter for talk in talks])
+    lines = [f"slide metadata written in {len(changed)} notebook(s); present in JupyterLab with RISE "
+             "(the toolbar's slideshow button, or /rise/notebooks/<chapter>.ipynb)"]
+    for talk in talks:
+        lines.append(f"{talk.chapter} (about {talk.minutes} min): "
+                     f"{sum(kind in ('slide', 'subslide') for _, kind in talk.cells)} slides")
+    if options.html:
+        pages = slides.build_html([talk.chapter for talk in talks], options.html, options.reveal)
+        lines.append("pages: " + ", ".join(str(page) for page in pages))
+    return "\n".join(lines)
 
 
 def _doctor() -> str:
@@ -410,8 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
                                              "outputs are fresh; progress: the exercises passed in your "
                                              "own copies of the notebooks (the workspace); doctor: what this "
                                              "machine has and lacks for the course, and how to get it; demo NAME: "
-                                             "serve a dashboard for projection with Voila (no NAME: list them).")
-    course.add_argument("action", choices=("open", "nav", "build", "progress", "doctor", "demo"))
+                                             "serve a dashboard for projection with Voila (no NAME: list them); slides "
+                                             "[NN] [--html DIR]: mark the cells of a chapter's talk for RISE, and "
+                                             "build reveal.js pages.")
+    course.add_argument("action", choices=("open", "nav", "build", "progress", "doctor", "demo", "slides"))
     course.add_argument("notebooks", nargs=argparse.REMAINDER,
                         help="with build: only these (e.g. 01_what_to_cache); with open: JupyterLab options")
     course.set_defaults(run=_course)
