@@ -219,3 +219,29 @@ def test_a_chapter_talk_opens_in_rise_and_advances_to_the_next_section(browser, 
         page.close()
         _stop_lab(process)
     assert process.poll() is not None
+
+
+def test_offline_html_slides_advance_with_the_network_cut(browser, tmp_path):
+    """`course slides --html DIR --reveal FOLDER` pages work from file:// with every http(s) request refused.
+
+    Needs a reveal.js 4 folder (e.g. the npm package: `npm pack reveal.js@4.0.2`) named by
+    $WHATSAPP_CACHE_REVEAL_DIR; skipped without one (the test fetches nothing)."""
+    reveal = os.environ.get("WHATSAPP_CACHE_REVEAL_DIR")
+    if not reveal or not (Path(reveal) / "dist" / "reveal.js").exists():
+        pytest.skip("set WHATSAPP_CACHE_REVEAL_DIR to a reveal.js 4 folder to run this check")
+    [page_path] = slides.build_html([TALK], tmp_path, reveal=reveal)
+    page = browser.new_page()
+    refused = []
+    page.route(lambda url: url.startswith("http"), lambda route: (refused.append(route.request.url), route.abort()))
+    try:
+        page.goto(page_path.as_uri())
+        page.wait_for_function("() => document.querySelector('.reveal .slides section.present h1')", timeout=60_000)
+        assert _present_heading(page).startswith("05. Stampede protection")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => { const h = document.querySelector('.reveal .slides section.present h2');"
+                               " return h && h.innerText.startsWith('1. The herd'); }", timeout=30_000)
+        time.sleep(1.5)
+        page.screenshot(path=str(REPORT_DIR / "offline-html-2.png"))
+    finally:
+        page.close()
+    assert not any("reveal.js" in url or "require" in url for url in refused), refused

@@ -79,12 +79,26 @@ def test_an_unknown_chapter_is_a_clear_error(capsys):
 
 
 def test_the_html_build_holds_each_slide_and_leaves_out_skipped_cells(tmp_path):
-    [page] = slides.build_html(["05"], tmp_path, reveal_prefix="reveal.js")
+    [page] = slides.build_html(["05"], tmp_path)
     html = page.read_text()
-    assert 'src="reveal.js/dist/reveal.js"' in html or "reveal.js/" in html
+    assert f"{slides.REVEAL_CDN}/dist/reveal.js" in html
     assert "The herd" in html and "XFetch" in html
     assert "hot-group" in html  # a fragment's code is there
-    assert "*whatsapp-cache course*" not in html and "Contents</a> |" not in html  # navigation skipped
+    assert "04_eviction.ipynb" not in html  # the navigation bar (links to the chapters beside) is skipped
+
+
+def test_a_local_reveal_folder_is_copied_beside_the_pages(tmp_path):
+    fake = tmp_path / "package"
+    (fake / "dist").mkdir(parents=True)
+    (fake / "dist" / "reveal.js").write_text("// reveal")
+    [page] = slides.build_html(["00"], tmp_path / "out", reveal=str(fake))
+    html = page.read_text()
+    assert '"reveal.js/dist/reveal.js"' in html and "unpkg.com/reveal.js" not in html
+    assert (tmp_path / "out" / "reveal.js" / "dist" / "reveal.js").exists()
+    if (tmp_path / "out" / "require.min.js").exists():
+        assert 'src="require.min.js"' in html
+    with pytest.raises(InvalidInput, match="dist/reveal.js"):
+        slides.build_html(["00"], tmp_path / "out2", reveal=str(tmp_path))
 
 
 def test_rise_url_is_the_extension_route():

@@ -187,15 +187,18 @@ def shown(talk: Talk, notebook: nbformat.NotebookNode) -> list[str]:
     return lines
 
 
-def build_html(chapters: list[str] | None, target: Path, reveal_prefix: str = REVEAL_CDN) -> list[Path]:
+def build_html(chapters: list[str] | None, target: Path, reveal: str = REVEAL_CDN) -> list[Path]:
     """Each talk as a reveal.js page with nbconvert's slides exporter (stored outputs, no execution).
 
-    reveal.js itself is loaded from `reveal_prefix`: the CDN by default (the page needs the network
-    to look like slides), or a local folder or URL holding reveal.js 4 for a room without one."""
+    `reveal` is where the pages load reveal.js 4 from: the CDN by default (the pages then need the
+    network), or a local folder holding it (the npm package's folder), which is copied beside the
+    pages together with require.js from Voila's install, so the slides work with no network."""
     from nbconvert import SlidesExporter
 
     target.mkdir(parents=True, exist_ok=True)
-    exporter = SlidesExporter(reveal_url_prefix=reveal_prefix)
+    exporter = SlidesExporter(reveal_url_prefix=reveal)
+    if Path(reveal).is_dir():
+        exporter = SlidesExporter(**_local_assets(Path(reveal), target))
     pages = []
     for talk in [find(name) for name in chapters] if chapters else TALKS.values():
         notebook = slideshow(talk, nbformat.read(notebooks_dir() / f"{talk.chapter}.ipynb", as_version=4))
@@ -204,6 +207,24 @@ def build_html(chapters: list[str] | None, target: Path, reveal_prefix: str = RE
         page.write_text(body, encoding="utf-8")
         pages.append(page)
     return pages
+
+
+def _local_assets(reveal_dir: Path, target: Path) -> dict:
+    """Copy reveal.js and require.js beside the pages; the exporter options that point at the copies."""
+    import shutil
+    import sys
+
+    if not (reveal_dir / "dist" / "reveal.js").exists():
+        raise InvalidInput(f"{reveal_dir} holds no dist/reveal.js: give the folder of reveal.js 4 (its npm package)")
+    copy = target / "reveal.js"
+    if copy.resolve() != reveal_dir.resolve():
+        shutil.copytree(reveal_dir, copy, dirs_exist_ok=True)
+    options = {"reveal_url_prefix": "reveal.js"}
+    require = Path(sys.prefix) / "share/jupyter/voila/templates/base/static/require.min.js"
+    if require.exists():  # Voila (the course extra) ships it; without it the page falls back to the CDN
+        shutil.copy(require, target / "require.min.js")
+        options["require_js_url"] = "require.min.js"
+    return options
 
 
 def rise_url(base: str, path: str, token: str | None = None) -> str:
