@@ -104,3 +104,15 @@ def test_a_local_reveal_folder_is_copied_beside_the_pages(tmp_path):
 def test_rise_url_is_the_extension_route():
     assert slides.rise_url("http://127.0.0.1:8888/", "notebooks/05_stampede.ipynb", "t") == (
         "http://127.0.0.1:8888/rise/notebooks/05_stampede.ipynb?token=t")
+
+
+def test_course_build_keeps_the_talks_current(monkeypatch, capsys):
+    from whatsapp_cache.course import chapters
+
+    built = [notebooks_dir() / "01_what_to_cache.ipynb", notebooks_dir() / "05_stampede.ipynb"]
+    applied = []
+    monkeypatch.setattr(chapters, "build", lambda names: built)  # no execution: only what follows it
+    monkeypatch.setattr(slides, "apply", lambda names: applied.append(names) or [])
+    assert cli.main(["course", "build", "01", "05"]) == 0
+    assert applied == [["05_stampede"]]
+    assert "executed and stored" in capsys.readouterr().out

@@ -47,6 +47,11 @@ def _course(args: argparse.Namespace) -> str:
         folder = workspace_dir()
         return f"exercises passed, from the notebooks in {folder}:\n" + format_progress(progress(folder))
     built = build(args.notebooks)
+    from .course.slides import TALKS, apply
+
+    talks = [path.stem for path in built if path.stem in TALKS]
+    if talks:
+        apply(talks)  # a cell added to a talk's chapter since: marked "skip", so the talk stays as chosen
     return "executed and stored: " + ", ".join(p.name for p in built)
 
 
