@@ -55,6 +55,8 @@ def _course(args: argparse.Namespace) -> str:
         from .course.glossary import write
 
         return f"glossary written to {write()}"
+    if args.action == "slides":
+        return _slides(args.notebooks)
     if args.action == "progress":
         from .course.chapters import workspace_dir
         from .course.exercises import format_progress, progress
@@ -62,6 +64,11 @@ def _course(args: argparse.Namespace) -> str:
         folder = workspace_dir()
         return f"exercises passed, from the notebooks in {folder}:\n" + format_progress(progress(folder))
     built = build(args.notebooks)
+    from .course.slides import TALKS, apply
+
+    talks = [path.stem for path in built if path.stem in TALKS]
+    if talks:
+        apply(talks)  # a cell added to a talk's chapter since: marked "skip", so the talk stays as chosen
     return "executed and stored: " + ", ".join(p.name for p in built)
 
 
@@ -78,6 +85,31 @@ def _demo(names: list[str]) -> str:
     command = voila_command(demo, port, browser="--no-browser" not in names[1:])
     print(f"serving the {demo.name} dashboard at http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)
     os.execv(command[0], command)
+
+
+def _slides(words: list[str]) -> str:
+    """Write the talks' slide metadata (all, or the chapters named); with --html DIR also build the pages."""
+    from pathlib import Path
+
+    from .course import slides
+
+    parser = argparse.ArgumentParser(prog="whatsapp-cache course slides")
+    parser.add_argument("chapters", nargs="*", help="chapter numbers or stems (default: every talk)")
+    parser.add_argument("--html", type=Path, help="also write reveal.js pages into this folder (nbconvert)")
+    parser.add_argument("--reveal", default=slides.REVEAL_CDN,
+                        help="where the pages load reveal.js 4 from (default: a CDN; a local copy works offline)")
+    options = parser.parse_args(words)
+    talks = [slides.find(name) for name in options.chapters] if options.chapters else list(slides.TALKS.values())
+    changed = slides.apply([talk.chapter for talk in talks])
+    lines = [f"slide metadata written in {len(changed)} notebook(s); present in JupyterLab with RISE "
+             "(the toolbar's slideshow button, or /rise/notebooks/<chapter>.ipynb)"]
+    for talk in talks:
+        lines.append(f"{talk.chapter} (about {talk.minutes} min): "
+                     f"{sum(kind in ('slide', 'subslide') for _, kind in talk.cells)} slides")
+    if options.html:
+        pages = slides.build_html([talk.chapter for talk in talks], options.html, options.reveal)
+        lines.append("pages: " + ", ".join(str(page) for page in pages))
+    return "\n".join(lines)
 
 
 def _doctor() -> str:
@@ -447,9 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
                                              "serve a dashboard for projection with Voila (no NAME: list them); "
                                              "cheatsheet [--output FILE]: a one-page Markdown sheet of the numbers "
                                              "and rules to quote, generated from the library's models; glossary: "
-                                             "write notebooks/glossary.md from course/glossary.py.")
+                                             "write notebooks/glossary.md from course/glossary.py; slides [NN] "
+                                             "[--html DIR]: mark the cells of a chapter's talk for RISE, and build "
+                                             "reveal.js pages.")
     course.add_argument("action", choices=("open", "reset", "nav", "build", "progress", "doctor", "demo", "cheatsheet",
-                                           "glossary"))
+                                           "glossary", "slides"))
     course.add_argument("notebooks", nargs=argparse.REMAINDER,
                         help="with build: only these (e.g. 01_what_to_cache); with reset: the chapters (e.g. 03); "
                              "with open: JupyterLab options")
