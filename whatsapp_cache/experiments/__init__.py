@@ -6,4 +6,5 @@
     chaos                 a workload through a Redis outage (fakeredis cut off, or a real redis-server killed)
     measure               real latencies per backend, and SQL over the request log in DuckDB
     loadmodel, capacity   the seed's latency, load, capacity and cost arithmetic beside exact models
+    writes                writes write-behind can merge (not messages), and presence's database writes
 """

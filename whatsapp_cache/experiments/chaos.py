@@ -414,7 +414,7 @@ def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bo
 
 
 def run_failover(spec: ChaosSpec = ChaosSpec(), database_url: str | None = None, reset: bool = False,
-                 lost_writes: bool = True, progress: bool = False, lab=None) -> ChaosReport:
+                 lost_writes: bool = True, progress: bool = False, lab=None, policy=None) -> ChaosReport:
     """The failover experiment on local processes; the report, with the lab stopped afterwards.
 
     1. a 3 x 1 LocalCluster (node timeout 1000 ms) unless `lab` is given (then it is left running),
@@ -437,7 +437,8 @@ def run_failover(spec: ChaosSpec = ChaosSpec(), database_url: str | None = None,
     try:
         if own:
             lab.start()
-        world = World(lab.url + "?cluster=true", database_url, seed=spec.seed, dataset=None if reset else "small")
+        world = World(lab.url + "?cluster=true", database_url, seed=spec.seed, dataset=None if reset else "small",
+                      failure_policy=policy)
         if reset:
             world.reset("small")
         outage = ClusterFailover(lab)
@@ -454,6 +455,21 @@ def run_failover(spec: ChaosSpec = ChaosSpec(), database_url: str | None = None,
             world.close()
         if own:
             lab.stop()
+
+
+def compare_breakers(spec: ChaosSpec) -> str:
+    """run_failover twice, with a breaker per cluster node and with one per process: what each did to the
+    reads while one master was down (the other masters' slots stay cached only with a breaker per node)."""
+    from ..resilience import FailurePolicy
+
+    lines = []
+    for label, per_node in (("a breaker per node", True), ("one breaker per process", False)):
+        report = run_failover(spec, lost_writes=False, policy=FailurePolicy(breaker_per_node=per_node))
+        during = report.phase("during")
+        lines.append(f"{label:<24} during the failover: hit ratio {during.hit_ratio:.1%}, "
+                     f"{during.fallbacks:,} of {during.reads:,} reads from the database, "
+                     f"{during.db_queries_per_s:.1f} queries/s; failed {report.failed}")
+    return "\n".join(lines)
 
 
 def _lost_cache_writes(lab) -> dict:
