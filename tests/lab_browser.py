@@ -299,7 +299,8 @@ def _change(page, kind: str, control) -> str:
     holder = "widget-checkbox" if kind == "checkbox" else "widget-inline-hbox"
     widget = control.locator(f"xpath=ancestor::*[contains(@class,'{holder}')][1]")
     label = widget.first.inner_text().strip() if widget.count() else ""
-    label = label.splitlines()[0].strip("\u200b ") if label else kind
+    lines = [line.strip("\u200b ") for line in label.splitlines() if line.strip("\u200b ")]
+    label = lines[0] if lines else kind
     if kind == "slider":
         control.focus()
         control.press("ArrowRight")
