@@ -354,8 +354,8 @@ def check_notebook(page, lab: LabServer, path: str, shots: Path) -> NotebookRepo
 
 
 def format_table(reports: list[NotebookReport]) -> str:
-    lines = [f"{'notebook':<48} {'run-all s':>9} {'panels':>6} {'worst redraw s':>14}  problems"]
+    lines = [f"{'notebook':<52} {'run-all s':>9} {'panels':>6} {'worst redraw s':>14}  problems"]
     for r in reports:
-        lines.append(f"{r.notebook:<48} {r.run_all_s:>9.1f} {r.panels:>6} {r.worst_redraw_s:>14.2f}  "
+        lines.append(f"{r.notebook:<52} {r.run_all_s:>9.1f} {r.panels:>6} {r.worst_redraw_s:>14.2f}  "
                      f"{len(r.problems())}")
     return "\n".join(lines)
