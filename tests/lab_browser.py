@@ -176,6 +176,8 @@ JS_PANEL_SIGNATURE = """(i) => {
 }"""
 
 
+# markdown cells that mention money
+DOLLAR_CELLS = '.jp-NotebookPanel:visible .jp-MarkdownCell:has-text("$")'
 # the code cells that build a widget panel (their source calls one of the course's explorers)
 WIDGET_CELLS = '.jp-NotebookPanel:visible .jp-CodeCell:has-text("_explorer(")'
 
@@ -231,6 +233,13 @@ def open_notebook(page, lab: LabServer, path: str) -> None:
 def broken_widget_texts(page) -> list[str]:
     text = page.locator(".jp-NotebookPanel:visible").inner_text()
     return [t for t in BROKEN_WIDGET_TEXTS if t in text]
+
+
+def typeset_math(page) -> list[str]:
+    """LaTeX that MathJax typeset in the page: the course writes none, so each one is a `$` left unescaped."""
+    formulas = page.locator(".jp-NotebookPanel:visible mjx-container")
+    count = formulas.count()
+    return [f"{count} LaTeX formula(s) typeset, e.g. {formulas.first.inner_text()[:40]!r}: an unescaped $?"] if count else []
 
 
 def run_all(page) -> float:
@@ -341,7 +350,10 @@ def check_notebook(page, lab: LabServer, path: str, shots: Path) -> NotebookRepo
     stem = Path(path).stem
     report = NotebookReport(notebook=path)
     open_notebook(page, lab, path)
-    report.before_run = broken_widget_texts(page)
+    report.before_run = broken_widget_texts(page) + typeset_math(page)
+    for index, cell in enumerate(page.locator(DOLLAR_CELLS).all()):  # money reads as text, not italic LaTeX
+        cell.scroll_into_view_if_needed()
+        report.screenshots.append(_shot(cell, shots / f"{stem}-dollars{index}.png"))
     page.screenshot(path=str(shots / f"{stem}-0-opened.png"), full_page=False)
     report.screenshots.append(f"{stem}-0-opened.png")
     for index, cell in enumerate(page.locator(WIDGET_CELLS).all()):  # how each panel looks before running
