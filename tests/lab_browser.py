@@ -176,6 +176,8 @@ JS_PANEL_SIGNATURE = """(i) => {
 }"""
 
 
+# markdown cells that mention money
+DOLLAR_CELLS = '.jp-NotebookPanel:visible .jp-MarkdownCell:has-text("$")'
 # the code cells that build a widget panel (their source calls one of the course's explorers)
 WIDGET_CELLS = '.jp-NotebookPanel:visible .jp-CodeCell:has-text("_explorer(")'
 
@@ -231,6 +233,13 @@ def open_notebook(page, lab: LabServer, path: str) -> None:
 def broken_widget_texts(page) -> list[str]:
     text = page.locator(".jp-NotebookPanel:visible").inner_text()
     return [t for t in BROKEN_WIDGET_TEXTS if t in text]
+
+
+def typeset_math(page) -> list[str]:
+    """LaTeX that MathJax typeset in the page: the course writes none, so each one is a `$` left unescaped."""
+    formulas = page.locator(".jp-NotebookPanel:visible mjx-container")
+    count = formulas.count()
+    return [f"{count} LaTeX formula(s) typeset, e.g. {formulas.first.inner_text()[:40]!r}: an unescaped $?"] if count else []
 
 
 def run_all(page) -> float:
@@ -299,7 +308,8 @@ def _change(page, kind: str, control) -> str:
     holder = "widget-checkbox" if kind == "checkbox" else "widget-inline-hbox"
     widget = control.locator(f"xpath=ancestor::*[contains(@class,'{holder}')][1]")
     label = widget.first.inner_text().strip() if widget.count() else ""
-    label = label.splitlines()[0].strip("\u200b ") if label else kind
+    lines = [line.strip("\u200b ") for line in label.splitlines() if line.strip("\u200b ")]
+    label = lines[0] if lines else kind
     if kind == "slider":
         control.focus()
         control.press("ArrowRight")
@@ -340,7 +350,10 @@ def check_notebook(page, lab: LabServer, path: str, shots: Path) -> NotebookRepo
     stem = Path(path).stem
     report = NotebookReport(notebook=path)
     open_notebook(page, lab, path)
-    report.before_run = broken_widget_texts(page)
+    report.before_run = broken_widget_texts(page) + typeset_math(page)
+    for index, cell in enumerate(page.locator(DOLLAR_CELLS).all()):  # money reads as text, not italic LaTeX
+        cell.scroll_into_view_if_needed()
+        report.screenshots.append(_shot(cell, shots / f"{stem}-dollars{index}.png"))
     page.screenshot(path=str(shots / f"{stem}-0-opened.png"), full_page=False)
     report.screenshots.append(f"{stem}-0-opened.png")
     for index, cell in enumerate(page.locator(WIDGET_CELLS).all()):  # how each panel looks before running
@@ -353,8 +366,8 @@ def check_notebook(page, lab: LabServer, path: str, shots: Path) -> NotebookRepo
 
 
 def format_table(reports: list[NotebookReport]) -> str:
-    lines = [f"{'notebook':<48} {'run-all s':>9} {'panels':>6} {'worst redraw s':>14}  problems"]
+    lines = [f"{'notebook':<52} {'run-all s':>9} {'panels':>6} {'worst redraw s':>14}  problems"]
     for r in reports:
-        lines.append(f"{r.notebook:<48} {r.run_all_s:>9.1f} {r.panels:>6} {r.worst_redraw_s:>14.2f}  "
+        lines.append(f"{r.notebook:<52} {r.run_all_s:>9.1f} {r.panels:>6} {r.worst_redraw_s:>14.2f}  "
                      f"{len(r.problems())}")
     return "\n".join(lines)

@@ -33,7 +33,7 @@ REPORTS: list = []
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(tmp_path_factory, request):
     if not Path(lab_browser.CHROMIUM).exists():
         message = f"no Chromium at {lab_browser.CHROMIUM} (apt-get install chromium)"
         if os.environ.get("WHATSAPP_CACHE_REQUIRE_LIVE") == "1":
@@ -49,17 +49,20 @@ def lab(tmp_path_factory):
         yield server, context
         context.close()
         browser.close()
-    _write_report()
+    table = _write_report()
+    if table:  # on the terminal even when every test passed (pytest hides a passing fixture's prints)
+        with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
+            print(f"\n\nthe course in the browser (screenshots and timings.json in {REPORT_DIR}):\n{table}")
 
 
-def _write_report(final: bool = True) -> None:
+def _write_report() -> str:
+    """Write timings.json and table.txt for the notebooks checked so far; return the table."""
     if not REPORTS:
-        return
+        return ""
     (REPORT_DIR / "timings.json").write_text(json.dumps([r.as_json() for r in REPORTS], indent=1))
     table = lab_browser.format_table(REPORTS)
     (REPORT_DIR / "table.txt").write_text(table + "\n")
-    if final:
-        print("\n" + table)
+    return table
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: Path(p).stem)
@@ -71,7 +74,7 @@ def test_notebook_in_the_browser(lab, path, capsys):
     finally:
         page.close()
     REPORTS.append(report)
-    _write_report(final=False)  # after every notebook, so a run cut short still leaves its findings
+    _write_report()  # after every notebook, so a run cut short still leaves its findings
     with capsys.disabled():
         print(f"\n{path}: run all {report.run_all_s:.1f} s, {report.panels} panel(s), "
               f"worst redraw {report.worst_redraw_s:.2f} s")

@@ -4,12 +4,14 @@
     answer                            # in a notebook: a collapsed <details> block, rendered Markdown
     answer.markdown                   # the filled text; answer.numbers: the figures it quotes
 
-Templates use str.format fields ({db_reads:,.0f}); a literal dollar sign is written \\$ so that
-JupyterLab does not read two of them as LaTeX.
+Templates use str.format fields ({db_reads:,.0f}); a literal dollar sign is written \\$ (Markdown's
+escape), and the notebook's rendering doubles the backslash: JupyterLab 4.6 turns a single `\\$` back
+into a bare `$` before MathJax pairs two of them into LaTeX (jupyterlab/jupyterlab#8645).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from . import figures
@@ -30,12 +32,18 @@ class Answer:
     collapsed: bool = True
 
     def _repr_markdown_(self) -> str:
+        text = for_jupyterlab(self.markdown)
         if not self.collapsed:
-            return self.markdown
-        return f"<details><summary>Model answer</summary>\n\n{self.markdown}\n\n</details>"
+            return text
+        return f"<details><summary>Model answer</summary>\n\n{text}\n\n</details>"
 
     def __repr__(self) -> str:
         return self.markdown
+
+
+def for_jupyterlab(markdown: str) -> str:
+    """Markdown with each escaped dollar (`\\$`) escaped twice, as JupyterLab's math splitter needs."""
+    return re.sub(r"(?<!\\)\\\$", r"\\\\$", markdown)
 
 
 def money(amount: float) -> str:

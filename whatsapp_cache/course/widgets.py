@@ -312,7 +312,7 @@ def chaos_explorer(seed: int = 0):
     """Sliders for the outage and the breaker; each change replays the chaos workload on a fresh embedded World.
 
     300 actions on the tiny data set, so a change answers in about a second; the chapter's
-    cells show the 1,200-action run on the small one.
+    cells replay 3,000 actions.
     """
     from ..experiments.chaos import ChaosSpec, FakeOutage, format_report, run_chaos
     from .plots import chaos_timeline
