@@ -12,7 +12,7 @@ from whatsapp_cache.course.chapters import CHAPTERS, NAV_TAG, notebooks_dir
 from whatsapp_cache.course.exercises import exercises
 
 FOLDER = notebooks_dir()
-PRACTISED = [(index, chapter) for index, chapter in enumerate(CHAPTERS) if chapter.stem[:2] != "00"]
+PRACTISED = [(index, chapter) for index, chapter in enumerate(CHAPTERS) if "01" <= chapter.stem[:2] <= "08"]
 HEADING = re.compile(r"^## (\d+)\. (.+)$", re.M)
 NUMBERED = re.compile(r"^(\d+)\. (.+)$", re.M)
 LINK = re.compile(r"\]\(([^)\s]+)\)")
