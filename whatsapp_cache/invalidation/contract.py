@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import Callable
 
-from ..course.exercises import expect
+from ..course.exercises import AfterFirstGet, expect
 from ..patterns.base import PatternContext, decode_record, encode_record
 from ..patterns.cache_aside import CacheAside
 from ..patterns.concurrency import run_steps
@@ -59,36 +58,14 @@ def out_of_order_writers(after_commit, world) -> None:
            "'from B' (the database's value): A's late step must not put its older value back")
 
 
-class _OtherWriterAfterGet:
-    """A client whose first GET of `key` lets another writer's whole cache step run right after it."""
-
-    def __init__(self, client, key: str, other: Callable[[], None]):
-        self._client, self._key, self._other = client, key, other
-
-    def __getattr__(self, name):
-        return getattr(self._client, name)
-
-    def get(self, key, *args, **kwargs):
-        value = self._client.get(key, *args, **kwargs)
-        if key == self._key:
-            self.run_other()
-        return value
-
-    def run_other(self) -> None:
-        """The other writer's step, once: right after the first GET, or when the call is over."""
-        other, self._other = self._other, None
-        if other is not None:
-            other()
-
-
 def version_check_is_atomic(after_commit, world) -> None:
     keys, row = _filled(world)
     a_record, a_version = _commit(world, row, "from A")
     b_record, b_version = _commit(world, row, "from B")
-    client = _OtherWriterAfterGet(world.redis, keys.data,
+    client = AfterFirstGet(world.redis, keys.data,
                                   lambda: after_commit(world.redis, keys, b_record, b_version, TTL_MS))
     after_commit(client, keys, a_record, a_version, TTL_MS)
-    client.run_other()  # no GET (a delete, a script): B's step comes after A's
+    client.finish()  # no GET (a delete, a script): B's step comes after A's
     got = reference_read(world)(world.redis, keys, row.load, TTL_MS)
     expect(got == "from B", "after_commit for A, with B's whole after_commit run right after A's GET of keys.data; "
            "then a read", got, "'from B': compare and set in one step (a Lua script), or just delete")

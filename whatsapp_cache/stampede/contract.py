@@ -13,10 +13,9 @@ without an expiry, and check-then-act steps that another holder slips between.
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 from ..clock import SimulatedClock
-from ..course.exercises import expect
+from ..course.exercises import AfterFirstGet, expect
 from .xfetch import XFetch
 
 LOCK_MS = 2_000
@@ -26,28 +25,6 @@ def _key(world, name: str = "hot-group") -> str:
     key = world.keys.lock(name)
     world.redis.delete(key)
     return key
-
-
-class _AnotherHolderAfterGet:
-    """A client whose first GET of `key` lets `other` run right after it (a holder changing, say);
-    `finish()` runs it after the call instead when the call never GETs (one SET NX, one script)."""
-
-    def __init__(self, client, key: str, other: Callable[[], None]):
-        self._client, self._key, self._other = client, key, other
-
-    def __getattr__(self, name):
-        return getattr(self._client, name)
-
-    def get(self, key, *args, **kwargs):
-        value = self._client.get(key, *args, **kwargs)
-        if key == self._key:
-            self.finish()
-        return value
-
-    def finish(self) -> None:
-        other, self._other = self._other, None
-        if other is not None:
-            other()
 
 
 # -- acquire ---------------------------------------------------------------------------------------
@@ -89,7 +66,7 @@ def tokens_are_unique(acquire, world) -> None:
 
 def taking_is_one_step(acquire, world) -> None:
     key, other_took = _key(world), []
-    client = _AnotherHolderAfterGet(world.redis, key, lambda: other_took.append(
+    client = AfterFirstGet(world.redis, key, lambda: other_took.append(
         bool(world.redis.set(key, "other-holder", nx=True, px=LOCK_MS))))
     token = acquire(client, key, LOCK_MS)
     client.finish()
@@ -148,7 +125,7 @@ def release_is_one_step(release, world) -> None:
         world.redis.delete(key)
         world.redis.set(key, "token-b", px=LOCK_MS)
 
-    client = _AnotherHolderAfterGet(world.redis, key, expire_and_hand_over)
+    client = AfterFirstGet(world.redis, key, expire_and_hand_over)
     release(client, key, "token-a")
     client.finish()
     held = world.redis.get(key)

@@ -32,6 +32,29 @@ _REGISTRY: dict[str, "Exercise"] = {}
 _SESSION: dict[str, bool] = {}  # exercise -> passed, for checks run in this kernel
 
 
+class AfterFirstGet:
+    """A Redis client whose first GET of `key` lets `other` run right after it: another writer or lock
+    holder stepping in between a read and the write that depends on it. `finish()` runs `other` once the
+    call is over instead, for code that never GETs (a DEL, one SET NX, one script)."""
+
+    def __init__(self, client, key: str, other: Callable[[], None]):
+        self._client, self._key, self._other = client, key, other
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def get(self, key, *args, **kwargs):
+        value = self._client.get(key, *args, **kwargs)
+        if key == self._key:
+            self.finish()
+        return value
+
+    def finish(self) -> None:
+        other, self._other = self._other, None
+        if other is not None:
+            other()
+
+
 class Mismatch(AssertionError):
     """A case's verdict in plain words: what was called, what came back, what was expected."""
 
