@@ -227,3 +227,12 @@ def test_chaos_and_the_pattern_comparison_count_their_whole_run_with_a_small_log
             reports.append((report.requests, report.fallbacks, [p.requests for p in report.phases],
                             run_pattern(pattern_world, "cache-aside", mix)))
     assert reports[0] == reports[1] and reports[0][0] > 200 and reports[0][3].reads + reports[0][3].writes == 300
+
+
+def test_percentile_is_the_nearest_rank_of_values_really_observed():
+    from whatsapp_cache.metrics import percentile
+
+    values = [5, 1, 4, 2, 3]
+    assert [percentile(values, p) for p in (0, 20, 21, 50, 99, 100)] == [1, 1, 2, 3, 5, 5]
+    assert percentile(range(1, 201), 99) == 198  # 99% of 200 values are at or below the 198th
+    assert percentile([], 50) == 0.0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, TypeVar
 
 from .clock import Clock
 from .config import produced_on
@@ -22,6 +23,17 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:
     from .resilience import CacheGuard
+
+
+def percentile(values: Iterable[float], percent: float) -> float:
+    """The nearest-rank percentile (the smallest value with `percent`% of them at or below it); 0.0 for none.
+
+    The course's one definition: a p99 is a value that was really observed, never one between two.
+    """
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
 
 
 @dataclass(slots=True)

@@ -44,7 +44,7 @@ from ..datatypes.messages import RECENT_LIMIT, Message
 from ..datatypes.profiles import Profile
 from ..db.repository import PROFILE_FIELDS
 from ..errors import InvalidInput, NotFound
-from ..metrics import READ_OUTCOMES, RequestRecord
+from ..metrics import READ_OUTCOMES, RequestRecord, percentile
 from ..lab.process import RedisProcess
 from ..resilience import HALF_OPEN, OPEN
 from .workload import WorkloadSpec, _Replayer, plan
@@ -659,8 +659,8 @@ def _phase_stats(name: str, from_s: int, until_s: int, records: list[RequestReco
         hit_ratio=hits / reads if reads else 0.0,
         fallbacks=sum(r.outcome == "fallback" for r in records), failed=failed, db_queries=db_queries,
         db_queries_per_s=db_queries / (until_s - from_s) if until_s > from_s else 0.0,
-        mean_simulated_ms=_mean(latencies), p50_simulated_ms=_percentile(latencies, 50),
-        p99_simulated_ms=_percentile(latencies, 99),
+        mean_simulated_ms=_mean(latencies), p50_simulated_ms=percentile(latencies, 50),
+        p99_simulated_ms=percentile(latencies, 99),
         mean_measured_ms=_mean([r.measured_ms for r in records]),
     )
 
@@ -709,13 +709,6 @@ def _reads_and_hits(records: list[RequestRecord]) -> tuple[int, int]:
 
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
-
-
-def _percentile(ordered: list[float], percent: float) -> float:
-    """Nearest-rank percentile of an ascending list (0.0 for none)."""
-    if not ordered:
-        return 0.0
-    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
 
 
 # --- text ---------------------------------------------------------------------------------------

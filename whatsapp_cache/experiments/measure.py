@@ -31,7 +31,7 @@ from ..config import DATABASE_URL_ENV, REDIS_URL_ENV, BackendConfig, error_detai
 from ..errors import InvalidInput
 from ..latency import LatencyModel
 from .loadmodel import quantile
-from ..metrics import DATA_TYPES
+from ..metrics import DATA_TYPES, percentile
 from ..world import World
 
 MAX_REQUESTS = 1_000_000
@@ -253,7 +253,7 @@ def _tick(bar, i: int) -> None:
 
 
 def _stats(seconds: list[float], in_calls_seconds: list[float] | None = None) -> LatencyStats:
-    median, p99 = np.percentile(np.array(seconds) * 1e6, [50, 99])
+    median, p99 = percentile(seconds, 50) * 1e6, percentile(seconds, 99) * 1e6
     in_calls = float(np.median(in_calls_seconds) * 1e6) if in_calls_seconds else None
     return LatencyStats(float(median), float(p99), len(seconds), in_calls)
 

@@ -30,6 +30,7 @@ from redis.retry import Retry
 
 from .. import validation
 from ..errors import ConfigError, InvalidInput
+from ..metrics import percentile
 from .cluster import LocalCluster
 from .process import HOST
 
@@ -91,11 +92,6 @@ def tag_on(slots: tuple[tuple[int, int], ...], stem: str = "r") -> str:
         slot = key_slot(f"{stem}{i}".encode())
         if any(first <= slot <= last for first, last in slots):
             return f"{{{stem}{i}}}"
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def _offset(port: int, field: str) -> int:
@@ -214,7 +210,7 @@ def replication_lag(lab: LocalCluster, writes: int = 200) -> ReplicationLag:
             first += _wait_for_value(reader, key, str(i)) == 0
             lags.append((time.perf_counter_ns() - acked) / 1000)
         rtt = _read_rtt_us(reader, key)
-    return ReplicationLag(writes, statistics.median(lags), _percentile(lags, 0.99), max(lags), first, rtt,
+    return ReplicationLag(writes, statistics.median(lags), percentile(lags, 99), max(lags), first, rtt,
                           sum(lag < SEED_LAG_MS * 1000 for lag in lags))
 
 
@@ -390,8 +386,8 @@ def wait_cost(lab: LocalCluster, writes: int = 300, timeout_ms: int = 1000) -> W
             replies = []
             waited.append(_timed(lambda: replies.extend(pipe.execute())))
             confirmed += replies[1] >= 1
-    return WaitCost(writes, statistics.median(plain), _percentile(plain, 0.99), statistics.median(waited),
-                    _percentile(waited, 0.99), confirmed)
+    return WaitCost(writes, statistics.median(plain), percentile(plain, 99), statistics.median(waited),
+                    percentile(waited, 99), confirmed)
 
 
 def _timed(action) -> float:
