@@ -80,3 +80,13 @@ def test_a_backend_failing_mid_command_is_one_line_without_its_secrets(capsys, m
     assert main(["tour", "--redis-url", "redis://default:s3cret@127.0.0.1:6379/0"]) == 2
     assert capsys.readouterr().err == ("whatsapp-cache: error: a backend failed: ConnectionError: "
                                        "Connection lost to 127.0.0.1:6379 (AUTH default ***)\n")
+
+
+def test_every_library_workload_and_policy_is_reachable_from_the_command_line():
+    from whatsapp_cache.cli import build_parser
+    from whatsapp_cache.eviction.simulator import POLICIES
+    from whatsapp_cache.eviction.workloads import WORKLOADS
+
+    simulate = build_parser()._subparsers._group_actions[0].choices["simulate"]
+    choices = {action.dest: action.choices for action in simulate._actions if action.choices}
+    assert set(WORKLOADS) <= set(choices["workload"]) and tuple(choices["policy"]) == POLICIES

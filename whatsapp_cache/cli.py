@@ -8,7 +8,10 @@ import math
 import sys
 
 from .config import DATABASE_URL_ENV, REDIS_URL_ENV
+from .db.dataset import SIZES
 from .errors import ConfigError, InvalidInput, WhatsAppCacheError
+from .eviction.simulator import POLICIES
+from .eviction.workloads import WORKLOADS
 from .ttl import TTLs
 from .experiments.workload import WorkloadSpec
 
@@ -302,14 +305,18 @@ def _simulate(args: argparse.Namespace) -> str:
     return json.dumps(result.to_dict()) if args.json else format_results([result])
 
 
+SKEWED_WORKLOADS = ("zipf", "scan_mix", "shifting_zipf")  # the generators that take --alpha
+
+
 def _generated_trace(args: argparse.Namespace, workloads):
-    if args.workload == "zipf":
-        return workloads.zipf(args.keys, args.requests, alpha=args.alpha, seed=args.seed)
-    if args.workload == "whatsapp":
+    name = "whatsapp_mix" if args.workload == "whatsapp" else args.workload  # "whatsapp": the older name
+    if name == "whatsapp_mix":
         from .db.dataset import generate
 
         return workloads.whatsapp_mix(generate("small", args.seed), args.requests, seed=args.seed)
-    return workloads.WORKLOADS[args.workload](args.keys, args.requests, seed=args.seed)
+    if name in SKEWED_WORKLOADS:
+        return workloads.WORKLOADS[name](args.keys, args.requests, alpha=args.alpha, seed=args.seed)
+    return workloads.WORKLOADS[name](args.keys, args.requests, seed=args.seed)
 
 
 CHAOS_DESCRIPTION = """\
@@ -452,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--hours", type=_positive_number, default=2.0, help="simulated hours they spread over (default 2)")
     tour.add_argument("--skew", type=float, default=1.0, help="Zipf skew of user activity, 0 = uniform (default 1.0)")
     tour.add_argument("--seed", type=int, default=0, help="random seed for data set and workload (default 0)")
-    tour.add_argument("--size", choices=("tiny", "small", "large"), default="small",
+    tour.add_argument("--size", choices=tuple(SIZES), default="small",
                       help="synthetic data set to load into an empty database (default small)")
     tour.add_argument("--messages-ttl", type=int, help="TTL of recent messages in seconds (default 3600)")
     tour.add_argument("--profiles-ttl", type=int, help="TTL of profiles in seconds (default 86400)")
@@ -516,12 +523,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "column is the key; or a seeded generated workload) against one eviction policy at one "
                     "cache size (in keys) and print policy, size, requests, hits, misses, hit ratio and "
                     "evictions. redis-lru and redis-lfu model Redis' sampled approximations.")
-    simulate.add_argument("--policy", required=True, choices=("lru", "lfu", "fifo", "redis-lru", "redis-lfu"))
+    simulate.add_argument("--policy", required=True, choices=POLICIES)
     simulate.add_argument("--size", required=True, type=int, help="cache size in keys")
     source = simulate.add_mutually_exclusive_group(required=True)
     source.add_argument("--trace", help="a trace file")
-    source.add_argument("--workload", choices=("zipf", "uniform", "hotspot", "scan", "whatsapp"),
-                        help="generate a seeded workload instead")
+    source.add_argument("--workload", choices=(*WORKLOADS, "whatsapp"),
+                        help="generate a seeded workload instead (eviction.workloads.WORKLOADS; "
+                             "'whatsapp' is whatsapp_mix's older name)")
     simulate.add_argument("--alpha", type=float, default=1.0, help="Zipf skew (default 1.0)")
     simulate.add_argument("--keys", type=int, default=100_000, help="distinct keys (default 100,000)")
     simulate.add_argument("--requests", type=int, default=300_000, help="requests (default 300,000)")
