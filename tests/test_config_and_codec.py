@@ -494,3 +494,14 @@ def test_the_fast_field_decoder_leaves_the_unusual_to_json(raw):
 def test_a_marker_in_another_spelling_still_decodes():
     assert decode_meta('~meta{"exp":5,"v":1}') == Meta(1, 5, False)
     assert decode_meta('~meta{"v":1,"exp":5,"missing":true}') == Meta(1, 5, True)
+
+
+def test_wait_until_polls_until_the_condition_holds_or_the_time_is_up():
+    from whatsapp_cache.clock import wait_until
+
+    answers = iter([False, False, True])
+    assert wait_until(lambda: next(answers), timeout_s=5, poll_s=0.001)
+    asked = []
+    assert not wait_until(lambda: asked.append(1), timeout_s=0.02, poll_s=0.005)
+    assert len(asked) >= 2  # asked again after sleeping, then gave up
+    assert wait_until(lambda: True, timeout_s=0)  # a condition that holds needs no time

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol
+from typing import Callable, Protocol
 
 from . import validation
 
@@ -54,3 +54,17 @@ class SimulatedClock:
 
     def __repr__(self) -> str:
         return f"SimulatedClock(now_ms={self._now})"
+
+
+def wait_until(condition: Callable[[], object], timeout_s: float, poll_s: float = 0.02) -> bool:
+    """Poll `condition` in real time until it holds (True) or `timeout_s` seconds pass (False).
+
+    For what runs outside the simulated clock: processes starting and stopping, replicas catching
+    up, a worker draining its queue. The condition is asked once more after the last sleep.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_s)
+    return True

@@ -13,12 +13,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
+from ..clock import wait_until
 from ..errors import InvalidInput
 from .chapters import notebooks_dir
 
@@ -105,15 +105,17 @@ def start(name: str, port: int | None = None, timeout_s: float = 60.0) -> tuple[
     process = subprocess.Popen(voila_command(demo, port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"voila exited with {process.returncode}: {process.stderr.read().decode()[-400:]}")
-        if _listening(port):  # the server is up; the page runs the notebook when it is opened
-            return process, url
-        time.sleep(0.2)
+    if wait_until(lambda: _answering(process, port), timeout_s, poll_s=0.2):
+        return process, url  # the server is up; the page runs the notebook when it is opened
     stop(process)
     raise TimeoutError(f"voila did not answer on {url} within {timeout_s} s")
+
+
+def _answering(process: subprocess.Popen, port: int) -> bool:
+    """Whether Voila listens on `port`; an error if it has exited instead."""
+    if process.poll() is not None:
+        raise RuntimeError(f"voila exited with {process.returncode}: {process.stderr.read().decode()[-400:]}")
+    return _listening(port)
 
 
 def _listening(port: int) -> bool:

@@ -29,6 +29,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from ..clock import wait_until
 from ..errors import ConfigError
 
 HOST = "127.0.0.1"
@@ -241,12 +242,7 @@ class RedisProcess:
                 return True
             except subprocess.TimeoutExpired:
                 return False
-        deadline = time.monotonic() + timeout_s
-        while self.alive():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.02)
-        return True
+        return wait_until(lambda: not self.alive(), timeout_s)
 
     def _send(self, sig: int, what: str) -> None:
         if not self.signal(sig):

@@ -29,6 +29,7 @@ from redis.crc import key_slot
 from redis.retry import Retry
 
 from .. import validation
+from ..clock import wait_until
 from ..errors import ConfigError, InvalidInput
 from ..metrics import percentile
 from .cluster import LocalCluster
@@ -101,12 +102,9 @@ def _offset(port: int, field: str) -> int:
 
 def _caught_up(master: int, replica: int, timeout_s: float = 5.0) -> None:
     """Wait until the replica has processed every byte of the master's replication stream."""
-    deadline = time.monotonic() + timeout_s
     target = _offset(master, "master_repl_offset")
-    while _offset(replica, "slave_repl_offset") < target:
-        if time.monotonic() > deadline:
-            raise ConfigError(f"replica {replica} did not catch up with master {master} in {timeout_s} s")
-        time.sleep(0.005)
+    if not wait_until(lambda: _offset(replica, "slave_repl_offset") >= target, timeout_s, poll_s=0.005):
+        raise ConfigError(f"replica {replica} did not catch up with master {master} in {timeout_s} s")
 
 
 def _wait_for_value(client: redis.Redis, key: str, value: str, timeout_s: float = 5.0) -> int:
@@ -168,11 +166,9 @@ def _wait_advertised(lab: LocalCluster, timeout_s: float = 10.0) -> None:
     """Wait until every live node's CLUSTER SLOTS lists every live replica (offsets travel by gossip)."""
     nodes = lab.nodes()
     expected = sum(n.role == "replica" and n.alive for n in nodes)
-    deadline = time.monotonic() + timeout_s
-    while any(advertised_replicas(n.port) < expected for n in nodes if n.alive):
-        if time.monotonic() > deadline:
-            raise ConfigError(f"CLUSTER SLOTS did not list all {expected} replicas within {timeout_s} s")
-        time.sleep(0.05)
+    listed = lambda: all(advertised_replicas(n.port) >= expected for n in nodes if n.alive)  # noqa: E731
+    if not wait_until(listed, timeout_s, poll_s=0.05):
+        raise ConfigError(f"CLUSTER SLOTS did not list all {expected} replicas within {timeout_s} s")
 
 
 # --- lag ----------------------------------------------------------------------------------------

@@ -41,7 +41,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from dataclasses import dataclass, field, fields
 from urllib.parse import quote
 
@@ -50,7 +49,7 @@ from redis.backoff import AbstractBackoff, EqualJitterBackoff
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..backends import is_cluster
-from ..clock import Clock
+from ..clock import Clock, wait_until
 from .concurrency import Steps
 from ..db import Repository
 from ..keys import KeySchema
@@ -434,12 +433,7 @@ class WriteBehindWorker:
         """
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 <= timeout_s <= 3600:
             raise InvalidInput("timeout_s must be a number of seconds from 0 to 3600")
-        deadline = time.monotonic() + timeout_s
-        while self.lag().waiting:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(poll_s)
-        return True
+        return wait_until(lambda: not self.lag().waiting, timeout_s, poll_s)
 
     def lag(self) -> QueueLag:
         """Entries not yet acknowledged, and how long the oldest has waited (on this worker's clock)."""
