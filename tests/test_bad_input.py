@@ -559,3 +559,16 @@ def test_a_group_of_70000_members_is_created_in_batches_and_read_whole(world):
     assert world.groups.members("crowd") == set(members)
     assert world.groups.members("crowd") == set(members)
     assert counts(world, "groups").hits == 1
+
+
+def test_whole_number_takes_ints_and_numpy_ints_in_range_and_refuses_the_rest():
+    import numpy as np
+
+    from whatsapp_cache.validation import whole_number
+
+    assert whole_number(np.int64(5), "keys", 1, 10) == 5 and type(whole_number(np.int64(5), "keys", 1)) is int
+    for bad in (True, 0, 11, 2.0, "3", None):
+        with pytest.raises(InvalidInput, match="keys must be a whole number from 1 to 10"):
+            whole_number(bad, "keys", 1, 10)
+    with pytest.raises(InvalidInput, match="of at least 1,000"):
+        whole_number(999, "requests", 1000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from numbers import Real
+from numbers import Integral, Real
 from typing import Iterable
 
 from .errors import InvalidInput
@@ -69,6 +69,14 @@ def positive_int(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise InvalidInput(f"{what} must be a positive integer, got {value!r}")
     return value
+
+
+def whole_number(value: object, what: str, low: int, high: int | None = None) -> int:
+    """Return `value` as an int if it is a whole number (numpy's too, never a bool) from `low` to `high`."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low or (high is not None and value > high):
+        bounds = f"from {low:,} to {high:,}" if high is not None else f"of at least {low:,}"
+        raise InvalidInput(f"{what} must be a whole number {bounds}, got {value!r:.80}")
+    return int(value)
 
 
 def finite_number(value: object, what: str, minimum: float | None = None) -> int | float:

@@ -45,6 +45,7 @@ import numpy as np
 import redis
 
 from ..errors import ConfigError, InvalidInput
+from ..validation import whole_number
 from ..lab.process import RedisProcess
 
 POLICIES = ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-ttl")
@@ -91,12 +92,12 @@ def replay_on_redis(trace, policy: str, resident_keys: int, *, value_bytes: int 
     keys = _trace(trace)
     if policy not in POLICIES:
         raise InvalidInput(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
-    resident_keys = _whole(resident_keys, "resident_keys", 1, 10_000_000)
-    value_bytes = _whole(value_bytes, "value_bytes", 1, 1_000_000)
-    samples = _whole(samples, "samples", 1, 64)
-    seed = _whole(seed, "seed", 0, 2**31)
-    batch = _whole(batch, "batch", 1, 100_000)
-    warmup = _whole(warmup, "warmup", 0, len(keys) - 1)
+    resident_keys = whole_number(resident_keys, "resident_keys", 1, 10_000_000)
+    value_bytes = whole_number(value_bytes, "value_bytes", 1, 1_000_000)
+    samples = whole_number(samples, "samples", 1, 64)
+    seed = whole_number(seed, "seed", 0, 2**31)
+    batch = whole_number(batch, "batch", 1, 100_000)
+    warmup = whole_number(warmup, "warmup", 0, len(keys) - 1)
     server = None if url is not None else RedisProcess().start()
     try:
         client = _connect(url) if url is not None else server.client()
@@ -247,11 +248,6 @@ def _trace(trace) -> np.ndarray:
         raise InvalidInput("trace key ids must not be negative")
     return array.astype(np.int64, copy=False)
 
-
-def _whole(value, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise InvalidInput(f"{name} must be a whole number from {low} to {high}, got {value!r}")
-    return int(value)
 
 
 # --- the live Redis beside the models and the exact policies ------------------------------------

@@ -46,12 +46,12 @@ from __future__ import annotations
 import random
 from bisect import bisect_left
 from collections.abc import Hashable, Sequence
-from numbers import Integral
 
 import numpy as np
 
 from .. import validation
 from ..errors import InvalidInput
+from ..validation import whole_number
 
 EVPOOL_SIZE = 16  # evict.c
 LFU_INIT_VAL = 5  # server.h: a new key's LFU counter
@@ -184,10 +184,10 @@ class _PooledSampling:
     """Resident keys, their sampling and the eviction pool shared by both models."""
 
     def __init__(self, size: int, samples: int, pool_size: int, seed: int, sampling: str):
-        self.size = _whole(size, "size", 1)
-        self.samples = _whole(samples, "samples", 1, 64)  # config.c bounds maxmemory-samples to 1..64
-        self.pool_size = _whole(pool_size, "pool_size", 1)
-        self.seed = _whole(seed, "seed", 0)
+        self.size = whole_number(size, "size", 1)
+        self.samples = whole_number(samples, "samples", 1, 64)  # config.c bounds maxmemory-samples to 1..64
+        self.pool_size = whole_number(pool_size, "pool_size", 1)
+        self.seed = whole_number(seed, "seed", 0)
         self.sampling = validation.choice(sampling, SAMPLING, "sampling")
         self.requests = 0  # requests replayed so far
         self._now = 0  # the clock at the last request replayed
@@ -271,7 +271,7 @@ class RedisLRUModel(_PooledSampling):
     def __init__(self, size: int, samples: int = 5, pool_size: int = EVPOOL_SIZE, seed: int = 0,
                  requests_per_second: int = 1, sampling: str = "dict"):
         super().__init__(size, samples, pool_size, seed, sampling)
-        self.requests_per_second = _whole(requests_per_second, "requests_per_second", 1)
+        self.requests_per_second = whole_number(requests_per_second, "requests_per_second", 1)
         self._stamp: dict[Hashable, int] = {}  # key -> LRU clock at its last access (robj->lru)
 
     def idle(self, key: Hashable) -> int:
@@ -311,9 +311,9 @@ class RedisLFUModel(_PooledSampling):
     def __init__(self, size: int, samples: int = 5, log_factor: int = 10, decay_minutes: int = 1, seed: int = 0,
                  pool_size: int = EVPOOL_SIZE, requests_per_minute: int = 1_000_000, sampling: str = "dict"):
         super().__init__(size, samples, pool_size, seed, sampling)
-        self.log_factor = _whole(log_factor, "log_factor", 0)
-        self.decay_minutes = _whole(decay_minutes, "decay_minutes", 0)
-        self.requests_per_minute = _whole(requests_per_minute, "requests_per_minute", 1)
+        self.log_factor = whole_number(log_factor, "log_factor", 0)
+        self.decay_minutes = whole_number(decay_minutes, "decay_minutes", 0)
+        self.requests_per_minute = whole_number(requests_per_minute, "requests_per_minute", 1)
         self._lfu: dict[Hashable, int] = {}  # key -> minute of last access << 8 | counter, as robj->lru
         self._chance = [lfu_increment_probability(c, self.log_factor) for c in range(LFU_MAX + 1)]
 
@@ -381,12 +381,6 @@ def _seconds(seconds, count: int) -> np.ndarray:
         raise InvalidInput("seconds must be non-negative and never go backwards")
     return array.astype(np.int64)
 
-
-def _whole(value, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low or (high is not None and value > high):
-        bounds = f"from {low} to {high}" if high is not None else f">= {low}"
-        raise InvalidInput(f"{name} must be a whole number {bounds}, got {value!r}")
-    return int(value)
 
 
 def model_hit_ratio(model: "_PooledSampling", trace, seconds=None) -> float:

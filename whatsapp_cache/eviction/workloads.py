@@ -26,12 +26,13 @@ import csv
 import math
 import re
 from collections.abc import Sequence
-from numbers import Integral, Real
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InvalidInput
+from ..validation import whole_number
 
 MAX_KEYS = 50_000_000
 MAX_REQUESTS = 100_000_000
@@ -87,8 +88,8 @@ def scan_mix(keys: int, requests: int, alpha: float = 1.0, scan_every: int = 10_
     Successive scans continue where the last one stopped, so together they sweep the whole key space.
     """
     keys, requests, alpha, seed = _keys(keys), _requests(requests), _alpha(alpha), _seed(seed)
-    scan_every = _whole(scan_every, "scan_every", 1, MAX_REQUESTS)
-    scan_length = _whole(scan_length, "scan_length", 1, MAX_REQUESTS)
+    scan_every = whole_number(scan_every, "scan_every", 1, MAX_REQUESTS)
+    scan_length = whole_number(scan_length, "scan_length", 1, MAX_REQUESTS)
     position = np.arange(requests, dtype=np.int64) % (scan_every + scan_length)
     scanning = position >= scan_every
     trace = zipf(keys, requests, alpha, seed)
@@ -320,25 +321,20 @@ def _trace(trace) -> np.ndarray:
 
 
 def _keys(value, low: int = 1) -> int:
-    return _whole(value, "keys", low, MAX_KEYS)
+    return whole_number(value, "keys", low, MAX_KEYS)
 
 
 def _requests(value) -> int:
-    return _whole(value, "requests", 0, MAX_REQUESTS)
+    return whole_number(value, "requests", 0, MAX_REQUESTS)
 
 
 def _seed(value) -> int:
-    return _whole(value, "seed", 0, 2**63 - 1)
+    return whole_number(value, "seed", 0, 2**63 - 1)
 
 
 def _alpha(value) -> float:
     return _real(value, "alpha", 0.0, MAX_ALPHA)
 
-
-def _whole(value, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or not low <= value <= high:
-        raise InvalidInput(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}")
-    return int(value)
 
 
 def _real(value, name: str, low: float, high: float, open_low: bool = False, open_high: bool = False) -> float:

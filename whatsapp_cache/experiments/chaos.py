@@ -44,6 +44,7 @@ from ..datatypes.messages import RECENT_LIMIT, Message
 from ..datatypes.profiles import Profile
 from ..db.repository import PROFILE_FIELDS
 from ..errors import InvalidInput, NotFound
+from ..validation import whole_number
 from ..metrics import READ_OUTCOMES, RequestRecord, percentile
 from ..lab.process import RedisProcess
 from ..resilience import HALF_OPEN, OPEN
@@ -234,17 +235,17 @@ class ChaosSpec:
     mix: tuple[tuple[str, float], ...] = CHAOS_MIX
 
     def __post_init__(self) -> None:
-        _whole(self.seed, "seed", -2**63, 2**63 - 1)
+        whole_number(self.seed, "seed", -2**63, 2**63 - 1)
         try:
             _ = self.workload  # WorkloadSpec checks actions, duration, skew and mix
         except InvalidInput:
             raise
         except (TypeError, ValueError):
             raise InvalidInput("mix must be (action, weight) pairs and user_skew a number") from None
-        _whole(self.outage_from_s, "outage_from_s", 0, self.duration_s - 1)
-        _whole(self.outage_until_s, "outage_until_s", self.outage_from_s + 1, self.duration_s)
-        _whole(self.bucket_s, "bucket_s", 1, self.duration_s)
-        _whole(self.recovery_window_s, "recovery_window_s", 1, self.duration_s)
+        whole_number(self.outage_from_s, "outage_from_s", 0, self.duration_s - 1)
+        whole_number(self.outage_until_s, "outage_until_s", self.outage_from_s + 1, self.duration_s)
+        whole_number(self.bucket_s, "bucket_s", 1, self.duration_s)
+        whole_number(self.recovery_window_s, "recovery_window_s", 1, self.duration_s)
         share = self.recovery_share
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
             raise InvalidInput("recovery_share must be a number in (0, 1]")
@@ -253,10 +254,6 @@ class ChaosSpec:
     def workload(self) -> WorkloadSpec:
         return WorkloadSpec(self.actions, self.duration_s, self.user_skew, self.seed, self.mix)
 
-
-def _whole(value, name: str, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}")
 
 
 # --- the report ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from redis.retry import Retry
 from .. import validation
 from ..clock import wait_until
 from ..errors import ConfigError, InvalidInput
+from ..validation import whole_number
 from ..metrics import percentile
 from .cluster import LocalCluster
 from .process import HOST
@@ -41,11 +42,6 @@ READ_MODES = {"masters": None, "round_robin": LoadBalancingStrategy.ROUND_ROBIN,
 
 
 # --- small helpers ------------------------------------------------------------------------------
-
-def _count(value: object, what: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput(f"{what} must be a whole number from {low} to {high}, got {value!r}")
-    return value
 
 
 def _cluster_lab(lab: object) -> LocalCluster:
@@ -137,7 +133,7 @@ class ReplicaReads:
 
 def replica_reads(lab: LocalCluster, mode: str = "round_robin", reads: int = 300, keys: int = 30) -> ReplicaReads:
     """Write `keys` keys, read them `reads` times through a client in `mode`, count GETs per node (INFO commandstats)."""
-    lab, reads, keys = _cluster_lab(lab), _count(reads, "reads", 1, 100_000), _count(keys, "keys", 1, 10_000)
+    lab, reads, keys = _cluster_lab(lab), whole_number(reads, "reads", 1, 100_000), whole_number(keys, "keys", 1, 10_000)
     names = [f"wc:user:{{u{i:06d}}}:profile" for i in range(keys)]
     with contextlib.closing(cluster_client(lab)) as writer:
         writer.mset_nonatomic({name: "x" * 200 for name in names})
@@ -195,7 +191,7 @@ class ReplicationLag:
 
 def replication_lag(lab: LocalCluster, writes: int = 200) -> ReplicationLag:
     """SET on a master, then read its replica until the value shows; the time from the ack, per write."""
-    lab, writes = _cluster_lab(lab), _count(writes, "writes", 1, 100_000)
+    lab, writes = _cluster_lab(lab), whole_number(writes, "writes", 1, 100_000)
     master, replica_port = _pair(lab)
     key = f"wc:lag:{tag_on(master.slots)}:value"
     lags, first = [], 0
@@ -239,7 +235,7 @@ class StaleRead:
 
 def stale_read(lab: LocalCluster, hold_ms: int = 5000) -> StaleRead:
     """Hold the replica's replication stream (CLIENT PAUSE WRITE on it: reads still served), write, read both."""
-    lab, hold_ms = _cluster_lab(lab), _count(hold_ms, "hold (ms)", 100, 60_000)
+    lab, hold_ms = _cluster_lab(lab), whole_number(hold_ms, "hold (ms)", 100, 60_000)
     master, replica_port = _pair(lab)
     key = f"wc:user:{tag_on(master.slots, 'u')}:status"
     with _direct(master.port) as writer, _direct(replica_port, readonly=True) as reader:
@@ -313,9 +309,9 @@ def lost_writes_on_failover(lab: LocalCluster, synced: int = 10, cut_off: int = 
     and the victim is gone (lab.restart(port) brings it back empty, as a replica).
     """
     lab = _cluster_lab(lab)
-    synced, cut_off = _count(synced, "synced writes", 0, 10_000), _count(cut_off, "cut-off writes", 0, 10_000)
+    synced, cut_off = whole_number(synced, "synced writes", 0, 10_000), whole_number(cut_off, "cut-off writes", 0, 10_000)
     if wait_timeout_ms is not None:
-        _count(wait_timeout_ms, "WAIT timeout (ms)", 1, 10_000)
+        whole_number(wait_timeout_ms, "WAIT timeout (ms)", 1, 10_000)
     master, replica_port = _pair(lab)
     tag = tag_on(master.slots, "w")
     keys = [f"wc:chat:{tag}:msg:{i}" for i in range(synced + cut_off)]
@@ -369,8 +365,8 @@ class WaitCost:
 
 def wait_cost(lab: LocalCluster, writes: int = 300, timeout_ms: int = 1000) -> WaitCost:
     """Alternate a plain SET and a pipelined SET + WAIT 1 on one master; time each."""
-    lab, writes = _cluster_lab(lab), _count(writes, "writes", 1, 100_000)
-    timeout_ms = _count(timeout_ms, "WAIT timeout (ms)", 1, 10_000)
+    lab, writes = _cluster_lab(lab), whole_number(writes, "writes", 1, 100_000)
+    timeout_ms = whole_number(timeout_ms, "WAIT timeout (ms)", 1, 10_000)
     master, _ = _pair(lab)
     key = f"wc:user:{tag_on(master.slots, 'u')}:status"
     plain, waited, confirmed = [], [], 0

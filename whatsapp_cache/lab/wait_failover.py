@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import redis
 
-from ..errors import InvalidInput
+from ..validation import whole_number
 from .cluster import LocalSentinel
 from .process import connect
 
@@ -65,18 +65,13 @@ class WaitFailover:
         return sum(reply >= self.numreplicas for reply in replies)
 
 
-def _count(value: object, what: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput(f"{what} must be a whole number from {low} to {high}, got {value!r}")
-    return value
-
 
 def wait_on_failover(numreplicas: int, synced: int = 5, cut_off: int = 5, wait_timeout_ms: int = 20,
                      failover_timeout_s: float = 30.0) -> WaitFailover:
     """Start a master with two replicas and Sentinel, write with WAIT numreplicas, kill the master, count."""
-    numreplicas = _count(numreplicas, "numreplicas", 1, 2)
-    synced, cut_off = _count(synced, "synced writes", 0, 100), _count(cut_off, "cut-off writes", 0, 100)
-    wait_timeout_ms = _count(wait_timeout_ms, "WAIT timeout (ms)", 1, 1000)
+    numreplicas = whole_number(numreplicas, "numreplicas", 1, 2)
+    synced, cut_off = whole_number(synced, "synced writes", 0, 100), whole_number(cut_off, "cut-off writes", 0, 100)
+    wait_timeout_ms = whole_number(wait_timeout_ms, "WAIT timeout (ms)", 1, 1000)
     with LocalSentinel(replicas=2, sentinels=3, quorum=2, down_after_ms=1000, priorities=PRIORITIES) as lab:
         master = lab.master_address()[1]
         holder, behind = (n.port for n in lab.nodes() if n.role == "replica")
