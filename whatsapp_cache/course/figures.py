@@ -198,9 +198,9 @@ def hot_key_figures(shards: tuple[int, ...] = (1, 64)) -> dict:
 
 def stored_lab(name: str) -> str:
     """A result chapter 08 measured on real redis-server processes and stored (data/lab_results.json)."""
-    from ..lab.stored import RESULTS, _load
+    from ..lab.stored import stored
 
-    text = _load(RESULTS).get(name)
+    text = stored(name)
     if text is None:
         raise InvalidInput(f"no stored lab result named {name!r}")
     return text

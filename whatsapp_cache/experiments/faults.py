@@ -17,7 +17,7 @@ import redis
 from redis.connection import AbstractConnection
 
 from ..errors import InvalidInput
-from .inspection import _patch_lock
+from .inspection import PATCH_LOCK
 
 
 @dataclass
@@ -31,7 +31,7 @@ class InjectedFailure:
 def fail_on_round_trip(n: int) -> Iterator[InjectedFailure]:
     """Inside the block, the `n`-th round trip (1-based) raises redis.ConnectionError unsent."""
     state = InjectedFailure(n)
-    with _patch_lock:
+    with PATCH_LOCK:
         send = AbstractConnection.send_packed_command
 
         def send_packed_command(self, command, check_health=True):
@@ -58,7 +58,7 @@ def unreachable(mode: str = "refused", after: int = 0) -> Iterator[InjectedFailu
         raise InvalidInput("after must be a whole number of round trips >= 0")
     error = redis.ConnectionError if mode == "refused" else redis.TimeoutError
     state = InjectedFailure(fail_on=after + 1)
-    with _patch_lock:
+    with PATCH_LOCK:
         send = AbstractConnection.send_packed_command
 
         def send_packed_command(self, command, check_health=True):

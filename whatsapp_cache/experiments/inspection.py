@@ -16,7 +16,7 @@ from redis.connection import AbstractConnection
 
 from ..datatypes.generation import TOKEN_PATTERN
 
-_patch_lock = threading.Lock()
+PATCH_LOCK = threading.Lock()  # held by whoever patches redis-py's connection class (here and faults.py)
 
 
 @dataclass
@@ -60,7 +60,7 @@ def watch_commands(world=None) -> Iterator[CommandLog]:
     if world is not None:
         log.script_names = world.scripts.names()
     connecting = threading.local()
-    with _patch_lock:
+    with PATCH_LOCK:
         one, pack_many, send, connect = (AbstractConnection.send_command, AbstractConnection.pack_commands,
                                          AbstractConnection.send_packed_command,
                                          AbstractConnection.connect_check_health)

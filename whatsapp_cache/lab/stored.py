@@ -46,6 +46,11 @@ def live_or_stored(name: str, compute: Callable[[], str], path: Path = RESULTS, 
     return f"{stored}\n(stored result: this machine has no {needs} binary to run it)"
 
 
+def stored(name: str, path: Path = RESULTS) -> str | None:
+    """The stored text of `name`, or None if nothing is stored under that name."""
+    return _load(path).get(name)
+
+
 def _load(path: Path) -> dict[str, str]:
     try:
         return json.loads(path.read_text())
