@@ -1,6 +1,6 @@
 """Chapter 02's answers the exercise checks must reject: the seed's naive code and typical wrong answers."""
 
-from whatsapp_cache.datatypes.generation import new_token
+from whatsapp_cache.keys import new_token
 
 FILL = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end

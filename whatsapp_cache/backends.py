@@ -368,3 +368,21 @@ class _Highest:
     @staticmethod
     def uniform(low: float, high: float) -> float:
         return max(low, high)
+
+def queue_script(script, pipe, keys: list, args: list, by_sha: bool = False) -> None:
+    """Queue one script call in a pipeline (`by_sha`: a bare EVALSHA, its NOSCRIPT reply the caller's to handle).
+
+    redis-py's cluster pipelines cannot check (SCRIPT EXISTS) or load scripts first, and refuse
+    .evalsha(); there a Script object is sent as EVAL with its text. The call is aimed at the node
+    serving its first key: left to redis-py, each script call in a cluster pipeline costs one
+    more round trip (COMMAND GETKEYS) to learn its keys. After a redirection or a broken
+    connection redis-py resends the call routed by its keys as usual.
+    """
+    if not is_cluster(pipe):
+        if by_sha:
+            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        else:
+            script(keys=keys, args=args, client=pipe)
+        return
+    command, body = ("EVALSHA", script.sha) if by_sha else ("EVAL", script.script)
+    pipe.execute_command(command, body, len(keys), *keys, *args, target_nodes=pipe.get_node_from_key(keys[0]))

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import secrets
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from .errors import InvalidInput
 
+TOKEN_PREFIX = "~g"  # generation tokens: "~g" and 16 hex digits (datatypes/generation.py)
 NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
@@ -116,3 +118,8 @@ class KeySchema:
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this namespace."""
         return f"{self.namespace}:*"
+
+
+def new_token() -> str:
+    """A fresh generation token: unique across processes, so two app servers never share one."""
+    return TOKEN_PREFIX + secrets.token_hex(8)

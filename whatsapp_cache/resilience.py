@@ -32,8 +32,10 @@ import redis
 from redis.crc import key_slot
 from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
 
+from .backends import queue_script
 from .clock import Clock
 from .errors import InvalidInput
+from .keys import new_token
 
 log = logging.getLogger("whatsapp_cache")
 
@@ -376,9 +378,6 @@ class CacheGuard:
             log.warning("cache repaired: dropped %d entries that missed writes while Redis was away", len(pending))
 
     def _replay_batch(self, items) -> None:
-        from .datatypes.generation import new_token
-        from .datatypes.scripts import queue_script
-
         pipe = self.client.pipeline(transaction=False)  # on a cluster: split by node, one write each
         for key, repair in items:
             if repair.kind == RAISE:

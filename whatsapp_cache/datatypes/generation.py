@@ -13,17 +13,12 @@ The same idea as the leases of "Scaling Memcache at Facebook" (NSDI 2013), witho
 from __future__ import annotations
 
 import re
-import secrets
 
+from ..keys import new_token
 from ..resilience import execute_keeping_errors
 
-TOKEN_PREFIX = "~g"
 TOKEN_PATTERN = re.compile(r"~g[0-9a-f]{16}")
 
-
-def new_token() -> str:
-    """A fresh generation token: unique across processes, so two app servers never share one."""
-    return TOKEN_PREFIX + secrets.token_hex(8)
 
 
 def writer_claim(token: str) -> str:

@@ -8,7 +8,7 @@ from ..db.repository import group_conversation_id
 from ..errors import InvalidInput, NotFound
 from ..resilience import CacheUnavailable
 from .base import CachedType
-from .generation import new_token
+from ..keys import new_token
 
 
 class GroupMembers(CachedType):

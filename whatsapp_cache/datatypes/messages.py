@@ -18,7 +18,7 @@ from ..db.repository import direct_conversation_id
 from ..errors import InvalidInput, NotFound
 from ..resilience import CacheUnavailable
 from .base import CachedType, log
-from .generation import new_token
+from ..keys import new_token
 
 RECENT_LIMIT = 100
 

@@ -16,7 +16,8 @@ from ..metrics import Trace
 from ..resilience import CacheUnavailable, execute_keeping_errors
 from . import generation as generations
 from .base import CachedType
-from .scripts import FILL, queue_script
+from ..backends import queue_script
+from .scripts import FILL
 
 MAX_BATCH = 1000  # ids per get_many: one IN (...) query and pipelines of bounded size
 FIELD_TYPES = {"username": str, "phone": str, "profile_pic": str, "status_message": str}

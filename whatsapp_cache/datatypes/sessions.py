@@ -9,7 +9,8 @@ from ..codec import META_FIELD, CorruptEntry, decode_fields, hash_items
 from ..errors import NotFound
 from ..keys import token_digest
 from .base import CachedType
-from .generation import new_token, writer_claim
+from ..keys import new_token
+from .generation import writer_claim
 
 FIELD_TYPES = {"user_id": str, "device": str, "created_ms": int, "expires_ms": int}
 SESSION_LIFETIME_MS = 30 * 24 * 3600 * 1000

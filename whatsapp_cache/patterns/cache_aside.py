@@ -12,7 +12,7 @@ the reader then fills the old row, which stays cached until its TTL.
 from __future__ import annotations
 
 from .concurrency import Steps
-from ..datatypes.generation import new_token
+from ..keys import new_token
 from .base import StatusPattern
 
 

@@ -58,8 +58,8 @@ from .. import validation
 from ..config import error_summary
 from ..errors import InvalidInput, NotFound, WhatsAppCacheError
 from ..resilience import CacheUnavailable
-from ..datatypes.generation import new_token
-from ..datatypes.scripts import queue_script
+from ..keys import new_token
+from ..backends import queue_script
 from ..ttl import TTLs
 from .base import StatusPattern
 from .scripts import APPLIED

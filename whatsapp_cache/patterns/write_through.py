@@ -10,8 +10,8 @@ then leaves the older value cached. Comparing versions in one script closes that
 from __future__ import annotations
 
 from .concurrency import Steps
-from ..datatypes.scripts import queue_script
-from ..datatypes.generation import new_token
+from ..backends import queue_script
+from ..keys import new_token
 from .base import StatusPattern, Versioned
 
 
