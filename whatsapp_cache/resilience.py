@@ -33,7 +33,7 @@ from redis.crc import key_slot
 from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
 
 from .backends import queue_script
-from .clock import Clock
+from .clock import Clock, SimulatedClock
 from .errors import InvalidInput
 from .keys import new_token
 
@@ -434,8 +434,6 @@ def replay_breaker(scenario: BreakerScenario, make: Callable) -> tuple[str, obje
     None if every permit() answered as expected, else (the calls so far, what permit() returned,
     what it should have returned): the first difference, in words.
     """
-    from .clock import SimulatedClock
-
     clock = SimulatedClock()
     breaker = make(clock, failure_threshold=scenario.failure_threshold, reset_after_ms=scenario.reset_after_ms)
     done = [f"{getattr(make, '__name__', 'breaker')}(clock, failure_threshold={scenario.failure_threshold}, "

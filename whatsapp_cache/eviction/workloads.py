@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..db.repository import group_conversation_id
 from ..errors import InvalidInput
+from ..keys import KeySchema
 from ..validation import whole_number
 
 MAX_KEYS = 50_000_000
@@ -121,8 +123,6 @@ def whatsapp_keys(dataset) -> list[str]:
     presence is one key per user (`wc:presence:{<user>}`), as a per-user presence cache would hold
     it, where the library's Presence keeps one sorted set that a trace would see as a single key.
     """
-    from ..keys import KeySchema
-
     tables = _tables(dataset)
     schema = KeySchema()
     users = [row["id"] for row in tables["users"]]
@@ -136,8 +136,6 @@ def whatsapp_keys(dataset) -> list[str]:
 
 def whatsapp_mix(dataset, requests: int, seed: int = 0) -> np.ndarray:
     """Int key ids (indexes into `whatsapp_keys(dataset)`) of a WhatsApp-like read mix; see WHATSAPP_MIX."""
-    from ..db.repository import group_conversation_id
-
     tables = _tables(dataset)
     requests, seed = _requests(requests), _seed(seed)
     users = {row["id"]: i for i, row in enumerate(tables["users"])}

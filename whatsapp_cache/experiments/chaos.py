@@ -47,8 +47,11 @@ from ..errors import InvalidInput, NotFound
 from ..validation import whole_number
 from ..metrics import READ_OUTCOMES, RequestRecord, percentile
 from ..lab.process import RedisProcess
-from ..resilience import HALF_OPEN, OPEN
+from ..lab.cluster import LocalCluster
+from ..lab.replication import lost_writes_on_failover
+from ..resilience import HALF_OPEN, OPEN, FailurePolicy
 from .workload import WorkloadSpec, _Replayer, plan
+from ..world import World
 
 PHASES = ("before", "during", "after")
 CHAOS_MIX = (("open_chat", 0.33), ("send_message", 0.14), ("contacts_online", 0.24),
@@ -178,8 +181,6 @@ class ClusterFailover(Outage):
 
     def __init__(self, lab, mode: str = "failover", timeout_s: float = 30.0):
         super().__init__(mode)
-        from ..lab.cluster import LocalCluster
-
         if not isinstance(lab, LocalCluster) or lab.dir is None or lab.replicas_per_master < 1 or lab.masters < 3:
             raise InvalidInput("ClusterFailover needs a started LocalCluster with >= 3 masters, each with a replica")
         self.lab, self.timeout_s = lab, timeout_s
@@ -425,9 +426,6 @@ def run_failover(spec: ChaosSpec = ChaosSpec(), database_url: str | None = None,
        SIGKILLed, the promoted replica checked. These are cache writes: the database has every
        acknowledged write of the workload (the report's lost writes count those).
     """
-    from ..lab.cluster import LocalCluster
-    from ..world import World
-
     own = lab is None
     lab = LocalCluster(masters=3, replicas_per_master=1, node_timeout_ms=1000) if own else lab
     world = None
@@ -457,8 +455,6 @@ def run_failover(spec: ChaosSpec = ChaosSpec(), database_url: str | None = None,
 def compare_breakers(spec: ChaosSpec) -> str:
     """run_failover twice, with a breaker per cluster node and with one per process: what each did to the
     reads while one master was down (the other masters' slots stay cached only with a breaker per node)."""
-    from ..resilience import FailurePolicy
-
     lines = []
     for label, per_node in (("a breaker per node", True), ("one breaker per process", False)):
         report = run_failover(spec, lost_writes=False, policy=FailurePolicy(breaker_per_node=per_node))
@@ -471,8 +467,6 @@ def compare_breakers(spec: ChaosSpec) -> str:
 
 def _lost_cache_writes(lab) -> dict:
     """Acknowledged raw writes lost on a failover, without WAIT and with WAIT 1 (the victims restarted after)."""
-    from ..lab.replication import lost_writes_on_failover
-
     results = {}
     for name, timeout_ms in (("without_wait", None), ("with_wait", 50)):
         lost = lost_writes_on_failover(lab, synced=10, cut_off=10, wait_timeout_ms=timeout_ms)

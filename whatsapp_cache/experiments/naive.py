@@ -12,6 +12,7 @@ import redis
 
 from ..db import Repository
 from ..db.repository import direct_conversation_id
+from ..keys import token_digest
 
 
 class NaiveSeedCache:
@@ -32,8 +33,7 @@ class NaiveSeedCache:
         cached = self.redis.get(f"session:{token}")
         if cached:
             return json.loads(cached)
-        from ..keys import token_digest  # our table stores digests; the seed's stored tokens
-        session = self._db(self.repo.session, token_digest(token))
+        session = self._db(self.repo.session, token_digest(token))  # our table stores digests; the seed's stored tokens
         if session:
             self.redis.setex(f"session:{token}", 604800, json.dumps(session))
         return session

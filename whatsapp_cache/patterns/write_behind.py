@@ -60,9 +60,9 @@ from ..errors import InvalidInput, NotFound, WhatsAppCacheError
 from ..resilience import CacheUnavailable
 from ..keys import new_token
 from ..backends import queue_script
+from ..datatypes.scripts import APPLIED
 from ..ttl import TTLs
 from .base import StatusPattern
-from .scripts import APPLIED
 
 log = logging.getLogger("whatsapp_cache")
 GROUP = "db-writers"
