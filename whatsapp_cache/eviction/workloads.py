@@ -14,10 +14,7 @@ Every generator returns a numpy int64 array of key ids, the same for the same ar
                group members) in the WHATSAPP_MIX proportions; ids index `whatsapp_keys(dataset)`,
                the key names, which save_trace(trace, path, names=...) writes instead of the ids
 
-Trace files (save_trace / load_trace) hold one key per line; lines starting with '#' are comments
-and blank lines are skipped. A key of digits is that int; any other key is a string, mapped to an
-int in first-seen order after the largest int key of the file. A `.csv` file has a header row and
-the key in its first column. Keys must not contain whitespace.
+save_trace and load_trace write and read trace files: one key per line, or CSV.
 """
 
 from __future__ import annotations
@@ -201,7 +198,13 @@ def save_trace(trace, path: str | Path, names: Sequence[str] | None = None) -> P
 
 
 def load_trace(path: str | Path, *, with_names: bool = False):
-    """Read a trace file (text, or CSV by suffix): int64 ids, and with `with_names` the string->id map too."""
+    """Read a trace file (text, or CSV by suffix): int64 ids, and with `with_names` the string->id map too.
+
+    One key per line; lines starting with '#' are comments and blank lines are skipped. A key of
+    digits is that int; any other key is a string, mapped to an int in first-seen order after the
+    largest int key of the file. A `.csv` file has a header row and the key in its first column.
+    Keys must not contain whitespace.
+    """
     path = Path(path)
     try:
         raw = path.read_bytes()
