@@ -1,7 +1,7 @@
 """The seed's example code, ported line by line to Python, bugs included.
 
-It exists to be shown failing next to the library (SEED_NOTES.md, bugs 1, 2, 3, 5, 8, 9,
-11, 12, 14, 16, 17 and 18); nothing else uses it. Each method names the seed function it ports.
+It exists to be shown failing next to the library (tests/test_seed_bugs.py and the lessons); the
+library never uses it. Each method names the seed function it ports.
 """
 
 from __future__ import annotations

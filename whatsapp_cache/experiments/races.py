@@ -122,7 +122,8 @@ def _status_text(world, user_id: str) -> str:
 
 
 def naive_workers_out_of_order(world, user_id: str) -> tuple[list[Step], str]:
-    """The seed's write-behind (SEED_NOTES bug 9): two workers apply one user's updates in the wrong order.
+    """The seed's write-behind: two workers apply one user's updates in the wrong order (bug 9 in
+    tests/test_seed_naive_variants.py).
 
     The seed's worker runs a plain `UPDATE users SET status = ? WHERE user_id = ?` per message.
     Worker 1 takes the first update, worker 2 the second; worker 2 writes first and worker 1,
