@@ -81,6 +81,7 @@ def _wrap() -> None:
         return original["send_command"](self, *args, **kwargs)
 
     def pack_commands(self, commands):
+        commands = list(commands)  # heard, then packed: an iterator must not be used up by the hearing
         for args in commands:
             _tell("command", self, args)
         return original["pack_commands"](self, commands)
