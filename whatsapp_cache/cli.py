@@ -15,6 +15,9 @@ from .eviction.workloads import WORKLOADS
 from .ttl import TTLs
 from .experiments.workload import WorkloadSpec
 
+# Each command imports what it runs inside its function: the course's modules pull in nbformat and
+# Jupyter (seconds to load), which `whatsapp-cache --help`, `tour` or `worker` never need.
+
 
 def _tour(args: argparse.Namespace) -> str:
     from .experiments.tour import tour
