@@ -2,7 +2,7 @@
 
 The first World of a size and seed generates the data set and inserts it into SQLite; later
 ones copy the kept image (db/image.py). Both are timed in one run, beside the target for the
-later ones (issue: under 0.3 s after the first). Prints seconds and ratios; asserts nothing.
+later ones (under 0.3 s after the first). Prints seconds and ratios; asserts nothing.
 
     python benchmarks/world_build.py [--dataset small] [--repeats 5]
 """

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
-# Flags for Debian's Chromium headless in a container (STYLE.md, "JupyterLab in a real browser")
+# Flags for Debian's Chromium headless in a container
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # What a learner must never see in a notebook: a widget that failed to render, or its raw repr

@@ -253,7 +253,7 @@ def test_redis_server_paused_mid_workload_keeps_its_data_and_serves_nothing_stal
 
 @pytest.mark.live
 def test_cluster_master_killed_mid_workload_fails_nothing_and_loses_nothing(monkeypatch, figures):
-    """Issue 7.4: requests keep being served (from the database while the slots have no master); the
+    """Requests keep being served (from the database while the slots have no master); the
     database keeps every acknowledged write; raw cache writes are lost without WAIT, none WAIT confirmed."""
     need_redis_server()
     monkeypatch.delenv(DATABASE_URL_ENV, raising=False)  # embedded SQLite

@@ -1,4 +1,4 @@
-"""python -m whatsapp_cache simulate: the issue's command line, table and JSON; and every command's bad arguments."""
+"""python -m whatsapp_cache simulate: its command line, table and JSON; and every command's bad arguments."""
 
 import json
 

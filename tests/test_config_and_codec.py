@@ -145,7 +145,7 @@ def sentinel_urls(live_redis_url: str, live_database_url: str) -> tuple[list[str
 @pytest.mark.live
 def test_no_password_of_any_url_form_shows_in_reprs_logs_errors_or_cli_output(
         live_redis_url, live_database_url, caplog, capsys, monkeypatch):
-    """Item 6 of issue 12: the sentinel password, in every URL form on both backends, is seen nowhere."""
+    """The sentinel password, in every URL form on both backends, is seen nowhere."""
     from whatsapp_cache.cli import main
 
     caplog.set_level(logging.DEBUG)

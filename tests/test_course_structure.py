@@ -1,4 +1,4 @@
-"""Every chapter 01-08 has the shape issue 16 asks for: Aim, Contents matching its headings, exercises each
+"""Every chapter 01-08 has the course's shape: Aim, Contents matching its headings, exercises each
 followed by a check (stored as "not done yet"), a Discussion before a quiz whose every question has an answer
 in a collapsed <details> block, a progress line, and navigation to neighbours that exist."""
 

@@ -233,7 +233,7 @@ def icu_world(live_redis_url, icu_database_url):
 
 @pytest.mark.live
 def test_direct_conversations_of_any_ids_work_under_an_icu_collation(icu_world):
-    """Item 7 of issue 12: Python puts "Bob" before "alice" (code points), ICU en-US after; ids must
+    """Python puts "Bob" before "alice" (code points), ICU en-US after; ids must
     compare the same in both, or the CHECK user_lo < user_hi refuses the pair Python ordered."""
     world = icu_world
     everyone = sorted(user for pair in MIXED_CASE_PAIRS for user in pair)

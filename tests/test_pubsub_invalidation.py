@@ -1,4 +1,4 @@
-"""Pub/sub invalidation of app servers' local caches (seed Strategy 3, SEED_NOTES item 10).
+"""Pub/sub invalidation of app servers' local caches (seed Strategy 3).
 
 Several AppServers share one world (Redis + SQL), each with a local cache in front of it.
 A write publishes {"v":1,"kind":"profile","id":...}; the others drop their copy when they
@@ -251,7 +251,7 @@ def test_a_failed_write_publishes_nothing(world, servers):
 
 
 def test_with_redis_down_a_server_starts_and_its_write_is_stored_not_raised(make_world):
-    """Item 8 of issue 12: degrade as World does. The UPDATE committed, so the write must not fail
+    """Degrade as World does. The UPDATE committed, so the write must not fail
     because PUBLISH could not be sent; a server built meanwhile subscribes once Redis answers."""
     world = make_world(namespace=unique_namespace())
     with AppServer("early", world) as early:

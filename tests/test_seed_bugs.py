@@ -1,4 +1,4 @@
-"""The seed's bugs (SEED_NOTES.md), each shown happening in the seed's code and not in the library.
+"""The seed's bugs, numbered by the tests below, each shown happening in the seed's code and not in the library.
 
 Each pair is named test_bugNN_<problem>_naive_<bad outcome> / test_bugNN_<problem>_library_<good outcome>;
 the naive side is `whatsapp_cache.experiments.naive.NaiveSeedCache`, the seed's JavaScript ported line by line.

@@ -1,4 +1,4 @@
-"""The rest of the seed's code run beside the library's fix (issue 15): each naive variant fails, the fix holds.
+"""The rest of the seed's code run beside the library's fix: each naive variant fails, the fix holds.
 
 Named test_<problem>_naive_<bad outcome> / test_<problem>_library_<good outcome>, as in test_seed_bugs.py.
 """

@@ -1,6 +1,6 @@
 """The write-behind worker's run loop (its thread and the CLI) outlasting Redis and the database going away.
 
-Issue 12.2: the thread caught only ConnectionError, so a timeout while idle, NOGROUP after
+Before, the thread caught only ConnectionError, so a timeout while idle, NOGROUP after
 Redis came back empty, or any database error ended it silently, and acknowledged writes
 never reached the database. Here each failure is forced for real: a throw-away
 redis-server hung (SIGSTOP) or killed and restarted empty under the running thread, a

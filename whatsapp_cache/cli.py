@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
+import os
+import signal
+import socket
 import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
 
-from .config import DATABASE_URL_ENV, REDIS_URL_ENV
-from .db.dataset import SIZES
+import redis
+from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
+
+from .backends import describe_failure, make_engine, make_redis
+from .clock import SystemClock
+from .config import DATABASE_URL_ENV, REDIS_URL_ENV, BackendConfig, failure_text
+from .db import Repository
+from .db.dataset import SIZES, generate
 from .errors import ConfigError, InvalidInput, WhatsAppCacheError
-from .eviction.simulator import POLICIES
+from .eviction import workloads
+from .eviction.simulator import POLICIES, format_results, simulate
 from .eviction.workloads import WORKLOADS
-from .ttl import TTLs
 from .experiments.workload import WorkloadSpec
+from .keys import KeySchema
+from .patterns.write_behind import WriteBehindWorker, block_limit_ms
+from .resilience import FailurePolicy
+from .ttl import TTLs
+from .world import World
+
+# The course's, the lab's and chaos' commands import what they run inside their functions: the course's
+# modules pull in nbformat and Jupyter (seconds to load), which `--help`, `tour` or `worker` never need.
 
 
 def _tour(args: argparse.Namespace) -> str:
@@ -30,8 +51,6 @@ def _course(args: argparse.Namespace) -> str:
     from .course.chapters import build, refresh_navigation
 
     if args.action == "open":
-        import os
-
         from .course.chapters import open_command, prepare_workspace, workspace_dir
 
         made = prepare_workspace()
@@ -77,8 +96,6 @@ def _course(args: argparse.Namespace) -> str:
 
 def _demo(names: list[str]) -> str:
     """Serve one dashboard with Voila in the foreground (Ctrl-C stops it); without a name, list them."""
-    import os
-
     from .course.demos import DEMOS, find, free_port, voila_command
 
     if not names:
@@ -92,8 +109,6 @@ def _demo(names: list[str]) -> str:
 
 def _slides(words: list[str]) -> str:
     """Write the talks' slide metadata (all, or the chapters named); with --html DIR also build the pages."""
-    from pathlib import Path
-
     from .course import slides
 
     parser = argparse.ArgumentParser(prog="whatsapp-cache course slides")
@@ -125,8 +140,6 @@ def _doctor() -> str:
     return report(found)
 def _cheatsheet(extra: list[str]) -> str:
     """`course cheatsheet [--output FILE]`: the sheet on stdout, or written to FILE."""
-    from pathlib import Path
-
     from .course.cheatsheet import cheatsheet
 
     parser = argparse.ArgumentParser(prog="whatsapp-cache course cheatsheet")
@@ -199,29 +212,10 @@ def _positive_number(text: str) -> float:
 
 def _describe(exc: BaseException, config) -> str:
     """One line naming the backend (masked URL) and the driver's complaint (secrets scrubbed)."""
-    from .backends import describe_failure
-
     return describe_failure(exc, config)
 
 
 def _worker(args: argparse.Namespace) -> str:
-    import json
-    import os
-    import signal
-    import socket
-    import threading
-    from dataclasses import asdict
-
-    import redis
-    from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
-
-    from .backends import make_engine, make_redis
-    from .clock import SystemClock
-    from .config import BackendConfig
-    from .db import Repository
-    from .keys import KeySchema
-    from .patterns.write_behind import WriteBehindWorker, block_limit_ms
-
     config = BackendConfig.resolve(args.redis_url, args.database_url)
     if config.redis_url is None or config.database_url is None:
         raise ConfigError("the worker needs a live Redis and a live database: pass --redis-url and "
@@ -287,10 +281,7 @@ def _worker(args: argparse.Namespace) -> str:
 
 
 def _simulate(args: argparse.Namespace) -> str:
-    import json
 
-    from .eviction import workloads
-    from .eviction.simulator import format_results, simulate
 
     if args.trace:
         trace = workloads.load_trace(args.trace)
@@ -311,8 +302,6 @@ SKEWED_WORKLOADS = ("zipf", "scan_mix", "shifting_zipf")  # the generators that 
 def _generated_trace(args: argparse.Namespace, workloads):
     name = "whatsapp_mix" if args.workload == "whatsapp" else args.workload  # "whatsapp": the older name
     if name == "whatsapp_mix":
-        from .db.dataset import generate
-
         return workloads.whatsapp_mix(generate("small", args.seed), args.requests, seed=args.seed)
     if name in SKEWED_WORKLOADS:
         return workloads.WORKLOADS[name](args.keys, args.requests, alpha=args.alpha, seed=args.seed)
@@ -349,11 +338,8 @@ $%s are not used: the experiment breaks a Redis of its own.
 
 
 def _chaos(args: argparse.Namespace) -> str:
-    import json
-
     from .lab import process
     from .experiments.chaos import ChaosSpec, FakeOutage, ServerOutage, format_report, run_chaos, run_failover
-    from .resilience import FailurePolicy
 
     outage_from = args.duration // 3 if args.outage_from is None else args.outage_from
     outage_until = 2 * args.duration // 3 if args.outage_until is None else args.outage_until
@@ -388,8 +374,6 @@ def _chaos(args: argparse.Namespace) -> str:
 @contextlib.contextmanager
 def _without_backend_env():
     """$WHATSAPP_CACHE_REDIS_URL and $WHATSAPP_CACHE_DATABASE_URL set aside meanwhile (chaos breaks its own Redis)."""
-    import os
-
     saved = {name: os.environ.pop(name) for name in (REDIS_URL_ENV, DATABASE_URL_ENV) if name in os.environ}
     try:
         yield
@@ -399,9 +383,7 @@ def _without_backend_env():
 
 def _chaos_world(redis_url: str | None, args: argparse.Namespace, policy):
     """A World on the given Redis (None: fakeredis) and --database-url, ignoring the environment."""
-    import os
 
-    from .world import World
 
     saved = {name: os.environ.pop(name) for name in (REDIS_URL_ENV, DATABASE_URL_ENV) if name in os.environ}
     try:
@@ -591,17 +573,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _is_backend_error(exc: Exception) -> bool:
     """Redis or the database failed mid-command (the command's own checks passed): no bug, no traceback."""
-    import redis
-    from sqlalchemy.exc import SQLAlchemyError
-
     return isinstance(exc, (redis.RedisError, SQLAlchemyError))
 
 
 def _backend_failure(exc: Exception, args: argparse.Namespace) -> str:
     """The error in one line, with every secret of every URL the command may have used scrubbed."""
-    import os
 
-    from .config import failure_text
 
     urls = (getattr(args, "redis_url", None), getattr(args, "database_url", None),
             os.environ.get(REDIS_URL_ENV), os.environ.get(DATABASE_URL_ENV))

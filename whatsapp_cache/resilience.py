@@ -7,18 +7,8 @@ Every Redis round trip of the data types and patterns goes through one CacheGuar
     half-open  after `reset_after_ms` one call is let through as a probe; success closes the
                circuit, failure opens it again for another pause
 
-Writes reach the database first in any case. When a write cannot update or drop its cached
-copy, the guard remembers the key and drops it before the next call that reaches Redis, so
-a Redis that comes back with its old data (a network cut, a paused process, a restart from
-disk) does not serve what was overwritten meanwhile. If more keys pile up than it will
-remember, it empties the namespace instead. What one app server remembers, only it repairs:
-another server that wrote during the outage repairs its own keys, and TTLs bound the rest.
-
-On a Redis Cluster each master has a breaker of its own (`breaker_per_node`), found from the slot
-of the call's key: one dead master opens its breaker only, and the other masters' slots are still
-read from Redis. With one breaker per process, three failures on the dead master's slots opened
-it for every slot, and the whole cluster's reads went to the database until the probe. Keys that
-missed writes are repaired node by node: before a call reaches a master, the keys it serves.
+Writes reach the database first in any case; a cached copy a write could not reach is dropped
+when Redis is back (CacheGuard).
 """
 
 from __future__ import annotations
@@ -33,7 +23,7 @@ from redis.crc import key_slot
 from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
 
 from .backends import queue_script
-from .clock import Clock
+from .clock import Clock, SimulatedClock
 from .errors import InvalidInput
 from .keys import new_token
 
@@ -210,7 +200,22 @@ class GuardStats:
 
 
 class CacheGuard:
-    """The one door to Redis for requests: breaker, failure accounting and repair of missed writes."""
+    """The one door to Redis for requests: breaker, failure accounting and repair of missed writes.
+
+    When a write cannot update or drop its cached copy, the guard remembers the key and drops it
+    before the next call that reaches Redis, so a Redis that comes back with its old data (a network
+    cut, a paused process, a restart from disk) does not serve what was overwritten meanwhile. If
+    more keys pile up than it will remember, it empties the namespace instead. What one app server
+    remembers, only it repairs: another server that wrote during the outage repairs its own keys,
+    and TTLs bound the rest.
+
+    On a Redis Cluster each master has a breaker of its own (`breaker_per_node`), found from the
+    slot of the call's key: one dead master opens its breaker only, and the other masters' slots are
+    still read from Redis. With one breaker per process, three failures on the dead master's slots
+    opened it for every slot, and the whole cluster's reads went to the database until the probe.
+    Keys that missed writes are repaired node by node: before a call reaches a master, the keys it
+    serves.
+    """
 
     def __init__(self, client: redis.Redis, clock: Clock, policy: FailurePolicy = FailurePolicy(),
                  flush: Callable[[], int] | None = None):
@@ -434,8 +439,6 @@ def replay_breaker(scenario: BreakerScenario, make: Callable) -> tuple[str, obje
     None if every permit() answered as expected, else (the calls so far, what permit() returned,
     what it should have returned): the first difference, in words.
     """
-    from .clock import SimulatedClock
-
     clock = SimulatedClock()
     breaker = make(clock, failure_threshold=scenario.failure_threshold, reset_after_ms=scenario.reset_after_ms)
     done = [f"{getattr(make, '__name__', 'breaker')}(clock, failure_threshold={scenario.failure_threshold}, "

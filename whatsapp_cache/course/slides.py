@@ -8,11 +8,6 @@ TALKS names, per chapter, the cells a class sees and how (by cell id, which stay
 cell's text changes). `apply` writes `metadata.slideshow.slide_type` on every cell: the named
 ones get their type, every other cell "skip", so RISE in JupyterLab and nbconvert's slides
 exporter show the talk and nothing else. Only metadata changes: sources and stored outputs stay.
-
-Slide types (the notebook format's, https://nbformat.readthedocs.io/en/latest/format_description.html
-leaves them to the tools; RISE and nbconvert read these five): slide starts a new slide,
-subslide one below it, fragment appears on the next key press, notes go to the speaker view,
-skip is never shown.
 """
 
 from __future__ import annotations
@@ -25,6 +20,9 @@ import nbformat
 from ..errors import InvalidInput
 from .chapters import notebooks_dir
 
+# The five RISE and nbconvert read (the notebook format leaves slide types to the tools): slide starts a
+# new slide, subslide one below it, fragment appears on the next key press, notes go to the speaker
+# view, skip is never shown.
 SLIDE_TYPES = ("slide", "subslide", "fragment", "notes", "skip")
 # RISE reads its options from the notebook's "rise" metadata: long code cells scroll inside a slide
 RISE_OPTIONS = {"scroll": True, "enable_chalkboard": False}

@@ -11,24 +11,7 @@
                     marker once Redis is back (the next read merges the database's); online_among
                     asks the database for these users' last-seen times
 
-Presence is the one type whose truth, while a user is online, lives in Redis: a heartbeat
-every minute from every online user is far more writes than the database could take (chapter
-07 counts them at the seed's scale), and "online" is worth nothing a few minutes later. The
-database learns a user's last-seen when they go offline. What that costs: if Redis loses
-the set, the users online then count as offline until their next heartbeat, and users who
-went offline less than a cleanup interval before lose that last-seen (the database keeps
-the one before). PerHeartbeatPresence is the naive design: a database UPDATE per heartbeat.
-
-Heartbeats come from authenticated sessions, so they are not checked against the database;
-an unknown id is only recorded by the sorted set (and ignored by the database's UPDATE).
-
-The marker member (score +inf, so cleanup never removes it) is written only by a full
-refill, so a set without it may lack users who are online: it is never trusted.
-
-On a Redis Cluster the set is one key, so one slot on one master: every heartbeat and every
-"who of my contacts is online" lands there, however many masters there are. That keeps a
-contact list's answer at one round trip (ZMSCORE of all of them); splitting the set by user
-would cost a round trip per master holding some of them, and make the marker per shard.
+PerHeartbeatPresence is the naive design: a database UPDATE per heartbeat.
 """
 
 from __future__ import annotations
@@ -42,14 +25,24 @@ from ..resilience import CacheUnavailable
 from .base import CachedType, log
 
 MAX_ASKED = 10_000
-PRESENCE_MARKER = META_PREFIX  # not a valid user id, so it cannot collide with one
+# Not a valid user id, so it cannot collide with one. Score +inf, so cleanup never removes it. Only a
+# full refill writes it, so a set without it may lack users who are online: it is never trusted.
+PRESENCE_MARKER = META_PREFIX
 CLEANUP_INTERVAL_MS = 60_000
 CLEANUP_BATCH = 10_000  # users taken offline per interval at most; the rest wait for the next one
 SET_TTL_MS = 24 * 3600 * 1000  # the set outlives any quiet spell; cleanup, not expiry, keeps it small
 
 
 class Presence(CachedType):
-    """Who is online, answered from Redis; the database learns last-seen when a user goes offline."""
+    """Who is online, answered from Redis; the database learns last-seen when a user goes offline.
+
+    The one type whose truth, while a user is online, lives in Redis: a heartbeat every minute from
+    every online user is far more writes than the database could take (chapter 07 counts them at
+    the seed's scale), and "online" is worth nothing a few minutes later. What that costs: if Redis
+    loses the set, the users online then count as offline until their next heartbeat, and users who
+    went offline less than a cleanup interval before lose that last-seen (the database keeps the
+    one before).
+    """
 
     data_type = "presence"
     persist_every_heartbeat = False
@@ -59,14 +52,22 @@ class Presence(CachedType):
         return self.ttl_ms
 
     def heartbeat(self, user_id: str) -> None:
-        """Record that a user is active now (an authenticated session's user)."""
+        """Record that a user is active now (an authenticated session's user).
+
+        Heartbeats come from authenticated sessions, so they are not checked against the database;
+        an unknown id is only recorded by the sorted set (and ignored by the database's UPDATE).
+        """
         user_id = validation.entity_id(user_id, "user id")
         now = self.now()
         with self._request("heartbeat") as trace:
             trace.outcome = "write"
             if self.persist_every_heartbeat:
                 self._persist(trace, user_id, now)
-            key = self.ctx.keys.presence()  # one key: on a cluster, one hot slot (see the module docstring)
+            # One key, so on a Redis Cluster one slot on one master takes every heartbeat and every
+            # "who of my contacts is online". That keeps a contact list's answer at one round trip
+            # (ZMSCORE of all of them); a set split by user would cost a round trip per master
+            # holding some of them, and need a marker per shard.
+            key = self.ctx.keys.presence()
             try:
                 self._record(trace, key, user_id, now)
             except CacheUnavailable:

@@ -1,47 +1,9 @@
 """Exact-LRU hit ratio for every cache size in one pass over a trace (Mattson et al., 1970).
 
-LRU has the *inclusion property*: at every moment, the content of an LRU cache of size C is the
-C most recently used keys, so a cache of size C holds everything a cache of size C-1 holds. Keep
-all keys in one stack ordered by recency; the *stack distance* of a request is the depth at which
-its key sits (1 = the key was the most recently used one). A request hits in an LRU cache of size
-C if and only if its stack distance is <= C. One histogram of stack distances therefore gives the
-exact hit ratio of every cache size at once, instead of one replay per size.
-
-Stack distances here
---------------------
-``stack_distances`` returns one int64 per request; a first access (a *cold* miss, infinite
-distance) gets the sentinel ``COLD = 0``, so a request hits in a cache of size C iff
-``1 <= distance <= C``.
-
-The fast algorithm
-------------------
-For request ``t`` whose key was last requested at ``p = prev[t]``, the distance is the number of
-distinct keys requested in ``(p, t)`` plus one. Each position ``j`` in ``(p, t)`` is either the
-first request of its key inside the window (``prev[j] < p``), or a repeat inside it
-(``p < prev[j] < j < t``: the interval ``(prev[j], j)`` is nested in ``(p, t)``). Hence::
-
-    distance(t) = (t - p - 1) - nested(t) + 1 = t - p - nested(t)
-    nested(t)   = #{ reuses j < t with prev[j] > prev[t] }
-
-Number the reuses (requests whose key was seen before) ``i = 0..m-1`` in time order; their
-``prev`` values are distinct. ``nested`` is then ``i - smaller_earlier(i)``, with
-``smaller_earlier(i) = #{i' < i : prev[i'] < prev[i]}``: an offline 2-D dominance count.
-
-``_smaller_earlier`` does that count with O(log m) passes of O(m) numpy work and no per-element
-Python: a top-down radix (wavelet-matrix-like) partition on the bits of the *time* index. Before
-level k the reuses are ordered by ``(i >> (k+1), prev)``: blocks of 2**(k+1) consecutive reuses,
-each sorted by ``prev``. Inside a block, an element of the later half (bit k of ``i`` is 1) is
-preceded, in ``prev`` order, by exactly the elements of the earlier half that have a smaller
-``prev``: a cumulative sum of "is earlier half" gives that count for every element at once.
-Summed over the levels, every pair ``i' < i`` is counted exactly once, at the highest bit where
-``i'`` and ``i`` differ. A stable partition of each block by bit k (zeros first; its destinations
-also come from the cumulative sum) yields the order for level k-1, with one scatter and no sort.
-After level 0 the order is time order again. The only sort is one stable ``argsort`` of the
-trace, which finds ``prev``.
-
-``stack_distances_reference`` is the textbook version, kept for tests and for teaching: a
-Fenwick tree over time that marks each key's latest request; the distance is the number of marks
-after the previous request of the key.
+LRU has the inclusion property: a cache of size C holds the C most recently used keys, everything a
+cache of size C-1 holds. So a request hits in a cache of size C iff its stack distance (the depth of
+its key in one recency stack, 1 = most recent) is <= C, and one histogram of stack distances gives
+every size's exact hit ratio, instead of one replay per size.
 """
 
 from __future__ import annotations
@@ -121,7 +83,14 @@ def _previous_requests(keys: np.ndarray) -> tuple[np.ndarray, int]:
 def _smaller_earlier(values: np.ndarray, limit: int) -> np.ndarray:
     """For each i, #{i' < i : values[i'] < values[i]}; `values` are distinct ints in [0, limit).
 
-    Radix partition on the bits of i (see the module docstring); returns an array of values' dtype.
+    An offline 2-D dominance count in O(log m) passes of O(m) numpy work, no per-element Python: a
+    top-down radix (wavelet-matrix-like) partition on the bits of the time index i. Before level k
+    the elements are ordered by (i >> (k+1), value): blocks of 2**(k+1) consecutive i, each sorted by
+    value. Inside a block, an element of the later half (bit k of i is 1) is preceded in value order
+    by exactly the earlier-half elements with a smaller value, which a cumulative sum counts for all
+    elements at once. Summed over the levels, every pair i' < i is counted once, at the highest bit
+    where they differ. A stable partition of each block by bit k gives level k-1's order with one
+    scatter and no sort; after level 0 the order is time order again. Returns values' dtype.
     """
     m = len(values)
     dtype = values.dtype
@@ -179,9 +148,15 @@ def stack_distances(trace) -> np.ndarray:
     `trace` is a list, tuple or 1-D numpy array of hashable keys. Runs in O(n log n) numpy work
     (about 0.3 s for a million requests).
     """
+    # For request t whose key was last requested at p, the distance is the number of distinct keys
+    # requested in (p, t) plus one. A position j in (p, t) is either its key's first request in the
+    # window (prev[j] < p) or a repeat nested in it (p < prev[j] < j < t), so
+    #     distance(t) = t - p - nested(t),  nested(t) = #{reuses j < t with prev[j] > prev[t]}.
+    # Numbering the reuses i = 0..m-1 in time order (their prev values are distinct),
+    # nested = i - smaller_earlier(i), with smaller_earlier(i) = #{i' < i : prev[i'] < prev[i]}.
     keys = _as_keys(trace)
     n = len(keys)
-    prev, _ = _previous_requests(keys)
+    prev, _ = _previous_requests(keys)  # the only sort: one stable argsort of the trace
     reuse_at = np.flatnonzero(prev >= 0).astype(prev.dtype, copy=False)   # t, in time order
     reuse_prev = prev[reuse_at]                                            # p
     del prev

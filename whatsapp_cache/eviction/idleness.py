@@ -9,12 +9,6 @@ the residence time, resident keys / evictions per second:
     106 M keys of 4 KB (425 GB on a 512 GB node), 3,750 evictions/s (37,500 req/s, 10% misses)
                                              -> ~8 h: sampled idle times span seconds to hours,
                                                 and the most idle of five is a good candidate
-
-idle_regimes() replays one trace on the same 1,000-key model under clocks slowed or sped up so that a
-key stays resident for a chosen time (in seconds): the sampler sees the same idle times a key living
-that long would show, whatever the node's size. For each regime it reports the share of evictions whose
-sampled keys all looked equally idle, the spread of their idle times, and the hit ratio beside exact
-LRU and random eviction (a clock that never ticks). Seeded: the same arguments give the same figures.
 """
 
 from __future__ import annotations
@@ -71,7 +65,13 @@ class IdleRegime:
 
 def idle_regimes(trace: Sequence[Hashable] | np.ndarray, size: int = 1_000,
                  residences_s: Sequence[float] = RESIDENCES_S, samples: int = 5, seed: int = 0) -> list[IdleRegime]:
-    """Replay `trace` on a `size`-key sampled LRU whose clock makes keys stay about each residence time."""
+    """Replay `trace` on a `size`-key sampled LRU whose clock makes keys stay about each residence time.
+
+    The clock is slowed or sped up so that the sampler sees the idle times a key living that long would
+    show, whatever the node's size. Each regime reports the share of evictions whose sampled keys all
+    looked equally idle, the spread of their idle times, and the hit ratio beside exact LRU and random
+    eviction (a clock that never ticks). Seeded: the same arguments give the same figures.
+    """
     keys = np.asarray(trace)
     if keys.ndim != 1 or len(keys) == 0:
         raise InvalidInput("trace must be a non-empty one-dimensional sequence of keys")

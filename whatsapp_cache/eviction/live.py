@@ -2,37 +2,12 @@
 
     start a throw-away redis-server (or use `url`: an empty server, its settings restored after)
     CONFIG SET maxmemory-policy, maxmemory-samples, latency-tracking no
-    calibrate: fill `resident_keys` dummy keys, bytes per key from INFO used_memory, set maxmemory;
-               3 rounds: FLUSHALL, fill 1.5x as many new dummy keys, correct maxmemory by the DBSIZE
-               they settle at; a 4th round replays the trace's first 4 x resident_keys requests; FLUSHALL
+    calibrate maxmemory so that about `resident_keys` keys fit (_calibrate); FLUSHALL
     [warm-up: replay trace[:warmup], not counted]
     CONFIG RESETSTAT; replay the rest in batches; INFO stats: keyspace hits, misses, evicted_keys
 
-A batch of `batch` requests is two pipelines: the GETs, then a SET for each key that missed and a
-DBSIZE. A key missed twice within one batch is SET once (a second SET would be an overwrite, which
-touches the LFU counter); it counts as two misses, where a one-by-one replay would count a miss
-and a hit. Because SETs land at the end of their batch, Redis evicts a little later than request
-by request; on a 300,000-request Zipf(1.0) trace, exact LRU with these batch semantics differs by
-0.02 points of hit ratio at batch 100.
-
-Redis 7 keeps a latency histogram per command used (latency-tracking, some tens of KB each), which
-CONFIG RESETSTAT frees: that memory would move the resident count by several per cent between
-calibration and replay, so latency tracking is switched off (and its histograms freed) first.
-
-Keys are named `k:<id>` zero-padded to one width and values are `value_bytes` bytes, so every key
-costs the same memory. For volatile-ttl every key is written with a TTL of
-3600 + (id * 7919 + seed) % 3600 seconds: one to two hours, so nothing expires during a replay and
-volatile-ttl evicts the key whose deadline (insert time + its TTL) comes first.
-
-DBSIZE is read inside the pipelines, so the resident count is observed with the client's query
-and reply buffers in use (they count in used_memory); `resident_keys_observed` is the median over
-the second half of the measured replay. Client buffers count too, and Redis resizes them as it goes
-(clientsCron), so with few resident keys (under a couple of thousand) the count can drift by several
-per cent from `resident_keys` during a replay. Redis' own random choices cannot be seeded (it seeds
-rand() from the time and its pid), so live runs differ slightly from one another; `seed` only
-changes the TTLs. The replay runs as fast as the server answers, which makes Redis' one-second
-LRU clock coarse: `LiveResult.request_seconds()` gives each request's Unix second, for
-`redis_models.RedisLRUModel.replay(trace, seconds=...)`.
+Redis' own random choices cannot be seeded (it seeds rand() from the time and its pid), so live runs
+differ slightly from one another; `seed` only changes volatile-ttl's TTLs.
 """
 
 from __future__ import annotations
@@ -47,6 +22,8 @@ import redis
 from ..errors import ConfigError, InvalidInput
 from ..validation import whole_number
 from ..lab.process import RedisProcess
+from .redis_models import RedisLFUModel, RedisLRUModel, model_hit_ratio
+from .simulator import simulate
 
 POLICIES = ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-ttl")
 SETTINGS = ("maxmemory", "maxmemory-policy", "maxmemory-samples", "latency-tracking")
@@ -62,7 +39,7 @@ class LiveResult:
     misses: int
     hit_ratio: float
     evictions: int
-    resident_keys_observed: int
+    resident_keys_observed: int  # median DBSIZE over the second half of the measured replay (see _Replayer)
     maxmemory: int
     elapsed_s: float = 0.0
     clock: tuple[tuple[int, int], ...] = field(default=(), repr=False)  # (first request, Unix second)
@@ -72,7 +49,11 @@ class LiveResult:
         return self.requests / self.elapsed_s if self.elapsed_s else 0.0
 
     def request_seconds(self) -> np.ndarray:
-        """The Unix second (Redis' LRU clock, one-second resolution) at each measured request."""
+        """The Unix second (Redis' LRU clock, one-second resolution) at each measured request.
+
+    The replay runs as fast as the server answers, which makes that clock coarse: pass these to
+    `redis_models.RedisLRUModel.replay(trace, seconds=...)` to model it.
+    """
         seconds = np.empty(self.requests, dtype=np.int64)
         for (start, second), (end, _) in zip(self.clock, (*self.clock[1:], (self.requests, 0))):
             seconds[start:end] = second
@@ -116,6 +97,8 @@ def replay_on_redis(trace, policy: str, resident_keys: int, *, value_bytes: int 
 
 
 def _run(client, keys, policy, resident_keys, value_bytes, samples, seed, batch, warmup, progress) -> LiveResult:
+    # Redis 7 keeps a latency histogram per command used (some tens of KB each) until CONFIG RESETSTAT:
+    # enough to move the resident count by several per cent between calibration and replay.
     try:
         client.config_set("latency-tracking", "no")
     except redis.ResponseError:
@@ -147,7 +130,22 @@ def _run(client, keys, policy, resident_keys, value_bytes, samples, seed, batch,
 
 
 class _Replayer:
-    """Sends a batch's GETs as one pipeline, then the SETs of its misses and a DBSIZE as another."""
+    """Sends a batch's GETs as one pipeline, then the SETs of its misses and a DBSIZE as another.
+
+    A key missed twice within one batch is SET once (a second SET would be an overwrite, which touches
+    the LFU counter): two misses, where a one-by-one replay would count a miss and a hit. SETs land at
+    the end of their batch, so Redis evicts a little later than request by request: on a 300,000-request
+    Zipf(1.0) trace, exact LRU with these semantics differs by 0.02 points of hit ratio at batch 100.
+
+    Keys are `<prefix>:<id>` zero-padded to one width, values `value_bytes` bytes: every key costs the
+    same memory. For volatile-ttl each key's TTL is 3600 + (id * 7919 + seed) % 3600 s: one to two hours,
+    so nothing expires during a replay and Redis evicts the key whose deadline comes first.
+
+    DBSIZE is read inside the pipelines, so the resident count is observed with the client's query and
+    reply buffers in use (they count in used_memory). Redis resizes those buffers as it goes
+    (clientsCron), so with under a couple of thousand resident keys the count can drift by several per
+    cent from `resident_keys` during a replay.
+    """
 
     def __init__(self, client, value_bytes: int, with_ttl: bool, seed: int, batch: int, largest_id: int):
         self.client = client
@@ -235,7 +233,7 @@ def _used_memory(client) -> int:
 
 
 def _bar(total: int, policy: str):
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # only with a progress bar: it loads in about 0.06 s
 
     return tqdm(total=total, desc=f"replaying on Redis ({policy})", unit="request")
 
@@ -271,9 +269,6 @@ def compare_policies(trace, policies=POLICIES, resident_keys: int = 1_000) -> li
 
     The model replays with the live run's own seconds (Redis' LRU clock has one-second resolution).
     """
-    from .redis_models import RedisLFUModel, RedisLRUModel, model_hit_ratio
-    from .simulator import simulate
-
     models = {"allkeys-lru": RedisLRUModel, "allkeys-lfu": RedisLFUModel}
     rows = []
     for policy in policies:

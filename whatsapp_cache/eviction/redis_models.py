@@ -11,34 +11,6 @@ counter LFU_INIT_VAL = 5, from `src/server.h`) and `src/dict.c` (dictGetSomeKeys
             insert them into the pool (<= 16 entries, ascending score; a full pool drops its lowest)
             take the pool's rightmost entry; its key is gone (a "ghost")? drop it, take the next;
             the pool ran dry? sample again
-
-What the models keep from Redis, on purpose:
-- The pool outlives each eviction, and its scores are those computed when the key was sampled:
-  Redis re-checks only that a pool entry's key still exists, not that it is still idle (or rare),
-  so a key used since it was pooled can still be evicted; a key sampled twice is pooled twice.
-- Ties: a new entry goes left of equal scores, so among equals the earliest pooled is evicted
-  first; a full pool refuses a candidate that does not beat its lowest entry.
-- Eviction runs before the command after the SET that went over the limit, so the key just
-  added is itself a candidate. `size` plays maxmemory, counted in keys: once full, every miss
-  evicts exactly one key (evictions = misses - size).
-
-What they cannot copy exactly, and how they stand in for it:
-- Sampling. Redis' dictGetSomeKeys (dict.c) walks neighbouring hash buckets from a random start,
-  taking whole chains newest key first: not a uniform sample. By default (sampling="dict") the
-  models walk a modelled table the same way (see _DictKeys); sampling="uniform" draws `samples`
-  distinct resident keys uniformly at random instead, the simpler textbook model. On Zipf(1.0)
-  against live Redis 7.0 the walk is within 0.15 points of live Redis' hit ratio, the uniform
-  sample about 0.3 above it for LRU (LFU: about 0 against 0.1).
-- Time. Redis' LRU clock counts seconds (LRU_CLOCK_RESOLUTION is 1000 ms in server.h; serverCron
-  refreshes it 10 times a second) and LFU decay counts minutes (LFUGetTimeInMinutes). By default
-  the models count requests instead: the LRU clock ticks every `requests_per_second` requests
-  (default 1, so sampled keys are ranked by exact recency) and an LFU minute is
-  `requests_per_minute` requests (default 1,000,000: a 300,000-request trace replayed on a fresh
-  model never crosses a minute, so decay never applies). A live server answering R requests a
-  second ranks by whole seconds, which is much coarser: pass requests_per_second=R, or replay
-  with `seconds=` (each request's Unix second, as `live.LiveResult.request_seconds()` gives).
-- Randomness is one seeded `random.Random`, not the C library's rand(); the 24-bit LRU clock and
-  16-bit LFU minute wrap-arounds (194 days, 45 days) are not modelled.
 """
 
 from __future__ import annotations
@@ -177,11 +149,29 @@ class _DictKeys:
                 self._chains[self._hashes[key] & self._mask].append(key)
 
 
+# Redis' dictGetSomeKeys walks neighbouring hash buckets from a random start, taking whole chains newest
+# key first: not a uniform sample. "dict" (the default) walks a modelled table the same way; "uniform"
+# draws distinct resident keys uniformly, the simpler textbook model. On Zipf(1.0) against live Redis 7.0
+# the walk is within 0.15 points of live Redis' hit ratio, the uniform sample about 0.3 above it for
+# LRU (LFU: about 0 against 0.1).
 SAMPLING = {"uniform": _UniformKeys, "dict": _DictKeys}
 
 
 class _PooledSampling:
-    """Resident keys, their sampling and the eviction pool shared by both models."""
+    """Resident keys, their sampling and the eviction pool shared by both models.
+
+    Kept from Redis on purpose:
+    - The pool outlives each eviction, and its scores are those computed when the key was sampled:
+      Redis re-checks only that a pool entry's key still exists, not that it is still idle (or rare),
+      so a key used since it was pooled can still be evicted; a key sampled twice is pooled twice.
+    - Ties: a new entry goes left of equal scores, so among equals the earliest pooled is evicted
+      first; a full pool refuses a candidate that does not beat its lowest entry.
+    - Eviction runs before the command after the SET that went over the limit, so the key just added
+      is itself a candidate. `size` plays maxmemory, counted in keys: once full, every miss evicts
+      exactly one key (evictions = misses - size).
+    Randomness is one seeded `random.Random`, not the C library's rand(); the 24-bit LRU clock and
+    16-bit LFU minute wrap-arounds (194 days, 45 days) are not modelled.
+    """
 
     def __init__(self, size: int, samples: int, pool_size: int, seed: int, sampling: str):
         self.size = whole_number(size, "size", 1)
@@ -220,7 +210,15 @@ class _PooledSampling:
         return True
 
     def _ticks(self, count: int, seconds, requests_per_tick: int, seconds_per_tick: int) -> list[int]:
-        """The clock at each of the next `count` requests, from `seconds` if given, else from the request index."""
+        """The clock at each of the next `count` requests, from `seconds` if given, else from the request index.
+
+        Redis' LRU clock counts seconds (LRU_CLOCK_RESOLUTION, server.h; serverCron refreshes it 10 times
+        a second) and LFU decay counts minutes (LFUGetTimeInMinutes). Without `seconds` the models count
+        requests: an LRU tick every `requests_per_second` requests (default 1: exact recency among the
+        sampled) and an LFU minute every `requests_per_minute` (default 1,000,000: a 300,000-request trace
+        on a fresh model never decays). A live server answering R requests a second ranks by whole
+        seconds, much coarser: pass requests_per_second=R, or `seconds` (live.LiveResult.request_seconds()).
+        """
         if seconds is None:
             clock = (np.arange(self.requests, self.requests + count, dtype=np.int64) // requests_per_tick).tolist()
         else:

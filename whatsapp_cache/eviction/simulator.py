@@ -18,6 +18,10 @@ from typing import Any, Hashable
 import numpy as np
 
 from ..errors import InvalidInput
+from . import redis_models
+from .fifo import FIFOCache
+from .lfu import LFUCache
+from .lru import LRUCache
 
 POLICIES = ("lru", "lfu", "fifo", "redis-lru", "redis-lfu")
 
@@ -101,8 +105,6 @@ def _size(size: Any) -> int:
 
 
 def _redis_model(policy: str, size: int, options: dict[str, Any]):
-    from . import redis_models  # imported late: only these two policies need it
-
     model = redis_models.RedisLRUModel if policy == "redis-lru" else redis_models.RedisLFUModel
     try:
         return model(size, **options)
@@ -200,8 +202,6 @@ def compare_policies(trace, size: int, policies: Sequence[str] = ("lru", "lfu", 
 
 def request_hits(trace, policy: str, size: int) -> np.ndarray:
     """Whether each request hit, replayed on the policy's cache class (slower; for per-request views)."""
-    from . import FIFOCache, LFUCache, LRUCache
-
     classes = {"lru": LRUCache, "lfu": LFUCache, "fifo": FIFOCache}
     if policy not in classes:
         raise InvalidInput(f"per-request hits are available for {sorted(classes)}, not {policy!r}")

@@ -14,10 +14,7 @@ Every generator returns a numpy int64 array of key ids, the same for the same ar
                group members) in the WHATSAPP_MIX proportions; ids index `whatsapp_keys(dataset)`,
                the key names, which save_trace(trace, path, names=...) writes instead of the ids
 
-Trace files (save_trace / load_trace) hold one key per line; lines starting with '#' are comments
-and blank lines are skipped. A key of digits is that int; any other key is a string, mapped to an
-int in first-seen order after the largest int key of the file. A `.csv` file has a header row and
-the key in its first column. Keys must not contain whitespace.
+save_trace and load_trace write and read trace files: one key per line, or CSV.
 """
 
 from __future__ import annotations
@@ -31,7 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..db.repository import group_conversation_id
 from ..errors import InvalidInput
+from ..keys import KeySchema
 from ..validation import whole_number
 
 MAX_KEYS = 50_000_000
@@ -121,8 +120,6 @@ def whatsapp_keys(dataset) -> list[str]:
     presence is one key per user (`wc:presence:{<user>}`), as a per-user presence cache would hold
     it, where the library's Presence keeps one sorted set that a trace would see as a single key.
     """
-    from ..keys import KeySchema
-
     tables = _tables(dataset)
     schema = KeySchema()
     users = [row["id"] for row in tables["users"]]
@@ -136,8 +133,6 @@ def whatsapp_keys(dataset) -> list[str]:
 
 def whatsapp_mix(dataset, requests: int, seed: int = 0) -> np.ndarray:
     """Int key ids (indexes into `whatsapp_keys(dataset)`) of a WhatsApp-like read mix; see WHATSAPP_MIX."""
-    from ..db.repository import group_conversation_id
-
     tables = _tables(dataset)
     requests, seed = _requests(requests), _seed(seed)
     users = {row["id"]: i for i, row in enumerate(tables["users"])}
@@ -203,7 +198,13 @@ def save_trace(trace, path: str | Path, names: Sequence[str] | None = None) -> P
 
 
 def load_trace(path: str | Path, *, with_names: bool = False):
-    """Read a trace file (text, or CSV by suffix): int64 ids, and with `with_names` the string->id map too."""
+    """Read a trace file (text, or CSV by suffix): int64 ids, and with `with_names` the string->id map too.
+
+    One key per line; lines starting with '#' are comments and blank lines are skipped. A key of
+    digits is that int; any other key is a string, mapped to an int in first-seen order after the
+    largest int key of the file. A `.csv` file has a header row and the key in its first column.
+    Keys must not contain whitespace.
+    """
     path = Path(path)
     try:
         raw = path.read_bytes()

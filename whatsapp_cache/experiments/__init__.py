@@ -2,7 +2,8 @@
 
     workload, tour        a seeded day-in-the-life workload and the terminal tour built on it
     naive, races, faults  the seed's code as written; races replayed step by step; injected failures
-    inspection, wire      Redis commands watched; round trips counted on the wire
+    inspection, wire      Redis commands watched; round trips counted on the wire (both, and faults,
+                          listen on instrument's one hook on redis-py's connections)
     chaos                 a workload through a Redis outage (fakeredis cut off, or a real redis-server killed)
     measure               real latencies per backend, and SQL over the request log in DuckDB
     loadmodel, capacity   the seed's latency, load, capacity and cost arithmetic beside exact models

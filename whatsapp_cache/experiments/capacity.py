@@ -4,21 +4,10 @@
                                                                                    --> cache servers --> $/month
     database servers before and after (loadmodel) --> database $/month saved --> net of the cache fleet
 
-Seed, "Capacity Planning: How Many Redis Servers?": sessions 500 GB, recent messages 15 TB, online
-status 250 GB, profiles 500 GB, groups 750 GB, "Buffer (20%): 3.5 TB", "Total: ~20 TB", "20,000 GB
-÷ 512 GB = 40 servers", "40 masters", "80 replica nodes (2 replicas per master)", "120 Redis servers".
-"Cost Savings": database server $500/month, cache server $200/month, 70 -> 14 database servers,
-"56 × $500 = $28,000/month". Interview Q1: "20 TB RAM costs $80,000/month".
-
-Units: the seed counts 1 TB = 1,000 GB (its 15 TB are 15,000 GB, its ~20 TB are "20,000 GB"), and so
-does this module. (Its LRU section's `maxmemory 512gb` is binary in Redis' units, 512 x 2^30 bytes,
-and leaves the 512 GB server nothing for the OS or a fork; `usable_fraction` lowers what a master holds.)
-
 The seed's plan prices every server at a flat $200 whatever its RAM, lets data fill all of it, and
-sizes the database on writes alone. model_inputs() replaces those three with stated inputs: RAM
-priced per GB-month (so a 1 TB server costs twice a 512 GB one), a usable fraction of RAM derived
-from what a Redis host needs besides the data (usable_ram_fraction), and a database sized on the
-reads still arriving (the misses) plus the writes. compare_models() sets the two plans side by side.
+sizes the database on writes alone; model_inputs() states those three inputs instead (RAM priced per
+GB-month, a usable fraction of RAM, a database sized on misses plus writes), and compare_models() sets
+the two plans side by side.
 """
 
 from __future__ import annotations
@@ -31,7 +20,7 @@ from ..errors import InvalidInput
 from .loadmodel import LoadInputs, checked_count, checked_number, evaluate, positive_number, servers_needed
 from .loadmodel import seed_inputs as seed_load_inputs
 
-GB_PER_TB = 1_000  # the seed's: "~20 TB" is "20,000 GB" in its division
+GB_PER_TB = 1_000  # the seed's: its 15 TB are 15,000 GB, and "~20 TB" is "20,000 GB" in its division
 MAX_BUFFER = 10.0
 MAX_REPLICAS = 10
 # Seed, "Capacity Planning": the five sizes in GB (1 TB = 1,000 GB), in the seed's order.
@@ -43,7 +32,9 @@ SEED_STATED = MappingProxyType({
     "buffer_gb": 3_500,  # "Buffer (20%): 3.5 TB"
     "ram_gb": 20_000,  # "Total: ~20 TB"; "20,000 GB ÷ 512 GB = 40 servers"
     "ram_monthly": 80_000,  # Interview Q1: "20 TB RAM costs $80,000/month"
-    "maxmemory_gb": 512,  # its LRU section: "maxmemory 512gb", on its 512 GB servers
+    # Its LRU section: "maxmemory 512gb", on its 512 GB servers. Binary in Redis' units (512 x 2^30
+    # bytes), it leaves the server nothing for the OS or a fork; `usable_fraction` lowers what a master holds.
+    "maxmemory_gb": 512,
 })
 
 # What a Redis host needs besides the data, as shares (sources in usable_ram_fraction's docstring).
@@ -144,7 +135,12 @@ class CapacityInputs:
 
 
 def seed_inputs() -> CapacityInputs:
-    """The seed's inputs (the defaults): five sizes, 20% buffer, 512 GB servers, 2 replicas, $200 and $500."""
+    """The seed's inputs (the defaults): five sizes, 20% buffer, 512 GB servers, 2 replicas, $200 and $500.
+
+    Seed, "Capacity Planning: How Many Redis Servers?": "20,000 GB ÷ 512 GB = 40 servers", "40 masters",
+    "80 replica nodes (2 replicas per master)", "120 Redis servers"; "Cost Savings": database server
+    $500/month, cache server $200/month, 70 -> 14 database servers, "56 × $500 = $28,000/month".
+    """
     return CapacityInputs()
 
 

@@ -1,21 +1,9 @@
 """Kill Redis in the middle of a workload: does the app stay up, lose nothing, and come back?
 
-The seed's Q2 ("What happens if Redis crashes?") answers: misses go from 20% to 100%, every
-request hits the database, slower but functional. This experiment runs that claim instead of
-asserting it:
-
-    1. plan a seeded workload on simulated time: the tour's mix plus a few status changes;
-    2. replay it action by action; when the clock passes `outage_from_s` the outage begins,
-       at `outage_until_s` it ends (a redis-server killed or paused, a fakeredis cut or hung);
-    3. count what users saw: requests attempted, requests that failed (an exception reached the
-       caller), reads served from the database; per phase (before, during, after the outage)
-       hit ratio, database queries per second and simulated latency; a timeline to plot; the
-       circuit breaker's changes; how long the hit ratio took to come back;
-    4. check what the system kept: every acknowledged write is in the database (lost writes),
-       and every profile, group and conversation the workload touched reads through the
-       library exactly as the database has it (stale entries).
-
-Outages, one code path for all of them:
+The seed's Q2 ("What happens if Redis crashes?") answers "every request hits the database, slower
+but functional"; run_chaos runs that claim: a seeded workload replayed through an outage, then what
+users saw (failures, database reads, hit ratio per phase) and what the system kept (lost writes,
+stale entries). One code path for every outage:
 
     FakeOutage(world, "down")       fakeredis refuses every call; its data survives (a network cut)
     FakeOutage(world, "hung")       every round trip times out, process-wide (a hung server)
@@ -24,12 +12,6 @@ Outages, one code path for all of them:
     ServerOutage(server, "pause")   SIGSTOP it; SIGCONT at the end (data kept, clients time out)
     ClusterFailover(lab)            SIGKILL a master of a LocalCluster; its replica is promoted
 
-run_failover() is the whole failover experiment on local processes: a 3 x 1 LocalCluster, a World on
-it (?cluster=true, embedded SQLite), the workload with one master killed, then the raw-client count of
-acknowledged cache writes lost on failover without and with WAIT (replication.lost_writes_on_failover).
-
-The naive comparison is a World built with FailurePolicy(breaker=False, repair=False): every
-call waits out its timeout, and an outage that keeps the data leaves stale entries behind.
 Everything but the measured (wall-clock) figures is deterministic for a given seed on fakeredis.
 """
 
@@ -47,8 +29,11 @@ from ..errors import InvalidInput, NotFound
 from ..validation import whole_number
 from ..metrics import READ_OUTCOMES, RequestRecord, percentile
 from ..lab.process import RedisProcess
-from ..resilience import HALF_OPEN, OPEN
+from ..lab.cluster import LocalCluster
+from ..lab.replication import lost_writes_on_failover
+from ..resilience import HALF_OPEN, OPEN, FailurePolicy
 from .workload import WorkloadSpec, _Replayer, plan
+from ..world import World
 
 PHASES = ("before", "during", "after")
 CHAOS_MIX = (("open_chat", 0.33), ("send_message", 0.14), ("contacts_online", 0.24),
@@ -178,8 +163,6 @@ class ClusterFailover(Outage):
 
     def __init__(self, lab, mode: str = "failover", timeout_s: float = 30.0):
         super().__init__(mode)
-        from ..lab.cluster import LocalCluster
-
         if not isinstance(lab, LocalCluster) or lab.dir is None or lab.replicas_per_master < 1 or lab.masters < 3:
             raise InvalidInput("ClusterFailover needs a started LocalCluster with >= 3 masters, each with a replica")
         self.lab, self.timeout_s = lab, timeout_s
@@ -389,7 +372,17 @@ class _AuditedReplayer(_Replayer):
 
 
 def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bool = False) -> ChaosReport:
-    """Replay `spec` on `world` with `outage` from outage_from_s to outage_until_s; the report."""
+    """Replay `spec` on `world` with `outage` from outage_from_s to outage_until_s; the report.
+
+    The workload is the tour's mix plus a few status changes, replayed action by action on simulated
+    time. The report counts requests attempted, failed (an exception reached the caller) and served
+    from the database; per phase (before, during, after) hit ratio, database queries per second and
+    simulated latency; the breaker's changes; and checks that every acknowledged write is in the
+    database (lost writes) and every profile, group and conversation touched reads as the database has
+    it (stale entries). For the naive comparison give a World built with FailurePolicy(breaker=False,
+    repair=False): every call waits out its timeout, and an outage that keeps the data leaves stale
+    entries behind.
+    """
     _check_world(world, outage, spec)
     start_ms = world.clock.now_ms()
     first_transition = len(world.guard.transitions())
@@ -425,9 +418,6 @@ def run_failover(spec: ChaosSpec = ChaosSpec(), database_url: str | None = None,
        SIGKILLed, the promoted replica checked. These are cache writes: the database has every
        acknowledged write of the workload (the report's lost writes count those).
     """
-    from ..lab.cluster import LocalCluster
-    from ..world import World
-
     own = lab is None
     lab = LocalCluster(masters=3, replicas_per_master=1, node_timeout_ms=1000) if own else lab
     world = None
@@ -457,8 +447,6 @@ def run_failover(spec: ChaosSpec = ChaosSpec(), database_url: str | None = None,
 def compare_breakers(spec: ChaosSpec) -> str:
     """run_failover twice, with a breaker per cluster node and with one per process: what each did to the
     reads while one master was down (the other masters' slots stay cached only with a breaker per node)."""
-    from ..resilience import FailurePolicy
-
     lines = []
     for label, per_node in (("a breaker per node", True), ("one breaker per process", False)):
         report = run_failover(spec, lost_writes=False, policy=FailurePolicy(breaker_per_node=per_node))
@@ -471,8 +459,6 @@ def compare_breakers(spec: ChaosSpec) -> str:
 
 def _lost_cache_writes(lab) -> dict:
     """Acknowledged raw writes lost on a failover, without WAIT and with WAIT 1 (the victims restarted after)."""
-    from ..lab.replication import lost_writes_on_failover
-
     results = {}
     for name, timeout_ms in (("without_wait", None), ("with_wait", 50)):
         lost = lost_writes_on_failover(lab, synced=10, cut_off=10, wait_timeout_ms=timeout_ms)

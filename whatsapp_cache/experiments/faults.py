@@ -5,19 +5,21 @@ plain commands, pipelines and scripts alike).
     unreachable(mode)       every round trip fails: "refused" (a dead server) or "timeout" (a hung one)
     unreachable(after=n)    the first n round trips go through, then Redis dies mid-request (and stays
                             dead, so a client's reconnect-and-retry fails too)
+
+Round trips are counted on every connection in the process, a new connection's handshake included.
 """
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import redis
-from redis.connection import AbstractConnection
 
 from ..errors import InvalidInput
-from .inspection import PATCH_LOCK
+from .instrument import Observer, observing
 
 
 @dataclass
@@ -31,21 +33,12 @@ class InjectedFailure:
 def fail_on_round_trip(n: int) -> Iterator[InjectedFailure]:
     """Inside the block, the `n`-th round trip (1-based) raises redis.ConnectionError unsent."""
     state = InjectedFailure(n)
-    with PATCH_LOCK:
-        send = AbstractConnection.send_packed_command
 
-        def send_packed_command(self, command, check_health=True):
-            state.round_trips += 1
-            if state.round_trips == state.fail_on:
-                state.fired = True
-                raise redis.ConnectionError(f"injected failure on round trip {state.round_trips}")
-            return send(self, command, check_health)
+    def fault(trip: int) -> Exception | None:
+        return redis.ConnectionError(f"injected failure on round trip {trip}") if trip == n else None
 
-        AbstractConnection.send_packed_command = send_packed_command
-        try:
-            yield state
-        finally:
-            AbstractConnection.send_packed_command = send
+    with observing(_Failing(state, fault)):
+        yield state
 
 
 @contextmanager
@@ -57,19 +50,23 @@ def unreachable(mode: str = "refused", after: int = 0) -> Iterator[InjectedFailu
     if isinstance(after, bool) or not isinstance(after, int) or after < 0:
         raise InvalidInput("after must be a whole number of round trips >= 0")
     error = redis.ConnectionError if mode == "refused" else redis.TimeoutError
+    message = f"injected: Redis {'refused the connection' if mode == 'refused' else 'timed out'}"
     state = InjectedFailure(fail_on=after + 1)
-    with PATCH_LOCK:
-        send = AbstractConnection.send_packed_command
+    with observing(_Failing(state, lambda trip: error(message) if trip > after else None)):
+        yield state
 
-        def send_packed_command(self, command, check_health=True):
-            state.round_trips += 1
-            if state.round_trips <= after:
-                return send(self, command, check_health)
-            state.fired = True
-            raise error(f"injected: Redis {'refused the connection' if mode == 'refused' else 'timed out'}")
 
-        AbstractConnection.send_packed_command = send_packed_command
-        try:
-            yield state
-        finally:
-            AbstractConnection.send_packed_command = send
+class _Failing(Observer):
+    """Counts round trips into `state` and raises what `fault` returns for a trip's number."""
+
+    def __init__(self, state: InjectedFailure, fault: Callable[[int], Exception | None]):
+        self.state, self.fault = state, fault
+        self._lock = threading.Lock()  # clients on several threads share one count
+
+    def sending(self, connection, packed, handshake):
+        with self._lock:
+            self.state.round_trips += 1
+            error = self.fault(self.state.round_trips)
+            self.state.fired = self.state.fired or error is not None
+        if error is not None:
+            raise error

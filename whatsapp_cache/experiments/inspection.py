@@ -1,22 +1,18 @@
 """See the exact Redis commands a call sends, and how many round trips they take.
 
-It wraps redis-py's connection class for the duration of a `with` block, so it
-works the same on fakeredis (which speaks through redis-py's connections) and on a
-live server. Meant for teaching and tests, not for production.
+It listens on instrument.py's hook on redis-py's connections for the length of a `with`
+block, so it works the same on fakeredis and on a live server.
 """
 
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from redis.connection import AbstractConnection
-
+from ..codec import META_FIELD, CorruptEntry, decode_meta, is_meta
 from ..datatypes.generation import TOKEN_PATTERN
-
-PATCH_LOCK = threading.Lock()  # held by whoever patches redis-py's connection class (here and faults.py)
+from .instrument import Observer, observing
 
 
 @dataclass
@@ -59,46 +55,23 @@ def watch_commands(world=None) -> Iterator[CommandLog]:
     log = CommandLog()
     if world is not None:
         log.script_names = world.scripts.names()
-    connecting = threading.local()
-    with PATCH_LOCK:
-        one, pack_many, send, connect = (AbstractConnection.send_command, AbstractConnection.pack_commands,
-                                         AbstractConnection.send_packed_command,
-                                         AbstractConnection.connect_check_health)
+    with observing(_Recorder(log)):
+        yield log
 
-        def send_command(self, *args, **kwargs):
-            if not getattr(connecting, "active", False):
-                log.commands.append(tuple(_text(a) for a in args))
-            return one(self, *args, **kwargs)
 
-        def pack_commands(self, commands):
-            log.commands.extend(tuple(_text(a) for a in command) for command in commands)
-            return pack_many(self, commands)
+class _Recorder(Observer):
+    def __init__(self, log: CommandLog):
+        self.log = log
 
-        def send_packed_command(self, command, check_health=True):
-            if getattr(connecting, "active", False):
-                log.handshakes += 1
-            else:
-                log.round_trips += 1
-            return send(self, command, check_health)
+    def command(self, connection, args, handshake):
+        if not handshake:
+            self.log.commands.append(tuple(_text(a) for a in args))
 
-        def connect_check_health(self, *args, **kwargs):
-            connecting.active = True
-            try:
-                return connect(self, *args, **kwargs)
-            finally:
-                connecting.active = False
-
-        AbstractConnection.send_command = send_command
-        AbstractConnection.pack_commands = pack_commands
-        AbstractConnection.send_packed_command = send_packed_command
-        AbstractConnection.connect_check_health = connect_check_health
-        try:
-            yield log
-        finally:
-            AbstractConnection.send_command = one
-            AbstractConnection.pack_commands = pack_many
-            AbstractConnection.send_packed_command = send
-            AbstractConnection.connect_check_health = connect
+    def sending(self, connection, packed, handshake):
+        if handshake:
+            self.log.handshakes += 1
+        else:
+            self.log.round_trips += 1
 
 
 def _text(part) -> str:
@@ -107,8 +80,6 @@ def _text(part) -> str:
 
 def logical_expiry_ms(client, key: str) -> int | None:
     """When a cached entry expires on the world's clock (from its marker); None if it has none."""
-    from ..codec import META_FIELD, CorruptEntry, decode_meta, is_meta
-
     kind = client.type(key)
     if kind == "hash":
         raw = client.hget(key, META_FIELD)

@@ -1,7 +1,7 @@
 """The seed's example code, ported line by line to Python, bugs included.
 
-It exists to be shown failing next to the library (SEED_NOTES.md, bugs 1, 2, 3, 5, 8, 9,
-11, 12, 14, 16, 17 and 18); nothing else uses it. Each method names the seed function it ports.
+It exists to be shown failing next to the library (tests/test_seed_bugs.py and the lessons); the
+library never uses it. Each method names the seed function it ports.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import redis
 
 from ..db import Repository
 from ..db.repository import direct_conversation_id
+from ..keys import token_digest
 
 
 class NaiveSeedCache:
@@ -32,8 +33,7 @@ class NaiveSeedCache:
         cached = self.redis.get(f"session:{token}")
         if cached:
             return json.loads(cached)
-        from ..keys import token_digest  # our table stores digests; the seed's stored tokens
-        session = self._db(self.repo.session, token_digest(token))
+        session = self._db(self.repo.session, token_digest(token))  # our table stores digests; the seed's stored tokens
         if session:
             self.redis.setex(f"session:{token}", 604800, json.dumps(session))
         return session

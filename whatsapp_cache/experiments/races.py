@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..patterns import CacheAside, PatternContext, WriteBehind, WriteBehindWorker, WriteThrough
+from ..patterns.base import decode_record
 from .naive import NaiveSeedCache
 
 
@@ -61,8 +63,6 @@ class Step:
 def replay(world, user_id: str, actors: dict, order: list[tuple[str, str]]) -> tuple[list[Step], dict]:
     """Advance each actor's operation (a step generator) by one real call at a time, in `order`
     ((actor, what that call does) pairs); then let every actor finish. Returns the timeline and results."""
-    from ..patterns.base import decode_record
-
     results, timeline = {}, []
     key = world.keys.status(user_id).data
     world.redis.delete(key)  # every replay starts from an empty cache
@@ -90,8 +90,6 @@ def replay(world, user_id: str, actors: dict, order: list[tuple[str, str]]) -> t
 def stale_set_race(world, user_id: str, guarded: bool) -> tuple[list[Step], "object"]:
     """Cache-aside's stale set: the reader misses and reads v1, the writer commits v2 and deletes,
     then the reader fills v1. Returns the timeline and what a later read returns."""
-    from ..patterns import CacheAside, PatternContext
-
     pattern = CacheAside(PatternContext.from_world(world), guarded=guarded)
     actors = {"reader": pattern.read(user_id), "writer": pattern.write(user_id, "new status")}
     order = [("reader", "GET: a miss"), ("reader", "SELECT: reads the row"),
@@ -104,8 +102,6 @@ def stale_set_race(world, user_id: str, guarded: bool) -> tuple[list[Step], "obj
 
 def out_of_order_writes(world, user_id: str, guarded: bool) -> tuple[list[Step], "object"]:
     """Write-through's race: writer A commits first but reaches the cache last."""
-    from ..patterns import PatternContext, WriteThrough
-
     pattern = WriteThrough(PatternContext.from_world(world), guarded=guarded)
     actors = {"writer A": pattern.write(user_id, "from A"), "writer B": pattern.write(user_id, "from B")}
     action = "SET if newer" if guarded else "SET"
@@ -126,7 +122,8 @@ def _status_text(world, user_id: str) -> str:
 
 
 def naive_workers_out_of_order(world, user_id: str) -> tuple[list[Step], str]:
-    """The seed's write-behind (SEED_NOTES bug 9): two workers apply one user's updates in the wrong order.
+    """The seed's write-behind: two workers apply one user's updates in the wrong order (bug 9 in
+    tests/test_seed_naive_variants.py).
 
     The seed's worker runs a plain `UPDATE users SET status = ? WHERE user_id = ?` per message.
     Worker 1 takes the first update, worker 2 the second; worker 2 writes first and worker 1,
@@ -162,9 +159,6 @@ def library_workers_out_of_order(world, user_id: str) -> tuple[list[Step], str]:
     worker 1 last, and `UPDATE ... WHERE version < new` keeps the newer row.
     Returns the timeline and the database's text.
     """
-    from ..patterns import PatternContext, WriteBehind, WriteBehindWorker
-    from ..patterns.base import decode_record
-
     pattern = WriteBehind(PatternContext.from_world(world))
     workers = {name: WriteBehindWorker(world.redis, world.repo, world.keys, world.clock, consumer=f"late-{name[-1]}",
                                        batch=1) for name in ("worker 1", "worker 2")}

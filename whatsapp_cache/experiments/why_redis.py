@@ -18,6 +18,7 @@ import functools
 import json
 import socket
 import time
+import tracemalloc
 from dataclasses import dataclass
 
 import numpy as np
@@ -197,8 +198,6 @@ def memory_per_item(keys: int = KEYS) -> str:
 
 def _python_bytes(keys: int) -> int:
     """What building an in-process cache of `keys` profiles allocates (key strings too), as tracemalloc counts it."""
-    import tracemalloc
-
     already = tracemalloc.is_tracing()
     if not already:
         tracemalloc.start()

@@ -5,25 +5,18 @@
     wire.round_trips          # 1 on a hit: one write to the socket, one reply
 
 One round trip is one write of packed commands to a connection: a single command, or a whole
-pipeline (MULTI/EXEC included). Writes made while a connection (re)connects (HELLO, CLIENT
-SETINFO, SELECT, AUTH) are counted apart, as handshakes. Only the given client's connections
-are watched, so other clients in the process do not add to the count. It works on redis.Redis
-and on fakeredis.FakeRedis, whose connections are redis-py connections over an in-process socket.
-
-On redis.RedisCluster it watches the pool of every node the client knows when the block starts
-(a node found by a later topology refresh is not watched), and counts each write to a node. A
-pipeline spread over N masters then counts N: redis-py writes to all of them before it reads any
-reply, so it costs about one round trip of latency but N of the claims' units; single-key
-operations count as on one Redis. The claims (claims.py) are for one Redis.
+pipeline (MULTI/EXEC included); a (re)connection's handshake is counted apart. Only the given
+client's connections count, on redis.Redis, fakeredis.FakeRedis and redis.RedisCluster alike.
 """
 
 from __future__ import annotations
 
-import functools
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
+
+from .instrument import Observer, observing
 
 
 @dataclass
@@ -59,86 +52,39 @@ class WireCount:
 def count_round_trips(client, script_names: dict[str, str] | None = None) -> Iterator[WireCount]:
     """Count every network write of `client` inside the block; `script_names` maps SHA1 -> name."""
     count = WireCount(script_names=dict(script_names or {}))
-    state = threading.local()
-    restore: dict[int, tuple[object, object]] = {}
-    saved_pools = []
-
-    def watch(connection):
-        if connection is not None and id(connection) not in restore:
-            restore[id(connection)] = (connection, _wrap_send(connection, count, state))
-        return connection
-
-    for pool in _pools(client):
-        saved_pools.append((pool, {name: vars(pool).get(name) for name in ("get_connection", "make_connection")}))
-        _watch_pool(pool, watch, state)
-    for connection in _pooled(client):
-        watch(connection)
-    try:
+    with observing(_ClientWrites(_pools(client), count)):
         yield count
-    finally:
-        for pool, saved in saved_pools:
-            for name, previous in saved.items():
-                _restore(pool, name, previous)
-        for connection, previous in restore.values():
-            _restore(connection, "send_packed_command", previous)
 
 
-def _watch_pool(pool, watch, state: threading.local) -> None:
-    """Make `pool` hand out (and create) only watched connections."""
-    previous_get, previous_make = pool.get_connection, pool.make_connection
+class _ClientWrites(Observer):
+    """Counts the writes that went out on connections of the given pools."""
 
-    def get_connection(*args, **kwargs):
-        state.connecting = True  # the pool connects (and handshakes) before handing a connection out
-        try:
-            return watch(previous_get(*args, **kwargs))
-        finally:
-            state.connecting = False
+    def __init__(self, pools: list, count: WireCount):
+        self.pools, self.count = pools, count
 
-    pool.get_connection = get_connection
-    pool.make_connection = lambda *args, **kwargs: watch(previous_make(*args, **kwargs))
+    def sent(self, connection, packed, handshake):
+        if any(_holds(pool, connection) for pool in self.pools):
+            self.count._sent(packed, handshake)
 
 
 def _pools(client) -> list:
-    """The client's connection pool; a cluster client's: one per node it knows now."""
+    """The client's connection pool; a cluster client's: one per node it knows now.
+
+    A node found by a later topology refresh is not watched. A cluster pipeline spread over N
+    masters counts N writes: about one round trip of latency, but N of the claims' units (the
+    claims in claims.py are for one Redis).
+    """
     if hasattr(client, "get_nodes"):
         return [node.redis_connection.connection_pool for node in client.get_nodes()
                 if node.redis_connection is not None]
     return [client.connection_pool]
 
 
-def _pooled(client) -> list:
-    """The connections a client already holds (redis-py keeps them in private lists)."""
-    held = [getattr(client, "connection", None)]
-    for pool in _pools(client):
-        held += [*getattr(pool, "_available_connections", ()), *getattr(pool, "_in_use_connections", ()),
-                 *getattr(pool, "_connections", ())]
-    return held
-
-
-def _wrap_send(connection, count: WireCount, state: threading.local):
-    """Count this connection's writes; return what to put back afterwards."""
-    previous = vars(connection).get("send_packed_command")
-
-    def send_packed_command(command, check_health=True):
-        # Looked up per call, so faults.py's class-level patches still apply inside the block.
-        send = previous or functools.partial(type(connection).send_packed_command, connection)
-        handshake = getattr(state, "connecting", False) or getattr(state, "depth", 0) > 0
-        state.depth = getattr(state, "depth", 0) + 1
-        try:
-            send(command, check_health)
-        finally:
-            state.depth -= 1
-        count._sent(command, handshake)  # only writes that went out
-
-    connection.send_packed_command = send_packed_command
-    return previous
-
-
-def _restore(target, name: str, previous) -> None:
-    if previous is None:
-        vars(target).pop(name, None)
-    else:
-        setattr(target, name, previous)
+def _holds(pool, connection) -> bool:
+    """Whether `pool` made `connection` (redis-py keeps them in private collections; `in` is safe
+    while other threads change them, where iterating a set is not)."""
+    return any(connection in getattr(pool, name, ())
+               for name in ("_in_use_connections", "_available_connections", "_connections"))
 
 
 def _command_names(packed, script_names: dict[str, str]) -> tuple[str, ...]:

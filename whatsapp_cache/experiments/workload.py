@@ -17,6 +17,7 @@ from itertools import accumulate
 from ..datatypes.presence import CLEANUP_INTERVAL_MS
 from ..errors import InvalidInput, NotFound
 from ..metrics import TypeSummary
+from ..world import World
 
 DEFAULT_MIX = (("open_chat", 0.35), ("send_message", 0.15), ("contacts_online", 0.25),
                ("view_profile", 0.15), ("open_group", 0.10))
@@ -204,8 +205,6 @@ def measure(ttls=None, spec: WorkloadSpec = WorkloadSpec(), size: str = "small")
     Always embedded (fakeredis + SQLite in memory), whatever WHATSAPP_CACHE_REDIS_URL and
     WHATSAPP_CACHE_DATABASE_URL say: a live cache warm from an earlier run would answer every read.
     """
-    from ..world import World
-
     with World(None, None, seed=spec.seed, dataset=size, ttls=ttls, environment=False) as world:
         return [replace(row, backend=world.config.label) for row in run(world, spec)]
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import bisect
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import accumulate
 
 from ..config import produced_on
 from ..errors import InvalidInput
 from ..patterns.staleness import VersionLog
+from ..world import World
 from .pubsub import AppServer
 
 MODES = ("pub/sub", "local TTL only")
@@ -122,10 +123,6 @@ def compare_fleet(spec: FleetSpec = FleetSpec(), modes=MODES) -> list[FleetResul
     Always embedded, whatever WHATSAPP_CACHE_REDIS_URL and WHATSAPP_CACHE_DATABASE_URL say: a live
     cache and database left by an earlier run would change every figure. run_fleet takes any world.
     """
-    from dataclasses import replace
-
-    from ..world import World
-
     rows = []
     for mode in modes:
         with World(None, None, seed=spec.seed, dataset="tiny", environment=False) as world:

@@ -7,12 +7,7 @@
         master <- 2 replicas (--replicaof), 3 sentinels watching it (redis-server <conf> --sentinel);
         kill_master(), wait_for_failover() until the sentinels report a promoted replica
 
-Every process is a RedisProcess (process.py): it listens on 127.0.0.1 with persistence off, keeps its
-files in its own directory under the lab's one temporary directory, and is signalled only by its own
-pid. An in-process lab's servers are children of this process. `python -m whatsapp_cache cluster up`
-starts a detached lab instead (`redis-server --daemonize yes`), which outlives the command, and records
-it in a JSON state file; `cluster status` and `cluster down` read that file, and down signals a pid only
-after checking that it is still a redis-server on the recorded port, started at the recorded time.
+`python -m whatsapp_cache cluster up | status | down` runs a detached lab (lab_up, lab_down).
 """
 
 from __future__ import annotations
@@ -137,7 +132,12 @@ def describe_layout(nodes: list[NodeInfo]) -> str:
 # --- the two labs -------------------------------------------------------------------------------
 
 class _Lab:
-    """What both labs share: one temporary directory, nodes signalled by pid, a state for the CLI."""
+    """What both labs share: one temporary directory, nodes signalled by pid, a state for the CLI.
+
+    Every node is a RedisProcess (process.py): it listens on 127.0.0.1 with persistence off, keeps its
+    files in its own directory under the lab's one temporary directory, and is signalled only by its
+    own pid. An in-process lab's servers are children of this process.
+    """
 
     kind = "lab"
 
@@ -685,7 +685,11 @@ def _down_hint(kind: str, path: Path) -> str:
 
 
 def lab_up(kind: str = "cluster", masters: int = 3, replicas: int = 1, state_path: Path | None = None) -> str:
-    """Start a detached lab (processes that outlive this one), record it in the state file, describe it."""
+    """Start a detached lab (processes that outlive this one), record it in the state file, describe it.
+
+    The nodes run `redis-server --daemonize yes`; the JSON state file is what `cluster status` and
+    `cluster down` read.
+    """
     path = Path(state_path or default_state_path(kind))
     old = _attach(path)
     if old is not None and any(node.alive() for node in old._nodes.values()):
@@ -718,7 +722,11 @@ def lab_status(kind: str = "cluster", state_path: Path | None = None) -> str:
 
 
 def lab_down(kind: str = "cluster", state_path: Path | None = None) -> str:
-    """Stop the lab a state file records (only its own pids), remove its directory and the state file."""
+    """Stop the lab a state file records (only its own pids), remove its directory and the state file.
+
+    A pid is signalled only after checking that it is still a redis-server on the recorded port,
+    started at the recorded time.
+    """
     path = Path(state_path or default_state_path(kind))
     lab = _attach(path)
     if lab is None:

@@ -8,6 +8,10 @@ runs one measurement from `replication`, `distribution`, `experiments.workload` 
 
 from __future__ import annotations
 
+from ..experiments.chaos import ChaosSpec, run_failover
+from ..experiments.workload import WorkloadSpec, run
+from ..metrics import format_summary
+from ..world import World
 from .cluster import LocalCluster
 from .distribution import big_group_load
 from .replication import lost_writes_on_failover, replica_reads, stale_read
@@ -64,10 +68,6 @@ def counted(rows) -> list[tuple]:
 
 def on_the_cluster(lab: LocalCluster, actions: int = 1_000, seed: int = 0) -> str:
     """The seeded workload on the cluster and on the embedded Redis: the summary, and whether the counts match."""
-    from .. import World
-    from ..experiments.workload import WorkloadSpec, run
-    from ..metrics import format_summary
-
     spec = WorkloadSpec(actions=actions, seed=seed)
     with World(lab.url + "?cluster=true", None, seed=seed) as clustered, World(seed=seed) as embedded:
         rows, reference = run(clustered, spec), run(embedded, spec)
@@ -76,8 +76,6 @@ def on_the_cluster(lab: LocalCluster, actions: int = 1_000, seed: int = 0) -> st
 
 def failover(spec=None) -> str:
     """The library's workload with a master SIGKILLed mid-run (experiments.chaos.run_failover), in three lines."""
-    from ..experiments.chaos import ChaosSpec, run_failover
-
     spec = spec if spec is not None else ChaosSpec(actions=1_200, duration_s=300, outage_from_s=100,
                                                     outage_until_s=200)
     report = run_failover(spec)

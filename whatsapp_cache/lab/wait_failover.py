@@ -8,11 +8,7 @@ Sentinel ranks replicas by replica-priority before replication offset, and B is 
 priority (as an operator does for a replica in the preferred zone), so the heir is the replica
 without the writes. With WAIT 1 those writes were confirmed and are lost anyway; with WAIT 2
 (every replica) they were never confirmed, and every confirmed write survives this failover.
-
-What WAIT guarantees (https://redis.io/docs/latest/commands/wait/): when it returns n, the writes
-before it on this connection were received by n replicas. Not that they are on disk, and not that
-a failover keeps them: "Consistency and WAIT" calls the promotion of a replica that has the write a
-best-effort attempt. Counts are deterministic; only the failover time is a wall-clock figure.
+Counts are deterministic; only the failover time is a wall-clock figure.
 """
 
 from __future__ import annotations
@@ -27,6 +23,9 @@ from ..validation import whole_number
 from .cluster import LocalSentinel
 from .process import connect
 
+# When WAIT returns n, the writes before it on this connection were received by n replicas. Not that
+# they are on disk, and not that a failover keeps them: the page's "Consistency and WAIT" calls the
+# promotion of a replica that has the write a best-effort attempt.
 WAIT_DOCS = "https://redis.io/docs/latest/commands/wait/"
 PRIORITIES = (100, 10)  # replica A keeps the default; B (lower wins) is Sentinel's first choice
 

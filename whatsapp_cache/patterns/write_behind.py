@@ -14,26 +14,8 @@ write, and two workers can apply one user's updates out of order. Here the queue
 is written in the same script as the cache, entries stay pending until a worker
 acknowledges them, and the version check makes a redelivered or late entry harmless.
 
-Versions come from a per-user counter in Redis that never falls behind now * 1000, so
-every write to a key must go through write-behind: a database-side write elsewhere would
-take its own version (the row's + 1) and could overtake the counter. If Redis loses the
-counter, it restarts from the clock, ahead of earlier versions as long as the clock moves
-forward. While Redis is unavailable a write goes straight to the database (above the same
-floor), and the guard raises the counter to that version once Redis is back.
-
-On a Redis Cluster the stream ({writes}) and a user's keys ({user id}) live in different slots,
-and no script may touch both. There a write takes two steps, two round trips:
-
-    1. the same script on the user's slot: next version, cached record, new generation
-    2. XADD the entry to the one stream; only then is the write acknowledged
-
-If step 2 fails because Redis is unavailable, the write goes to the database at that version
-(as above). If the app server dies between the steps, the caller got no acknowledgement, but
-the cached record shows a write that was never queued: readers see it until its TTL, then the
-database's older value (a phantom write, as with any dual write). The alternative, one stream
-per hash slot so that each user's slot holds its own queue, keeps the single atomic step but
-makes the worker discover and read up to 16,384 streams; one stream keeps the worker, its
-consumer group and its lag exactly as on one Redis.
+On a Redis Cluster the stream and a user's keys live in different slots: a write takes two steps
+(WriteBehind._enqueue).
 """
 
 from __future__ import annotations
@@ -60,9 +42,9 @@ from ..errors import InvalidInput, NotFound, WhatsAppCacheError
 from ..resilience import CacheUnavailable
 from ..keys import new_token
 from ..backends import queue_script
+from ..datatypes.scripts import APPLIED
 from ..ttl import TTLs
 from .base import StatusPattern
-from .scripts import APPLIED
 
 log = logging.getLogger("whatsapp_cache")
 GROUP = "db-writers"
@@ -81,7 +63,13 @@ def ensure_group(client: redis.Redis, stream: str) -> None:
 
 
 class WriteBehind(StatusPattern):
-    """Writes return after one Redis round trip; the database catches up through the worker."""
+    """Writes return after one Redis round trip; the database catches up through the worker.
+
+    Versions come from a per-user counter in Redis that never falls behind now * 1000, so every write
+    to a key must go through write-behind: a database-side write elsewhere would take its own version
+    (the row's + 1) and could overtake the counter. If Redis loses the counter, it restarts from the
+    clock, ahead of earlier versions as long as the clock moves forward.
+    """
 
     name = "write-behind"
     summary = "write to Redis and a stream in one script; a worker applies batches to the database"
@@ -115,7 +103,17 @@ class WriteBehind(StatusPattern):
             return int(version)
 
     def _enqueue(self, trace, user_id: str, text: str, value: str, version: int, now: int) -> Steps:
-        """A cluster's step 2: queue the entry step 1 cached; if Redis cannot take it, write the database at that version."""
+        """A cluster's step 2: queue the entry step 1 cached; if Redis cannot take it, write the database at that version.
+
+        The stream ({writes}) and a user's keys ({user id}) are in different slots, and no script may
+        touch both, so step 1 is the same script on the user's slot (next version, cached record, new
+        generation) and step 2 the XADD; only then is the write acknowledged. If the app server dies
+        between the steps, the caller got no acknowledgement, but the cached record shows a write that
+        was never queued: readers see it until its TTL, then the database's older value (a phantom
+        write, as with any dual write). One stream per hash slot would keep the single atomic step but
+        make the worker discover and read up to 16,384 streams; one stream keeps the worker, its
+        consumer group and its lag exactly as on one Redis.
+        """
         entry = {"user_id": user_id, "version": version, "value": value, "enqueued_ms": now}
         try:
             yield from self._cache(trace, self.ctx.redis.xadd, self.stream, entry)

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+import fakeredis
 import redis
 
 from ..clock import SystemClock
@@ -146,7 +147,6 @@ def _default_options(strategy_name: str, load_ms: int, options: dict | None) -> 
 
 
 def _is_live(client) -> bool:
-    import fakeredis
     return not isinstance(client, fakeredis.FakeRedis)
 
 

@@ -6,7 +6,7 @@
 
 Neither is in STRATEGIES (the library's choices); make_strategy() accepts their names so the
 herd runner and the lessons can run them. `early_refresh_model` compares the seed's early
-refresh with XFetch for one hot key across read rates (SEED_NOTES.md, bugs 6, 7 and 15).
+refresh with XFetch for one hot key across read rates.
 """
 
 from __future__ import annotations

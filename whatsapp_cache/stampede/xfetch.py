@@ -13,11 +13,6 @@ chance to recompute, exp(-ttl_left / (delta * beta)), is tiny while the value is
 and rises towards 1 as expiry nears, so under steady traffic one reader usually refreshes
 the value shortly before it expires and the herd never sees a miss. beta > 1 recomputes
 earlier, beta < 1 later. This replaces the seed's ad hoc "10% when under 5 minutes left".
-
-With many concurrent readers, several can win the draw while the first recompute runs
-(measured: 5-20 loads per expiry for 100 threads). `single_flight=True` (the default) lets
-only the winner that also takes the lock (SET NX PX, token, compare-and-delete) recompute;
-the others keep serving the still-fresh value, so nobody ever waits.
 """
 
 from __future__ import annotations
@@ -55,7 +50,13 @@ def should_recompute(entry: Entry, now_ms: int, beta: float, rng: random.Random,
 
 
 class XFetch(Strategy):
-    """Cache-aside read that recomputes early with XFetch's probability (beta defaults to 1)."""
+    """Cache-aside read that recomputes early with XFetch's probability (beta defaults to 1).
+
+    With many concurrent readers, several can win the draw while the first recompute runs (measured:
+    5-20 loads per expiry for 100 threads). `single_flight=True` (the default) lets only the winner
+    that also takes the lock (SET NX PX, token, compare-and-delete) recompute; the others keep serving
+    the still-fresh value, so nobody ever waits.
+    """
 
     name = "xfetch"
 

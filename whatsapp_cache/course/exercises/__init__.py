@@ -11,9 +11,7 @@ that need Redis and a database get a fresh World on the course's backends (faker
 SQLite, or the live URLs when they are set), in a namespace of their own that is emptied after.
 
 Each chapter's exercises live in a module of this package (ch01 ... ch08), registered with
-`exercise(...)`; their reference solutions are in notebooks/solutions/, and
-tests/test_exercises.py proves every check accepts them and rejects the seed's naive version
-and typical wrong answers.
+`exercise(...)`; reference solutions are in notebooks/solutions/.
 """
 
 from __future__ import annotations
