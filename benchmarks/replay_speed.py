@@ -1,0 +1,137 @@
+"""How fast the embedded replay engine runs: the tour's workload at HEAD beside the same replay at a baseline commit.
+
+The engine under the tour, the explorers, compare and measure is workload.run on a World on
+the embedded default (fakeredis + SQLite in memory). The baseline commit is checked out into
+a temporary `git worktree --detach` (removed afterwards); each side replays the same seeded
+workload in its own subprocess (PYTHONPATH picks the code), alternating, and the median of
+the rounds counts. Each subprocess also times a bare fakeredis GET round trip, so a replay's
+cost per action reads in units of that command too (machine load hits both alike). The
+replay is deterministic: both sides must print the same counts and simulated latency.
+Target (issue 13): at least 4x the baseline's actions per second. Prints; asserts nothing.
+
+    python benchmarks/replay_speed.py [--baseline 21c86f8] [--actions 3000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = "21c86f8"
+TARGET_SPEEDUP = 4.0
+GET_CALLS = 20_000
+
+
+def child(actions: int, seed: int) -> None:
+    """In a subprocess: time one replay and bare GETs with whichever whatsapp_cache PYTHONPATH names; print JSON."""
+    import fakeredis
+
+    from whatsapp_cache import World
+    from whatsapp_cache.experiments.workload import WorkloadSpec, run
+
+    spec = WorkloadSpec(actions=actions, seed=seed)
+    with World(None, None, seed=seed, dataset="small") as world:  # the parent cleared the URL variables
+        world.flush_cache()
+        started = time.perf_counter()
+        overall = run(world, spec)[-1]
+        seconds = time.perf_counter() - started
+    figures = {name: getattr(overall, name) for name in
+               ("requests", "hits", "misses", "writes", "db_queries", "round_trips", "simulated_ms")}
+    print(json.dumps({"seconds": seconds, "get_us": bare_get_us(fakeredis), "figures": figures,
+                      "module": str(Path(sys.modules["whatsapp_cache"].__file__).parent.parent)}))
+
+
+def bare_get_us(fakeredis) -> float:
+    """Microseconds per GET round trip on a plain fakeredis client (the unit of cost)."""
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    client.set("key", "value")
+    for _ in range(1000):
+        client.get("key")
+    started = time.perf_counter_ns()
+    for _ in range(GET_CALLS):
+        client.get("key")
+    return (time.perf_counter_ns() - started) / GET_CALLS / 1000
+
+
+def replay(code_root: Path, actions: int, seed: int) -> dict:
+    """One replay in a subprocess whose whatsapp_cache comes from `code_root`."""
+    env = {**os.environ, "PYTHONPATH": str(code_root)}
+    env.pop("WHATSAPP_CACHE_REDIS_URL", None)
+    env.pop("WHATSAPP_CACHE_DATABASE_URL", None)
+    out = subprocess.run([sys.executable, __file__, "--child", "--actions", str(actions), "--seed", str(seed)],
+                         env=env, cwd=code_root, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def side_by_side(roots: dict[str, Path], rounds: int, actions: int, seed: int) -> dict[str, list[dict]]:
+    """Alternate the sides each round, reversing the order every other round."""
+    names = list(roots)
+    runs = {name: [] for name in names}
+    for index in range(rounds):
+        for name in names if index % 2 == 0 else reversed(names):
+            runs[name].append(replay(roots[name], actions, seed))
+            print(f"  round {index + 1}: {name:<8} {runs[name][-1]['seconds']:6.2f} s", file=sys.stderr)
+    return runs
+
+
+def baseline_worktree(commit: str, where: str) -> Path:
+    path = Path(where) / "baseline"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), commit],
+                   check=True, capture_output=True)
+    return path
+
+
+def report(runs: dict[str, list[dict]], actions: int, commit: str) -> None:
+    rows = {}
+    for name, results in runs.items():
+        seconds = statistics.median(r["seconds"] for r in results)
+        get_us = statistics.median(r["get_us"] for r in results)
+        rows[name] = (seconds, actions / seconds, seconds / actions * 1e6, get_us)
+    print(f"replay of {actions:,} tour actions on the embedded default; median of {len(runs['HEAD'])} "
+          f"alternating runs each")
+    print(f"{'code':<18} {'seconds':>8} {'actions/s':>10} {'us/action':>10} {'GET us':>7} {'GETs/action':>12}")
+    for name, (seconds, rate, per_action, get_us) in rows.items():
+        label = f"{name} ({commit})" if name == "baseline" else name
+        print(f"{label:<18} {seconds:>8.3f} {rate:>10,.0f} {per_action:>10.1f} {get_us:>7.1f} "
+              f"{per_action / get_us:>12.1f}")
+    speedup = rows["HEAD"][1] / rows["baseline"][1]
+    same = all(r["figures"] == runs["baseline"][0]["figures"] for rs in runs.values() for r in rs)
+    print(f"speed-up HEAD / baseline: {speedup:.2f}x   target {TARGET_SPEEDUP:g}x: "
+          f"{'met' if speedup >= TARGET_SPEEDUP else 'NOT met'}")
+    print(f"same counts and simulated latency on both sides: {'yes' if same else 'NO'} "
+          f"({runs['HEAD'][0]['figures']['round_trips']:,} round trips, "
+          f"{runs['HEAD'][0]['figures']['db_queries']:,} database queries)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument("--actions", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child(args.actions, args.seed)
+    with tempfile.TemporaryDirectory(prefix="replay-speed-") as where:
+        base = baseline_worktree(args.baseline, where)
+        try:
+            runs = side_by_side({"HEAD": ROOT, "baseline": base}, args.rounds, args.actions, args.seed)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
+                           check=False, capture_output=True)
+    for name, results in runs.items():
+        print(f"{name}: whatsapp_cache from {results[0]['module']}", file=sys.stderr)
+    report(runs, args.actions, args.baseline)
+
+
+if __name__ == "__main__":
+    main()
