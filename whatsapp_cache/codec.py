@@ -73,7 +73,7 @@ def decode_message(raw: str) -> dict:
     if not isinstance(data, dict):
         raise CorruptEntry("message is not an object")
     for name, kind in MESSAGE_FIELDS.items():
-        if not isinstance(data.get(name), kind) or isinstance(data.get(name), bool):
+        if type(data.get(name)) is not kind:  # json.loads makes exact types: this is isinstance, bool kept out of int
             raise CorruptEntry(f"message field {name!r} is missing or not {kind.__name__}")
     return {name: data[name] for name in MESSAGE_FIELDS}
 

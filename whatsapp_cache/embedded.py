@@ -5,8 +5,9 @@ field, answers through a locking queue.Queue, compiles each script's Lua text on
 EVALSHA, forces a full Lua garbage collection after it, and scans the Lua globals before
 every redis.call inside it. Here, on the same fakeredis server and command code:
 
-    write  -> whole commands parsed in one pass (anything else: fakeredis' own parser)
-    reply  -> queue.SimpleQueue (the same put/get/qsize, without a Condition per call)
+    write  -> whole commands parsed by hiredis, in C (anything else: fakeredis' own parser)
+    reply  -> queue.SimpleQueue (the same put/get/qsize, without a Condition per call); its
+              "ready" Event set only when a reader cleared it
     script -> its compiled chunk kept per text; collected by Lua's incremental GC;
               globals checked after the script, as fakeredis does, not before each call
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import queue
 
 import fakeredis
+import hiredis
 from fakeredis._clients._sync import FakeRedisConnection
 from fakeredis._socket import FakeSocket
 from fakeredis.commands_mixins import scripting_mixin as lua
@@ -33,13 +35,58 @@ def make_client(**options) -> fakeredis.FakeRedis:
 
 
 class EmbeddedConnection(FakeRedisConnection):
-    """A redis-py connection to fakeredis whose socket is an EmbeddedSocket."""
+    """A redis-py connection to fakeredis whose socket is an EmbeddedSocket and whose packer is lean."""
+
+    def _construct_command_packer(self, packer):
+        return packer or LeanPacker(super()._construct_command_packer(None), self.encoder)
+
+    def _decode(self, response):
+        """fakeredis' reply decoding, with its two common shapes (bytes, a list) taken first."""
+        kind = type(response)
+        if kind is bytes:
+            encoder = self.encoder
+            return response.decode(encoder.encoding, encoder.encoding_errors) if encoder.decode_responses else response
+        if kind is list and self.encoder.decode_responses:
+            return [self._decode(item) for item in response]
+        return super()._decode(response)
 
     def _connect(self) -> "EmbeddedSocket":
         if not self._server.connected:
             raise self._connection_error_class(lua.msgs.CONNECTION_ERROR_MSG)
         return EmbeddedSocket(self._server, client_class=self._client_class, db=self.db,
                               lua_modules=self._lua_modules, client_info=self._client_info)
+
+
+class LeanPacker:
+    """redis-py's RESP packing, with arguments of the common exact types encoded without its chain of checks.
+
+    Anything else (memoryviews, a first argument naming a subcommand, a wrong type) goes to
+    redis-py's own packer, which encodes it or raises DataError as usual.
+    """
+
+    def __init__(self, packer, encoder):
+        self._packer = packer
+        self._encoding = encoder.encoding
+        self._errors = encoder.encoding_errors
+
+    def pack(self, *args):
+        if type(args[0]) is str and " " not in args[0]:
+            encoded = [_encoded(arg, self._encoding, self._errors) for arg in args]
+            if None not in encoded:
+                return [hiredis.pack_command(tuple(encoded))]
+        return self._packer.pack(*args)
+
+
+def _encoded(arg, encoding: str, errors: str) -> bytes | None:
+    """As redis-py's Encoder.encode for exact str, bytes, int and float (bool is not an int here); else None."""
+    kind = type(arg)
+    if kind is str:
+        return arg.encode(encoding, errors)
+    if kind is bytes:
+        return arg
+    if kind is int or kind is float:
+        return repr(arg).encode()
+    return None
 
 
 class EmbeddedSocket(FakeSocket):
@@ -53,12 +100,20 @@ class EmbeddedSocket(FakeSocket):
     def sendall(self, data) -> None:
         if self._streaming or not self._server.connected or self._killed or self._paused:
             return super().sendall(data)
-        commands = whole_commands(data.encode("ascii") if isinstance(data, str) else bytes(data))
+        commands = whole_commands(data.encode("ascii") if isinstance(data, str) else data)
         if commands is None:
             self._streaming = True
             return super().sendall(data)
         for fields in commands:
             self._process_command(fields)
+
+    def put_response(self, msg) -> None:
+        """fakeredis' put_response, without setting an Event that is set already (a reader clears it before it waits)."""
+        responses = self.responses
+        if responses is not None:
+            responses.put(msg)
+            if not self.response_ready.is_set():
+                self.response_ready.set()
 
     def _get_server_runtime(self, server):
         runtime = super()._get_server_runtime(server)
@@ -107,27 +162,18 @@ class CompiledScripts:
 
 
 def whole_commands(data: bytes) -> list[list[bytes]] | None:
-    """The RESP arrays of bulk strings in `data`, if it holds only whole ones (as redis-py writes); else None."""
-    commands, at, end = [], 0, len(data)
+    """The RESP arrays of bulk strings in `data`, if it holds only whole ones (as redis-py writes); else None.
+
+    hiredis' reply parser reads them (a command is an array of bulk strings, like a reply), in C.
+    """
+    reader = hiredis.Reader()
+    reader.feed(data)
+    commands = []
     try:
-        while at < end:
-            count, at = _header(data, at, 42)  # "*"
-            fields = []
-            for _ in range(count):
-                size, at = _header(data, at, 36)  # "$"
-                if size < 0 or data[at + size:at + size + 2] != b"\r\n":
-                    return None
-                fields.append(data[at:at + size])
-                at += size + 2
-            commands.append(fields)
-    except ValueError:
+        while (command := reader.gets()) is not False:
+            if type(command) is not list or any(type(field) is not bytes for field in command):
+                return None
+            commands.append(command)
+    except hiredis.ProtocolError:
         return None
-    return commands
-
-
-def _header(data: bytes, at: int, marker: int) -> tuple[int, int]:
-    """The number in a "*N" or "$N" line at `at`, and where the next part starts; ValueError if it is not one."""
-    if at >= len(data) or data[at] != marker:
-        raise ValueError("not a whole command")
-    stop = data.index(b"\r\n", at)
-    return int(data[at + 1:stop]), stop + 2
+    return None if reader.has_data() else commands
