@@ -123,7 +123,7 @@ def decode_fields(raw: Mapping[str, str], expected: Mapping[str, type]) -> dict:
             value = loads_value(raw[name])
         except (KeyError, ValueError, TypeError, RecursionError) as exc:
             raise CorruptEntry(f"hash field unreadable: {exc}") from None
-        if not isinstance(value, kind) or isinstance(value, bool):
+        if type(value) is not kind and (not isinstance(value, kind) or isinstance(value, bool)):
             raise CorruptEntry(f"hash field {name!r} is not {kind.__name__}")
         data[name] = value
     return data
