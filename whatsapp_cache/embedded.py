@@ -10,9 +10,13 @@ every redis.call inside it. Here, on the same fakeredis server and command code:
               "ready" Event set only when a reader cleared it
     script -> its compiled chunk kept per text; collected by Lua's incremental GC;
               globals checked after the script, as fakeredis does, not before each call
+    client -> arguments of exact str/bytes/int/float types packed, and bytes/list replies
+              decoded, without redis-py's and fakeredis' chains of checks
 
 Replies, errors, MULTI/EXEC, pub/sub and script atomicity (a script runs under the
 server's lock, inside one command) are fakeredis' own: only the plumbing around them changed.
+It subclasses fakeredis internals (as of 2.41); tests/test_embedded.py holds its replies and
+errors to a plain fakeredis client's, so a fakeredis that changed them fails there first.
 """
 
 from __future__ import annotations
