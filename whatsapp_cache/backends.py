@@ -7,7 +7,6 @@ import threading
 
 from dataclasses import dataclass
 
-import fakeredis
 import redis
 import redis.backoff
 import redis.retry
@@ -19,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, InvalidRequestError, NoSuchModuleError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import Pool
 
+from . import embedded
 from .config import BackendConfig, error_detail, failure_text, is_secret_name, mask_url
 from .errors import ConfigError
 
@@ -44,8 +44,7 @@ def make_redis(config: BackendConfig, timeout_s: float = REDIS_TIMEOUT_S,
     Timeouts given in the URL (?socket_timeout=0.1&socket_connect_timeout=0.1) win.
     """
     if config.redis_url is None:
-        return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True,
-                                   encoding_errors=ENCODING_ERRORS)
+        return embedded.make_client(decode_responses=True, encoding_errors=ENCODING_ERRORS)
     options = {"decode_responses": True, "encoding_errors": ENCODING_ERRORS, "socket_timeout": timeout_s,
                "socket_connect_timeout": connect_timeout_s or timeout_s}
     try:

@@ -9,6 +9,7 @@ reclaims the memory in real time.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, Mapping, NamedTuple
@@ -19,6 +20,7 @@ META_FIELD = "~meta"  # the hash field that holds the marker of a hash entry
 MESSAGE_FIELDS = {"id": int, "conversation_id": str, "sender_id": str, "body": str, "sent_ms": int}
 # The marker exactly as encode_meta writes it; anything else takes the general JSON path.
 _WRITTEN_META = re.compile(r'~meta\{"v":(\d{1,9}),"exp":(\d{1,18}),"missing":(true|false)\}')
+WRITTEN_META_MAX_LEN = 64  # the longest marker encode_meta writes is 61 characters
 
 
 class CorruptEntry(Exception):
@@ -45,6 +47,16 @@ def encode_meta(expires_ms: int, missing: bool = False) -> str:
 def decode_meta(raw: str | None) -> Meta:
     if not isinstance(raw, str) or not raw.startswith(META_PREFIX):
         raise CorruptEntry("marker missing")
+    return _remembered_meta(raw) if len(raw) <= WRITTEN_META_MAX_LEN else _parsed_meta(raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered_meta(raw: str) -> Meta:
+    """A short marker's Meta, remembered: every hit on an entry reads the same text (a bad one raises each time)."""
+    return _parsed_meta(raw)
+
+
+def _parsed_meta(raw: str) -> Meta:
     written = _WRITTEN_META.fullmatch(raw)
     if written:  # the hit path's common case, without a JSON parse
         return Meta(int(written[1]), int(written[2]), written[3] == "true")
@@ -73,7 +85,7 @@ def decode_message(raw: str) -> dict:
     if not isinstance(data, dict):
         raise CorruptEntry("message is not an object")
     for name, kind in MESSAGE_FIELDS.items():
-        if not isinstance(data.get(name), kind) or isinstance(data.get(name), bool):
+        if type(data.get(name)) is not kind:  # json.loads makes exact types: this is isinstance, bool kept out of int
             raise CorruptEntry(f"message field {name!r} is missing or not {kind.__name__}")
     return {name: data[name] for name in MESSAGE_FIELDS}
 
@@ -111,7 +123,7 @@ def decode_fields(raw: Mapping[str, str], expected: Mapping[str, type]) -> dict:
             value = loads_value(raw[name])
         except (KeyError, ValueError, TypeError, RecursionError) as exc:
             raise CorruptEntry(f"hash field unreadable: {exc}") from None
-        if not isinstance(value, kind) or isinstance(value, bool):
+        if type(value) is not kind and (not isinstance(value, kind) or isinstance(value, bool)):
             raise CorruptEntry(f"hash field {name!r} is not {kind.__name__}")
         data[name] = value
     return data

@@ -13,6 +13,29 @@ PROFILE_FIELDS = ("username", "phone", "profile_pic", "status_message")
 BATCH = 1000  # ids per IN (...), rows per INSERT: far below PostgreSQL's 65,535 parameters a statement
 
 
+def _prepared():
+    """The hot paths' statements, built once with bind parameters: SQLAlchemy then finds each one's
+    compiled form by a cache key it computed once, instead of building and keying a statement per call."""
+    joined_messages = t.conversations.outerjoin(t.messages, t.messages.c.conversation_id == t.conversations.c.id)
+    joined_members = t.groups.outerjoin(t.group_members, t.group_members.c.group_id == t.groups.c.id)
+    return {
+        "user": select(t.users).where(t.users.c.id == bindparam("id")),
+        "session": select(t.sessions).where(t.sessions.c.token_hash == bindparam("id")),
+        "conversation": select(t.conversations).where(t.conversations.c.id == bindparam("id")),
+        "member": select(t.group_members.c.user_id).where(t.group_members.c.group_id == bindparam("group"),
+                                                          t.group_members.c.user_id == bindparam("user")),
+        "history": (select(t.conversations.c.id.label("known"), *t.messages.c).select_from(joined_messages)
+                    .where(t.conversations.c.id == bindparam("id")).order_by(t.messages.c.id.desc())
+                    .limit(bindparam("limit"))),
+        "roster": (select(t.groups.c.id.label("known"), t.group_members.c.user_id).select_from(joined_members)
+                   .where(t.groups.c.id == bindparam("id")).order_by(t.group_members.c.user_id)),
+        "insert_message": insert(t.messages).returning(t.messages.c.id),
+    }
+
+
+PREPARED = _prepared()
+
+
 def direct_pair(user_a: str, user_b: str) -> tuple[str, str]:
     """Two users as the conversations table stores them, user_lo < user_hi.
 
@@ -50,14 +73,14 @@ class Repository:
     def drop_schema(self) -> None:
         t.metadata.drop_all(self.engine)
 
-    def _one(self, statement) -> dict | None:
+    def _one(self, statement, parameters: dict | None = None) -> dict | None:
         with self.engine.connect() as conn:
-            row = conn.execute(statement).mappings().first()
+            row = conn.execute(statement, parameters).mappings().first()
         return dict(row) if row is not None else None
 
-    def _all(self, statement) -> list[dict]:
+    def _all(self, statement, parameters: dict | None = None) -> list[dict]:
         with self.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(statement).mappings()]
+            return [dict(row) for row in conn.execute(statement, parameters).mappings()]
 
     def _write(self, statement) -> int:
         with self.engine.begin() as conn:
@@ -82,7 +105,7 @@ class Repository:
 
     # users and profiles
     def user(self, user_id: str) -> dict | None:
-        return self._one(select(t.users).where(t.users.c.id == user_id))
+        return self._one(PREPARED["user"], {"id": user_id})
 
     def users(self, user_ids: Iterable[str]) -> dict[str, dict]:
         """Rows of these users that exist, by id, in one query."""
@@ -175,14 +198,14 @@ class Repository:
                                               created_ms=created_ms, expires_ms=expires_ms))
 
     def session(self, token_hash: str) -> dict | None:
-        return self._one(select(t.sessions).where(t.sessions.c.token_hash == token_hash))
+        return self._one(PREPARED["session"], {"id": token_hash})
 
     def delete_session(self, token_hash: str) -> bool:
         return self._write(delete(t.sessions).where(t.sessions.c.token_hash == token_hash)) == 1
 
     # conversations and messages
     def conversation(self, conversation_id: str) -> dict | None:
-        return self._one(select(t.conversations).where(t.conversations.c.id == conversation_id))
+        return self._one(PREPARED["conversation"], {"id": conversation_id})
 
     def ensure_direct_conversation(self, user_a: str, user_b: str, now_ms: int) -> str:
         """Create the pair's conversation if it does not exist yet; return its id."""
@@ -197,9 +220,7 @@ class Repository:
     def is_participant(self, conversation: Mapping, user_id: str) -> bool:
         if conversation["kind"] == "direct":
             return user_id in (conversation["user_lo"], conversation["user_hi"])
-        statement = select(t.group_members.c.user_id).where(
-            t.group_members.c.group_id == conversation["group_id"], t.group_members.c.user_id == user_id)
-        return self._one(statement) is not None
+        return self._one(PREPARED["member"], {"group": conversation["group_id"], "user": user_id}) is not None
 
     def recent_messages(self, conversation_id: str, limit: int) -> list[dict]:
         """The newest `limit` messages, newest first (by id, the order of insertion)."""
@@ -209,10 +230,7 @@ class Repository:
 
     def conversation_history(self, conversation_id: str, limit: int) -> list[dict] | None:
         """Like recent_messages, but None for an unknown conversation: one query either way."""
-        joined = t.conversations.outerjoin(t.messages, t.messages.c.conversation_id == t.conversations.c.id)
-        statement = (select(t.conversations.c.id.label("known"), *t.messages.c).select_from(joined)
-                     .where(t.conversations.c.id == conversation_id).order_by(t.messages.c.id.desc()).limit(limit))
-        rows = self._all(statement)
+        rows = self._all(PREPARED["history"], {"id": conversation_id, "limit": limit})
         if not rows:
             return None
         return [{name: row[name] for name in t.messages.c.keys()} for row in rows if row["id"] is not None]
@@ -220,7 +238,7 @@ class Repository:
     def insert_message(self, conversation_id: str, sender_id: str, body: str, sent_ms: int) -> dict:
         values = dict(conversation_id=conversation_id, sender_id=sender_id, body=body, sent_ms=sent_ms)
         with self.engine.begin() as conn:
-            message_id = conn.execute(insert(t.messages).values(**values).returning(t.messages.c.id)).scalar_one()
+            message_id = conn.execute(PREPARED["insert_message"], values).scalar_one()
         return {"id": message_id, **values}
 
     def message_bodies(self, message_ids: Iterable[int], batch: int = 500) -> dict[int, str]:
@@ -256,10 +274,7 @@ class Repository:
 
     def group_roster(self, group_id: str) -> list[str] | None:
         """Like group_members, but None for an unknown group: one query either way."""
-        joined = t.groups.outerjoin(t.group_members, t.group_members.c.group_id == t.groups.c.id)
-        statement = (select(t.groups.c.id.label("known"), t.group_members.c.user_id).select_from(joined)
-                     .where(t.groups.c.id == group_id).order_by(t.group_members.c.user_id))
-        rows = self._all(statement)
+        rows = self._all(PREPARED["roster"], {"id": group_id})
         if not rows:
             return None
         return [row["user_id"] for row in rows if row["user_id"] is not None]

@@ -1,0 +1,158 @@
+"""How fast the embedded replay engine runs: the tour's workload at HEAD beside the same replay at baseline commits.
+
+The engine under the tour, the explorers, compare and measure is workload.run on a World on
+the embedded default (fakeredis + SQLite in memory). Each baseline commit is checked out into
+a temporary `git worktree --detach` (removed afterwards); every side replays the same seeded
+workload in its own subprocess (PYTHONPATH picks the code), in turns, and the median of the
+rounds counts. Each subprocess also times a bare fakeredis GET round trip, in batches just
+before and just after its replay, so a replay's cost per action reads in units of that
+command too (machine load hits both alike), and in CPU time (process_time: what a loaded
+machine's waits for a core do not inflate).
+Baselines: 21c86f8 (issue 13's reference, whose library did other work: other counts) and
+2e2b581 (the commit before the speed-up: the replay is deterministic, so its counts and
+simulated latency must equal HEAD's). Target (issue 13): at least 4x a baseline's actions
+per second. Prints; asserts nothing.
+
+    python benchmarks/replay_speed.py [--baseline 21c86f8 --baseline 2e2b581] [--actions 3000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINES = ("21c86f8", "2e2b581")
+TARGET_SPEEDUP = 4.0
+GET_BATCH = 2_000
+GET_BATCHES = 5  # before the replay and again after it; the median of all counts
+
+
+def child(actions: int, seed: int) -> None:
+    """In a subprocess: time one replay and bare GETs with whichever whatsapp_cache PYTHONPATH names; print JSON."""
+    import fakeredis
+
+    from whatsapp_cache import World
+    from whatsapp_cache.experiments.workload import WorkloadSpec, run
+
+    spec = WorkloadSpec(actions=actions, seed=seed)
+    get = GetTimer(fakeredis)
+    with World(None, None, seed=seed, dataset="small") as world:  # the parent cleared the URL variables
+        world.flush_cache()
+        get.batches(GET_BATCHES)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        overall = run(world, spec)[-1]
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+        get.batches(GET_BATCHES)
+    figures = {name: getattr(overall, name) for name in
+               ("requests", "hits", "misses", "writes", "db_queries", "round_trips", "simulated_ms")}
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "get_us": statistics.median(get.samples), "figures": figures,
+                      "module": str(Path(sys.modules["whatsapp_cache"].__file__).parent.parent)}))
+
+
+class GetTimer:
+    """Microseconds per GET round trip on a plain fakeredis client (the unit of cost), in batches."""
+
+    def __init__(self, fakeredis):
+        self.client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+        self.client.set("key", "value")
+        self.samples: list[float] = []
+        self.batches(1)  # warm-up, dropped
+        self.samples.clear()
+
+    def batches(self, count: int) -> None:
+        get = self.client.get
+        for _ in range(count):
+            started = time.perf_counter_ns()
+            for _ in range(GET_BATCH):
+                get("key")
+            self.samples.append((time.perf_counter_ns() - started) / GET_BATCH / 1000)
+
+
+def replay(code_root: Path, actions: int, seed: int) -> dict:
+    """One replay in a subprocess whose whatsapp_cache comes from `code_root`."""
+    env = {**os.environ, "PYTHONPATH": str(code_root)}
+    env.pop("WHATSAPP_CACHE_REDIS_URL", None)
+    env.pop("WHATSAPP_CACHE_DATABASE_URL", None)
+    out = subprocess.run([sys.executable, __file__, "--child", "--actions", str(actions), "--seed", str(seed)],
+                         env=env, cwd=code_root, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def side_by_side(roots: dict[str, Path], rounds: int, actions: int, seed: int) -> dict[str, list[dict]]:
+    """Every side once a round, the order reversed every other round."""
+    names = list(roots)
+    runs = {name: [] for name in names}
+    for index in range(rounds):
+        for name in names if index % 2 == 0 else reversed(names):
+            runs[name].append(replay(roots[name], actions, seed))
+            print(f"  round {index + 1}: {name:<8} {runs[name][-1]['seconds']:6.2f} s", file=sys.stderr, flush=True)
+    return runs
+
+
+def baseline_worktree(commit: str, where: str) -> Path:
+    path = Path(where) / commit
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), commit],
+                   check=True, capture_output=True)
+    return path
+
+
+def report(runs: dict[str, list[dict]], actions: int) -> None:
+    rows = {}
+    for name, results in runs.items():
+        seconds = statistics.median(r["seconds"] for r in results)
+        cpu_us = statistics.median(r["cpu_seconds"] for r in results) / actions * 1e6
+        get_us = statistics.median(r["get_us"] for r in results)
+        rows[name] = (seconds, actions / seconds, seconds / actions * 1e6, cpu_us, get_us)
+    print(f"replay of {actions:,} tour actions on the embedded default; median of {len(runs['HEAD'])} runs each, in turns")
+    print(f"{'code':<9} {'seconds':>8} {'actions/s':>10} {'us/action':>10} {'CPU us':>7} {'GET us':>7} {'GETs/action':>12} "
+          f"{'round trips':>12} {'db queries':>11} {'sim ms':>10}")
+    for name, (seconds, rate, per_action, cpu_us, get_us) in rows.items():
+        figures = runs[name][0]["figures"]
+        print(f"{name:<9} {seconds:>8.3f} {rate:>10,.0f} {per_action:>10.1f} {cpu_us:>7.1f} {get_us:>7.1f} "
+              f"{per_action / get_us:>12.1f} {figures['round_trips']:>12,} {figures['db_queries']:>11,} "
+              f"{figures['simulated_ms']:>10,.0f}")
+    head = rows["HEAD"]
+    for name in list(rows)[1:]:
+        speedups = {"actions/s": head[1] / rows[name][1], "CPU time": rows[name][3] / head[3],
+                    "bare-GET units": (rows[name][2] / rows[name][4]) / (head[2] / head[4])}
+        same = all(r["figures"] == runs["HEAD"][0]["figures"] for r in runs["HEAD"] + runs[name])
+        print(f"HEAD / {name}: " + ", ".join(f"{value:.2f}x in {unit}" for unit, value in speedups.items()) +
+              f"   target {TARGET_SPEEDUP:g}x: {'met' if min(speedups.values()) >= TARGET_SPEEDUP else 'NOT met'}"
+              f"   same counts and simulated latency: {'yes' if same else 'no'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", action="append", help=f"a commit to compare with (default {', '.join(BASELINES)})")
+    parser.add_argument("--actions", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child(args.actions, args.seed)
+    roots = {"HEAD": ROOT}
+    with tempfile.TemporaryDirectory(prefix="replay-speed-") as where:
+        try:
+            for commit in args.baseline or BASELINES:
+                roots[commit] = baseline_worktree(commit, where)
+            runs = side_by_side(roots, args.rounds, args.actions, args.seed)
+        finally:
+            for root in list(roots.values())[1:]:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(root)],
+                               check=False, capture_output=True)
+    for name, results in runs.items():
+        print(f"{name}: whatsapp_cache from {results[0]['module']}", file=sys.stderr)
+    report(runs, args.actions)
+
+
+if __name__ == "__main__":
+    main()
