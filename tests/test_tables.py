@@ -25,7 +25,8 @@ def test_a_given_width_is_a_least_width_as_in_an_f_string():
 
 def test_none_prints_blank_and_a_right_aligned_last_column_keeps_its_padding():
     columns = (Column("policy", "<"), Column("model", format=".4f", width=7))
-    assert table_lines(columns, [("random", None), ("lru", 0.5)]) == ["policy   model", "random" + " " * 8, "lru     0.5000"]
+    lines = table_lines(columns, [("random", None), ("lru", 0.5)])
+    assert lines == ["policy   model", "random" + " " * 8, "lru     0.5000"]
 
 
 def test_a_left_aligned_last_column_runs_on_without_trailing_spaces():

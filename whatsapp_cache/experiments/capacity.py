@@ -400,6 +400,9 @@ def _buffer_how(p: CapacityPlan) -> str:
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    """First column left-aligned, the number columns right-aligned, the last (prose) column left."""
+    """First column left-aligned, the number columns right-aligned, the last (prose) column left.
+
+    Lines are stripped: compare_layouts ends its rows in a blank column (its rule stays as wide).
+    """
     columns = [Column(header[0], "<"), *map(Column, header[1:-1]), Column(header[-1], "<")]
     return "\n".join(line.rstrip() for line in table_lines(columns, rows, gap="  ", rule="-"))

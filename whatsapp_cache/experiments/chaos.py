@@ -727,7 +727,8 @@ def format_report(report: ChaosReport, measured: bool = False) -> str:
         facts += _failover_facts(report.failover, measured)
     if measured:
         facts.append(("Wall-clock time", f"{report.measured_wall_s:,.1f} s for the replay on this machine"))
-    lines = [*_headline(report), "", *_phase_table(report, measured), "", *table_lines(_FACT_COLUMNS, facts, header=False)]
+    lines = [*_headline(report), "", *_phase_table(report, measured), "",
+             *table_lines(_FACT_COLUMNS, facts, header=False)]
     return "\n".join(lines)
 
 

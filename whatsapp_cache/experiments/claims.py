@@ -299,8 +299,9 @@ def format_measured(rows: list[Measured], width: int = 96) -> str:
     for row in rows:
         names = textwrap.wrap(row.operation, name_width - 1) or [""]
         mark = "" if row.holds else "  <-- NOT AS CLAIMED"
-        cells += [*names[:-1], (names[-1], row.claimed, row.counted, "-" if row.traced is None else row.traced),
-                  *textwrap.wrap(f"carries: {row.covers}{mark}", width, initial_indent="    ", subsequent_indent="      ")]
+        carries = textwrap.wrap(f"carries: {row.covers}{mark}", width, initial_indent="    ", subsequent_indent="      ")
+        traced = "-" if row.traced is None else row.traced
+        cells += [*names[:-1], (names[-1], row.claimed, row.counted, traced), *carries]
     held = sum(row.holds for row in rows)
     cells.append(f"{held}/{len(rows)} operations take the round trips claimed")
     return format_table((Column("operation", "<", width=name_width), *numbers), cells, gap="  ", rule="-")

@@ -89,7 +89,8 @@ def format_fit(default: Sequence[TypeSummary], fitted: Sequence[TypeSummary], sp
                claims: Mapping[str, float] = SEED_HIT_RATIOS) -> str:
     """The seed's claims beside the default workload's and the fitted workload's ratios, per type."""
     before, after = ratios(default), ratios(fitted)
-    columns = (Column("", "<", width=16), Column("seed", width=6), Column("default", width=8), Column("fitted", width=8))
+    columns = (Column("", "<", width=16), Column("seed", width=6), Column("default", width=8),
+               Column("fitted", width=8))
     rows = [("user skew", None, f"{DEFAULT_SPEC.user_skew:g}", f"{spec.user_skew:g}"),
             ("spread over", None, _hours(DEFAULT_SPEC.duration_s), _hours(spec.duration_s)),
             ("users who acted", None, f"{active_users(default):,}", f"{active_users(fitted):,}"),

@@ -125,9 +125,9 @@ def available() -> bool:
 
 def describe_counts(rows) -> str:
     """What does not depend on the machine: reads, hits, round trips, whether every value came back intact."""
-    columns = (Column("backend", "<", width=11), Column("reads", format=",", width=7), Column("hits", format=",", width=7),
-               Column("round trips", format=",", width=12), Column("round trips/read", format=".2f", width=17),
-               Column("same values", "<"))
+    columns = (Column("backend", "<", width=11), Column("reads", format=",", width=7),
+               Column("hits", format=",", width=7), Column("round trips", format=",", width=12),
+               Column("round trips/read", format=".2f", width=17), Column("same values", "<"))
     return format_table(columns, [(r.name, r.reads, r.hits, r.round_trips, r.round_trips / r.reads, r.same_values)
                                   for r in rows])
 

@@ -115,9 +115,9 @@ def _ranges(slots: tuple[tuple[int, int], ...]) -> str:
 def format_nodes(nodes: list[NodeInfo]) -> str:
     """A table of nodes: port, pid, alive, role, replicates, slots, keys."""
     columns = [Column(name, "<") for name in ("port", "pid", "alive", "role", "replicates", "slots", "keys")]
-    return format_table(columns, [(n.port, n.pid or "-", "yes" if n.alive else "NO",
-                                   n.role + (" (failing)" if n.failing else ""), n.replicates or "-",
-                                   _ranges(n.slots) or "-", "-" if n.keys is None else n.keys) for n in nodes], gap="  ")
+    rows = [(n.port, n.pid or "-", "yes" if n.alive else "NO", n.role + (" (failing)" if n.failing else ""),
+             n.replicates or "-", _ranges(n.slots) or "-", "-" if n.keys is None else n.keys) for n in nodes]
+    return format_table(columns, rows, gap="  ")
 
 
 def describe_layout(nodes: list[NodeInfo]) -> str:
