@@ -61,6 +61,7 @@ def test_a_short_row_ends_in_a_cell_that_runs_on_unformatted_and_uncounted():
     columns = (Column("backend", "<"), Column("hit p50", format=",.0f"), Column("hit p99", format=",.0f"))
     lines = table_lines(columns, [("embedded", 25.4, 90), ("live", "unavailable: connection refused")])
     assert lines == ["backend  hit p50 hit p99", "embedded      25      90", "live     unavailable: connection refused"]
+    assert table_lines(columns, [()]) == ["backend hit p50 hit p99", ""]
 
 
 def test_without_a_header():

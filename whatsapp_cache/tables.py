@@ -45,8 +45,12 @@ def table_lines(columns: Sequence[Column], rows: Iterable, *, gap: str = " ", ru
         if rule:
             lines.append(rule * full)
     for row in rows:
-        lines.append(row if isinstance(row, str) else (rule or "-") * full if row is RULE
-                     else _line(columns, widths, gaps, row))
+        if isinstance(row, str):
+            lines.append(row)
+        elif row is RULE:
+            lines.append((rule or "-") * full)
+        else:
+            lines.append(_line(columns, widths, gaps, row))
     return lines
 
 
@@ -59,7 +63,7 @@ def _cells(columns: Sequence[Column], row: Sequence) -> list[str]:
     if len(row) > len(columns):
         raise ValueError(f"a row of {len(row)} cells for {len(columns)} columns")
     formats = [column.format for column in columns[:len(row)]]
-    if len(row) < len(columns):
+    if 0 < len(row) < len(columns):
         formats[-1] = ""  # a short row's last cell runs on as it is
     return ["" if value is None else format(value, spec) for value, spec in zip(row, formats)]
 
