@@ -24,6 +24,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from whatsapp_cache.tables import Column, table_lines
+
 CHROMIUM = "/usr/bin/chromium"
 # Flags for Debian's Chromium headless in a container
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -366,8 +368,7 @@ def check_notebook(page, lab: LabServer, path: str, shots: Path) -> NotebookRepo
 
 
 def format_table(reports: list[NotebookReport]) -> str:
-    lines = [f"{'notebook':<52} {'run-all s':>9} {'panels':>6} {'worst redraw s':>14}  problems"]
-    for r in reports:
-        lines.append(f"{r.notebook:<52} {r.run_all_s:>9.1f} {r.panels:>6} {r.worst_redraw_s:>14.2f}  "
-                     f"{len(r.problems())}")
-    return "\n".join(lines)
+    columns = (Column("notebook", "<", width=52), Column("run-all s", format=".1f"), Column("panels"),
+               Column("worst redraw s", format=".2f"), Column("problems", "<", gap="  "))
+    return "\n".join(table_lines(columns, [(r.notebook, r.run_all_s, r.panels, r.worst_redraw_s, len(r.problems()))
+                                          for r in reports]))

@@ -17,6 +17,7 @@ from .config import produced_on
 from .errors import InvalidInput, NotFound
 from .latency import DatabaseUnavailable, LatencyModel, LoadShed
 from .resilience import CacheGuard
+from .tables import RULE, Column, format_table
 
 DATA_TYPES = ("sessions", "presence", "messages", "profiles", "groups")
 _OUTCOME_COUNTERS = {"hit": "hits", "miss": "misses", "fallback": "fallbacks", "write": "writes", "error": "errors"}
@@ -311,24 +312,30 @@ class _Request:
         return False
 
 
+_SUMMARY_COLUMNS = (Column("data type", "<", width=10), Column("requests", format=",", width=9),
+                    Column("reads", format=",", width=7), Column("writes", format=",", width=7),
+                    Column("hit ratio", format=".1%"), Column("db queries", format=","),
+                    Column("round trips", format=","), Column("avg sim ms", format=".1f"))
+_REAL_MS = Column("avg real ms", format=".3f")
+
+
 def format_summary(rows: list[TypeSummary], measured: bool = False) -> str:
     """A fixed-width table of requests, hit ratio, database queries and average simulated latency.
 
     Rows that name their backend (workload.measure's do) get it as the table's first line.
     """
-    header = f"{'data type':<10} {'requests':>9} {'reads':>7} {'writes':>7} {'hit ratio':>9} {'db queries':>10} {'round trips':>11} {'avg sim ms':>10}"
-    if measured:
-        header += f" {'avg real ms':>11}"
-    lines = [*produced_on(rows), header, "-" * len(header)]
+    columns = _SUMMARY_COLUMNS + (_REAL_MS,) * measured
+    cells = []
     for row in rows:
-        if row.data_type == "overall":
-            lines.append("-" * len(header))
-        line = (f"{row.data_type:<10} {row.requests:>9,} {row.reads:>7,} {row.writes:>7,} "
-                f"{row.hit_ratio:>9.1%} {row.db_queries:>10,} {row.round_trips:>11,} {row.avg_simulated_ms:>10.1f}")
-        if measured:
-            line += f" {(row.measured_ms / row.requests if row.requests else 0):>11.3f}"
-        lines.append(line)
-    return "\n".join(lines)
+        cells += [RULE] * (row.data_type == "overall")
+        cells.append(_summary_cells(row, measured))
+    return format_table(columns, cells, rule="-", title=produced_on(rows))
+
+
+def _summary_cells(row: TypeSummary, measured: bool) -> tuple:
+    cells = (row.data_type, row.requests, row.reads, row.writes, row.hit_ratio, row.db_queries, row.round_trips,
+             row.avg_simulated_ms)
+    return cells + (row.measured_ms / row.requests if row.requests else 0,) * measured
 
 
 def summary_dicts(rows: list[TypeSummary]) -> list[dict]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import DATABASE_URL_ENV, REDIS_URL_ENV, mask_url
+from ..tables import Column, table_lines
 
 MIN_PYTHON = (3, 11)
 WIDGETS_EXTENSION = Path("share/jupyter/labextensions/@jupyter-widgets/jupyterlab-manager")
@@ -137,8 +138,8 @@ def checks() -> list[Check]:
 
 def report(found: list[Check]) -> str:
     """The checks as a table that fits a terminal, then what to do about each missing one."""
-    width = max(len(check.name) for check in found)
-    lines = [f"{check.name:<{width}}  {check.mark:<7}  {check.detail}" for check in found]
+    columns = (Column("", "<"), Column("", "<", width=7), Column("", "<"))
+    lines = table_lines(columns, [(check.name, check.mark, check.detail) for check in found], gap="  ", header=False)
     fixes = [f"- {check.name}: {check.fix}" for check in found if not check.ok]
     if fixes:
         lines += ["", "To fix:", *fixes]

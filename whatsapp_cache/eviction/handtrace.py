@@ -6,6 +6,8 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Callable, Hashable, Iterable
 
+from ..tables import Column, table_lines
+
 
 @dataclass(frozen=True)
 class TraceStep:
@@ -32,11 +34,11 @@ def trace_by_hand(make_cache: Callable[[int], MutableMapping], maxsize: int, key
 
 
 def format_steps(steps: list[TraceStep]) -> str:
-    lines = [f"{'request':>7}  {'':<4}  {'evicts':<7} cache now"]
-    for step in steps:
-        outcome = "hit" if step.hit else "miss"
-        evicted = ", ".join(map(str, step.evicted)) or "-"
-        lines.append(f"{step.key!s:>7}  {outcome:<4}  {evicted:<7} {' '.join(map(str, step.contents))}")
+    columns = (Column("request"), Column("", "<", width=4, gap="  "), Column("evicts", "<", width=7, gap="  "),
+               Column("cache now", "<"))
+    lines = table_lines(columns, [(str(step.key), "hit" if step.hit else "miss",
+                                   ", ".join(map(str, step.evicted)) or "-", " ".join(map(str, step.contents)))
+                                  for step in steps])
     hits = sum(step.hit for step in steps)
     lines.append(f"{hits} hits of {len(steps)} requests")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidInput
+from ..tables import Column, format_table
 from .redis_models import RedisLRUModel
 from .simulator import simulate
 
@@ -128,12 +129,11 @@ def _spread(sampled_idle: list[list[int]]) -> tuple[float, float]:
 
 def format_regimes(rows: list[IdleRegime]) -> str:
     """A table: residence, samples all equally idle, median idle spread, hit ratios, share of the gap closed."""
-    lines = [f"{'keys resident':>13} {'samples tied':>12} {'idle spread':>11} {'sampled LRU':>11} "
-             f"{'exact':>6} {'random':>6} {'gap closed':>10}"]
-    for row in rows:
-        lines.append(f"{_duration(row.residence_s):>13} {row.tied_share:>12.0%} {_duration(row.median_spread_s):>11} "
-                     f"{row.hit_ratio:>11.4f} {row.exact_lru:>6.4f} {row.random:>6.4f} {row.share_of_gap:>10.0%}")
-    return "\n".join(lines)
+    columns = (Column("keys resident"), Column("samples tied", format=".0%"), Column("idle spread"),
+               Column("sampled LRU", format=".4f"), Column("exact", format=".4f", width=6),
+               Column("random", format=".4f"), Column("gap closed", format=".0%"))
+    return format_table(columns, [(_duration(row.residence_s), row.tied_share, _duration(row.median_spread_s),
+                                   row.hit_ratio, row.exact_lru, row.random, row.share_of_gap) for row in rows])
 
 
 def _duration(seconds: float) -> str:

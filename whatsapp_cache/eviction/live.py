@@ -24,6 +24,7 @@ from ..validation import whole_number
 from ..lab.process import RedisProcess
 from .redis_models import RedisLFUModel, RedisLRUModel, model_hit_ratio
 from .simulator import simulate
+from ..tables import Column, format_table
 
 POLICIES = ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-ttl")
 SETTINGS = ("maxmemory", "maxmemory-policy", "maxmemory-samples", "latency-tracking")
@@ -284,9 +285,6 @@ def compare_policies(trace, policies=POLICIES, resident_keys: int = 1_000) -> li
 
 def describe_policy_comparison(rows: list[PolicyComparison]) -> str:
     """A table, one line per policy; blank where a policy has no model."""
-    lines = [f"{'maxmemory-policy':<16} {'resident':>8} {'live Redis':>10} {'model':>7} {'exact':>7}"]
-    for r in rows:
-        model = "" if r.model_ratio is None else f"{r.model_ratio:.4f}"
-        exact = "" if r.exact_ratio is None else f"{r.exact_ratio:.4f}"
-        lines.append(f"{r.policy:<16} {r.resident:>8,} {r.live_ratio:>10.4f} {model:>7} {exact:>7}")
-    return "\n".join(lines)
+    columns = (Column("maxmemory-policy", "<"), Column("resident", format=","), Column("live Redis", format=".4f"),
+               Column("model", format=".4f", width=7), Column("exact", format=".4f", width=7))
+    return format_table(columns, [(r.policy, r.resident, r.live_ratio, r.model_ratio, r.exact_ratio) for r in rows])

@@ -22,6 +22,7 @@ from . import redis_models
 from .fifo import FIFOCache
 from .lfu import LFUCache
 from .lru import LRUCache
+from ..tables import Column, format_table
 
 POLICIES = ("lru", "lfu", "fifo", "redis-lru", "redis-lfu")
 
@@ -75,12 +76,10 @@ def replay(cache: MutableMapping, trace: Sequence[Hashable]) -> tuple[int, int, 
 
 def format_results(results: Sequence[SimulationResult]) -> str:
     """A fixed-width table: policy, size, hit ratio, hits, misses, evictions, requests."""
-    lines = [f"{'policy':<10} {'size':>9} {'hit ratio':>9} {'hits':>10} {'misses':>10} "
-             f"{'evictions':>10} {'requests':>10}"]
-    for r in results:
-        lines.append(f"{r.policy:<10} {r.size:>9} {r.hit_ratio:>9.4f} {r.hits:>10} {r.misses:>10} "
-                     f"{r.evictions:>10} {r.requests:>10}")
-    return "\n".join(lines)
+    columns = (Column("policy", "<", width=10), Column("size", width=9), Column("hit ratio", format=".4f"),
+               *(Column(name, width=10) for name in ("hits", "misses", "evictions", "requests")))
+    return format_table(columns, [(r.policy, r.size, r.hit_ratio, r.hits, r.misses, r.evictions, r.requests)
+                                  for r in results])
 
 
 _ABSENT = object()

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from ..errors import InvalidInput
+from ..tables import Column, table_lines
 from .loadmodel import LoadInputs, checked_count, checked_number, evaluate, positive_number, servers_needed
 from .loadmodel import seed_inputs as seed_load_inputs
 
@@ -395,12 +396,9 @@ def _buffer_how(p: CapacityPlan) -> str:
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    """First column left-aligned, the number columns right-aligned, the last (prose) column left."""
-    widths = [max(len(row[k]) for row in [header, *rows]) for k in range(len(header))]
+    """First column left-aligned, the number columns right-aligned, the last (prose) column left.
 
-    def line(row: tuple[str, ...]) -> str:
-        cells = [row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:-1], widths[1:-1])), row[-1]]
-        return "  ".join(cells).rstrip()
-
-    text = [line(header), "-" * (sum(widths) + 2 * (len(widths) - 1)), *map(line, rows)]
-    return "\n".join(text)
+    Lines are stripped: compare_layouts ends its rows in a blank column (its rule stays as wide).
+    """
+    columns = [Column(header[0], "<"), *map(Column, header[1:-1]), Column(header[-1], "<")]
+    return "\n".join(line.rstrip() for line in table_lines(columns, rows, gap="  ", rule="-"))

@@ -32,6 +32,8 @@ from ..lab.process import RedisProcess
 from ..lab.cluster import LocalCluster
 from ..lab.replication import lost_writes_on_failover
 from ..resilience import HALF_OPEN, OPEN, FailurePolicy
+from ..resilience import HALF_OPEN, OPEN
+from ..tables import Column, table_lines
 from .workload import WorkloadSpec, _Replayer, plan
 from ..world import World
 
@@ -707,11 +709,13 @@ def failure_kinds(report: ChaosReport) -> dict[str, int]:
 
 def format_report(report: ChaosReport, measured: bool = False) -> str:
     """A fixed-width report; `measured` adds this machine's wall-clock figures (which vary run to run)."""
-    lines = [*_headline(report), "", *_phase_table(report, measured), "", *_totals(report)]
+    facts = _totals(report)
     if report.failover is not None:
-        lines += _failover_lines(report.failover, measured)
+        facts += _failover_facts(report.failover, measured)
     if measured:
-        lines.append(f"{'Wall-clock time':<21}{report.measured_wall_s:,.1f} s for the replay on this machine")
+        facts.append(("Wall-clock time", f"{report.measured_wall_s:,.1f} s for the replay on this machine"))
+    lines = [*_headline(report), "", *_phase_table(report, measured), "",
+             *table_lines(_FACT_COLUMNS, facts, header=False)]
     return "\n".join(lines)
 
 
@@ -730,62 +734,69 @@ def _headline(report: ChaosReport) -> list[str]:
     ]
 
 
+_PHASE_COLUMNS = (Column("phase", "<", width=7), Column("seconds", width=9), Column("requests", format=",", width=9),
+                  Column("hit ratio", format=".1%"), Column("from db", format=",", width=8),
+                  Column("failed", format=",", width=7), Column("db q/s", format=".1f", width=7),
+                  Column("mean ms", format=".1f", width=8), Column("p50 ms", format=".1f", width=7),
+                  Column("p99 ms", format=".1f", width=7))
+_REAL_MS = Column("real ms", format=".3f", width=8)
+# Label, then text (a label of its own or a continuation's blank), as the report's closing lines.
+_FACT_COLUMNS = (Column("", "<", width=21), Column("", "<", gap=""))
+
+
 def _phase_table(report: ChaosReport, measured: bool) -> list[str]:
-    header = (f"{'phase':<7} {'seconds':>9} {'requests':>9} {'hit ratio':>9} {'from db':>8} {'failed':>7} "
-              f"{'db q/s':>7} {'mean ms':>8} {'p50 ms':>7} {'p99 ms':>7}")
-    if measured:
-        header += f" {'real ms':>8}"
-    lines = [header, "-" * len(header)]
-    for p in report.phases:
-        line = (f"{p.phase:<7} {f'{p.from_s}-{p.until_s}':>9} {p.requests:>9,} {p.hit_ratio:>9.1%} "
-                f"{p.fallbacks:>8,} {p.failed:>7,} {p.db_queries_per_s:>7.1f} {p.mean_simulated_ms:>8.1f} "
-                f"{p.p50_simulated_ms:>7.1f} {p.p99_simulated_ms:>7.1f}")
-        if measured:
-            line += f" {p.mean_measured_ms:>8.3f}"
-        lines.append(line)
+    columns = _PHASE_COLUMNS + (_REAL_MS,) * measured
+    lines = table_lines(columns, [_phase_cells(p, measured) for p in report.phases], rule="-")
     lines.append("Latencies are simulated per request (cache 1-5 ms, database 50-100 ms a call; "
                  "a timed-out call costs the whole timeout).")
     return lines
 
 
-def _totals(report: ChaosReport) -> list[str]:
+def _phase_cells(p, measured: bool) -> tuple:
+    cells = (p.phase, f"{p.from_s}-{p.until_s}", p.requests, p.hit_ratio, p.fallbacks, p.failed, p.db_queries_per_s,
+             p.mean_simulated_ms, p.p50_simulated_ms, p.p99_simulated_ms)
+    return cells + (p.mean_measured_ms,) * measured
+
+
+def _totals(report: ChaosReport) -> list[tuple[str, str]]:
     writes, audit = report.writes, report.audit
+    stale = (f"{audit.stale:,} of {audit.checked:,} touched entries checked ({audit.from_cache:,} read from the cache"
+             + (f", {audit.unchecked:,} unchecked)" if audit.unchecked else ")"))
     return [
-        f"{'Requests attempted':<21}{report.requests:,}",
-        f"{'Failed':<21}{report.failed:,}" + "".join(f"\n{'':<21}{at:.1f} s {text}"
-                                                      for at, text in report.failures[:5]),
-        f"{'Served from database':<21}{report.fallbacks:,} reads (Redis unavailable or the circuit open)",
-        f"{'Hit ratio recovered':<21}{_recovery_text(report)}",
-        f"{'Lost writes':<21}{writes.lost:,} of {writes.messages_acknowledged:,} messages and "
-        f"{writes.status_updates_acknowledged:,} status updates acknowledged",
-        f"{'Stale entries':<21}{audit.stale:,} of {audit.checked:,} touched entries checked "
-        f"({audit.from_cache:,} read from the cache" + (f", {audit.unchecked:,} unchecked)" if audit.unchecked
-                                                         else ")")
-        + "".join(f"\n{'':<21}{example}" for example in audit.examples),
-        f"{'Circuit breaker':<21}{_transitions_text(report.transitions)}",
-        f"{'Guard':<21}" + ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in report.guard.items()),
+        ("Requests attempted", f"{report.requests:,}"),
+        ("Failed", f"{report.failed:,}"),
+        *(("", f"{at:.1f} s {text}") for at, text in report.failures[:5]),
+        ("Served from database", f"{report.fallbacks:,} reads (Redis unavailable or the circuit open)"),
+        ("Hit ratio recovered", _recovery_text(report)),
+        ("Lost writes", f"{writes.lost:,} of {writes.messages_acknowledged:,} messages and "
+                        f"{writes.status_updates_acknowledged:,} status updates acknowledged"),
+        ("Stale entries", stale),
+        *(("", example) for example in audit.examples),
+        ("Circuit breaker", _transitions_text(report.transitions)),
+        ("Guard", ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in report.guard.items())),
     ]
 
 
-def _failover_lines(facts: dict, measured: bool) -> list[str]:
+def _failover_facts(facts: dict, measured: bool) -> list[tuple[str, str]]:
     ranges = ",".join(f"{first}-{last}" for first, last in facts["slots"])
-    lines = [f"{'Killed master':<21}slots {ranges} ({facts['keys_on_victim']:,} keys), SIGKILL at the outage's "
-             f"start; its replica promoted; old master "
+    rows = [("Killed master", f"slots {ranges} ({facts['keys_on_victim']:,} keys), SIGKILL at the outage's "
+                              f"start; its replica promoted; old master "
              + ("restarted empty after the run (rejoined as a replica)" if facts["old_master_restarted"]
-                else "left down")]
+                else "left down"))]
     if measured and facts["measured_failover_s"] is not None:
-        lines.append(f"{'Failover':<21}{facts['measured_failover_s']:.1f} s from the kill to every slot served "
-                     f"(the outage window's requests took {facts['measured_window_replay_s']:.1f} s; the replay "
-                     f"waited for the promotion)")
+        rows.append(("Failover", f"{facts['measured_failover_s']:.1f} s from the kill to every slot served "
+                                 f"(the outage window's requests took {facts['measured_window_replay_s']:.1f} s; "
+                                 f"the replay waited for the promotion)"))
     cache = facts.get("cache_writes")
     if cache:
         plain, waited = cache["without_wait"], cache["with_wait"]
-        lines.append(f"{'Cache writes lost':<21}without WAIT {plain['lost']} of {plain['acknowledged']} acknowledged "
-                     f"by the master; with WAIT 1 {waited['lost_confirmed']} of the {waited['confirmed']} it "
-                     f"confirmed ({waited['lost']} of {waited['acknowledged']} acknowledged)")
-        lines.append(f"{'':<21}raw SETs, the replica cut off for the last {plain['cut_off']}, then the master "
-                     f"SIGKILLed; the database keeps the workload's writes")
-    return lines
+        rows.append(("Cache writes lost", f"without WAIT {plain['lost']} of {plain['acknowledged']} acknowledged "
+                                          f"by the master; with WAIT 1 {waited['lost_confirmed']} of the "
+                                          f"{waited['confirmed']} it confirmed ({waited['lost']} of "
+                                          f"{waited['acknowledged']} acknowledged)"))
+        rows.append(("", f"raw SETs, the replica cut off for the last {plain['cut_off']}, then the master "
+                         f"SIGKILLed; the database keeps the workload's writes"))
+    return rows
 
 
 def _recovery_text(report: ChaosReport) -> str:

@@ -19,6 +19,7 @@ from typing import Callable, Iterator, NamedTuple
 from .. import validation
 from ..errors import InvalidInput
 from ..keys import token_digest
+from ..tables import Column, format_table
 from .wire import WireCount, count_round_trips, fold_trips
 
 
@@ -292,16 +293,15 @@ def format_measured(rows: list[Measured], width: int = 96) -> str:
     No line is longer than `width` (a laptop's notebook pane): long operation names and the
     description wrap, the description indented under its operation.
     """
-    numbers = "  claimed  counted  Trace"
-    name_width = width - len(numbers)
-    lines = [f"{'operation':<{name_width}}{numbers}", "-" * width]
+    numbers = (Column("claimed", width=7), Column("counted", width=7), Column("Trace", width=5))
+    name_width = width - sum(column.width + 2 for column in numbers)
+    cells = []
     for row in rows:
-        traced = "-" if row.traced is None else str(row.traced)
         names = textwrap.wrap(row.operation, name_width - 1) or [""]
-        lines += names[:-1]
-        lines.append(f"{names[-1]:<{name_width}}  {row.claimed:>7}  {row.counted:>7}  {traced:>5}")
         mark = "" if row.holds else "  <-- NOT AS CLAIMED"
-        lines += textwrap.wrap(f"carries: {row.covers}{mark}", width, initial_indent="    ", subsequent_indent="      ")
+        carries = textwrap.wrap(f"carries: {row.covers}{mark}", width, initial_indent="    ", subsequent_indent="      ")
+        traced = "-" if row.traced is None else row.traced
+        cells += [*names[:-1], (names[-1], row.claimed, row.counted, traced), *carries]
     held = sum(row.holds for row in rows)
-    lines.append(f"{held}/{len(rows)} operations take the round trips claimed")
-    return "\n".join(lines)
+    cells.append(f"{held}/{len(rows)} operations take the round trips claimed")
+    return format_table((Column("operation", "<", width=name_width), *numbers), cells, gap="  ", rule="-")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 from ..errors import InvalidInput
 from ..metrics import TypeSummary
+from ..tables import Column, format_table
 from ..ttl import TTLs
 from .workload import SEED_HIT_RATIOS, WorkloadSpec, measure
 
@@ -88,16 +89,16 @@ def format_fit(default: Sequence[TypeSummary], fitted: Sequence[TypeSummary], sp
                claims: Mapping[str, float] = SEED_HIT_RATIOS) -> str:
     """The seed's claims beside the default workload's and the fitted workload's ratios, per type."""
     before, after = ratios(default), ratios(fitted)
-    lines = [f"{'':<16} {'seed':>6} {'default':>8} {'fitted':>8}",
-             f"{'user skew':<16} {'':>6} {DEFAULT_SPEC.user_skew:>8g} {spec.user_skew:>8g}",
-             f"{'spread over':<16} {'':>6} {_hours(DEFAULT_SPEC.duration_s):>8} {_hours(spec.duration_s):>8}",
-             f"{'users who acted':<16} {'':>6} {active_users(default):>8,} {active_users(fitted):>8,}",
-             f"{'actions per user':<16} {'':>6} {DEFAULT_SPEC.actions / active_users(default):>8.1f} "
-             f"{spec.actions / active_users(fitted):>8.1f}"]
-    for name, claim in claims.items():
-        lines.append(f"{name:<16} {claim:>6.0%} {before[name]:>8.1%} {after[name]:>8.1%}")
-    lines.append(f"{'gap (rms)':<16} {'':>6} {gap_points(before, claims):>5.1f} pt {gap_points(after, claims):>5.1f} pt")
-    return "\n".join(lines)
+    columns = (Column("", "<", width=16), Column("seed", width=6), Column("default", width=8),
+               Column("fitted", width=8))
+    rows = [("user skew", None, f"{DEFAULT_SPEC.user_skew:g}", f"{spec.user_skew:g}"),
+            ("spread over", None, _hours(DEFAULT_SPEC.duration_s), _hours(spec.duration_s)),
+            ("users who acted", None, f"{active_users(default):,}", f"{active_users(fitted):,}"),
+            ("actions per user", None, f"{DEFAULT_SPEC.actions / active_users(default):.1f}",
+             f"{spec.actions / active_users(fitted):.1f}"),
+            *((name, f"{claim:.0%}", f"{before[name]:.1%}", f"{after[name]:.1%}") for name, claim in claims.items()),
+            ("gap (rms)", None, f"{gap_points(before, claims):.1f} pt", f"{gap_points(after, claims):.1f} pt")]
+    return format_table(columns, rows)
 
 
 def _hours(seconds: int) -> str:

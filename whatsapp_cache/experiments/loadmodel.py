@@ -25,6 +25,7 @@ from typing import Mapping
 
 from ..errors import InvalidInput
 from ..metrics import DATA_TYPES
+from ..tables import RULE, Column, format_table, table_lines
 from .workload import SEED_HIT_RATIOS
 
 SEED_OVERALL_HIT_RATIO = 0.80  # seed: "80% of requests served from cache with 1-5ms latency"
@@ -325,18 +326,22 @@ def _type_load(inputs: LoadInputs, data_type: str, share: float, hit: float) -> 
                     (1 - hit) * database_mid, quantile(latency, 0.5), quantile(latency, 0.99))
 
 
+_BREAKDOWN_COLUMNS = (
+    Column("data type", "<", width=10), Column("share", format=".1%", width=6), Column("hit ratio", format=".1%"),
+    Column("reads/s", format=",.0f", width=11), Column("cache hits/s", format=",.0f"),
+    Column("db reads/s", format=",.0f", width=11), Column("cache ms", format=".2f"),
+    Column("db ms", format=".2f", width=6),
+    *(Column(name, format=".2f", width=7) for name in ("mean ms", "p50 ms", "p99 ms")))
+
+
 def format_breakdown(rows: list[TypeLoad]) -> str:
     """A fixed-width table: share, hit ratio, reads per tier, mean ms per tier, p50 and p99."""
-    header = (f"{'data type':<10} {'share':>6} {'hit ratio':>9} {'reads/s':>11} {'cache hits/s':>12} "
-              f"{'db reads/s':>11} {'cache ms':>8} {'db ms':>6} {'mean ms':>7} {'p50 ms':>7} {'p99 ms':>7}")
-    lines = [header, "-" * len(header)]
+    cells = []
     for row in rows:
-        if row.data_type == "overall":
-            lines.append("-" * len(header))
-        lines.append(f"{row.data_type:<10} {row.read_share:>6.1%} {row.hit_ratio:>9.1%} {row.reads_per_s:>11,.0f} "
-                     f"{row.cache_hits_per_s:>12,.0f} {row.db_reads_per_s:>11,.0f} {row.cache_tier_ms:>8.2f} "
-                     f"{row.database_tier_ms:>6.2f} {row.mean_ms:>7.2f} {row.p50_ms:>7.2f} {row.p99_ms:>7.2f}")
-    return "\n".join(lines)
+        cells += [RULE] * (row.data_type == "overall")
+        cells.append((row.data_type, row.read_share, row.hit_ratio, row.reads_per_s, row.cache_hits_per_s,
+                      row.db_reads_per_s, row.cache_tier_ms, row.database_tier_ms, row.mean_ms, row.p50_ms, row.p99_ms))
+    return format_table(_BREAKDOWN_COLUMNS, cells, rule="-")
 
 
 def format_report(report: LoadReport) -> str:
@@ -357,8 +362,8 @@ def format_report(report: LoadReport) -> str:
         ("database servers before", f"{r.db_servers_before}", f"{r.db_servers_before}"),
         ("database servers after", f"{r.seed_db_servers_after}", f"{r.db_servers_after}"),
     ]
-    header = f"{'figure':<26} {'seed arithmetic':>16} {'model':>18}"
-    lines = [header, "-" * len(header), *(f"{a:<26} {b:>16} {c:>18}" for a, b, c in rows), "-" * len(header)]
+    columns = (Column("figure", "<", width=26), Column("seed arithmetic", width=16), Column("model", width=18))
+    lines = table_lines(columns, [*rows, RULE], rule="-")
     lines += [
         "seed arithmetic: each tier's worst case; writes cut by the read hit ratio.",
         "model: mean of uniform tiers (a miss also pays its cache check), exact p50/p99;",

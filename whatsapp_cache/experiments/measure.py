@@ -32,6 +32,7 @@ from ..errors import InvalidInput
 from ..latency import LatencyModel
 from .loadmodel import quantile
 from ..metrics import DATA_TYPES, percentile
+from ..tables import RULE, Column, table_lines
 from ..world import World
 
 MAX_REQUESTS = 1_000_000
@@ -280,28 +281,31 @@ def _range_ms(bounds: tuple[float, float]) -> str:
     return f"{bounds[0]:g}-{bounds[1]:g} ms, uniform"
 
 
+_TIMING_COLUMNS = (Column("backend", "<"), Column("hit p50", format=",.0f", width=9),
+                   Column("hit p99", format=",.0f", width=9), Column("query p50", format=",.0f", width=10),
+                   Column("query p99", format=",.0f", width=10), Column("miss p50", format=",.0f", width=9),
+                   Column("miss p99", format=",.0f", width=9))
+
+
 def format_timings(rows: Sequence[BackendTiming], seed: bool = True) -> str:
     """A fixed-width table of median and p99 in µs per backend, then the seed's assumption."""
     rows = list(rows)
     measured = [row for row in rows if row.unavailable is None]
     assumed = [seed_assumption(measured[0].miss_round_trips if measured else 3)] if seed else []
-    width = max([7, *(len(row.name) for row in rows + assumed)])
-    header = (f"{'backend':<{width}} {'hit p50':>9} {'hit p99':>9} {'query p50':>10} {'query p99':>10} "
-              f"{'miss p50':>9} {'miss p99':>9}")
-    rule = "-" * len(header)
-    lines = [header + "   (µs)", rule, *(_timing_line(row, width) for row in rows)]
+    cells = [*map(_timing_cells, rows)]
     if assumed:
-        lines += [rule, _timing_line(assumed[0], width)]
-    lines += ["", *(f"{row.name}: {row.redis} + {row.database}" for row in rows + assumed)]
+        cells += [RULE, _timing_cells(assumed[0])]
+    header, *lines = table_lines(_TIMING_COLUMNS, cells, rule="-")
+    lines = [header + "   (µs)", *lines, "", *(f"{row.name}: {row.redis} + {row.database}" for row in rows + assumed)]
     return "\n".join(lines)
 
 
-def _timing_line(row: BackendTiming, width: int) -> str:
+def _timing_cells(row: BackendTiming) -> tuple:
+    """A measured row's cells; an unavailable backend's name then why (the table runs that on)."""
     if row.unavailable is not None:
-        return f"{row.name:<{width}} unavailable: {row.unavailable}"
-    return (f"{row.name:<{width}} {row.hit.median_us:>9,.0f} {row.hit.p99_us:>9,.0f} "
-            f"{row.query.median_us:>10,.0f} {row.query.p99_us:>10,.0f} "
-            f"{row.miss.median_us:>9,.0f} {row.miss.p99_us:>9,.0f}")
+        return row.name, f"unavailable: {row.unavailable}"
+    return (row.name, row.hit.median_us, row.hit.p99_us, row.query.median_us, row.query.p99_us,
+            row.miss.median_us, row.miss.p99_us)
 
 
 # --- questions to the request log in DuckDB (Metrics.to_duckdb() makes the `requests` table) ---

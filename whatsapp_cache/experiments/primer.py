@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..errors import InvalidInput
 from ..latency import LatencyModel
+from ..tables import Column, format_table
 from .wire import count_round_trips
 
 WAYS = ("one GET per key", "one pipeline", "one MGET")
@@ -37,9 +38,9 @@ def round_trip_costs(client, keys: list[str], cache_ms: tuple[float, float] = (1
 
 
 def describe(rows: list[RoundTripCost]) -> str:
-    lines = [f"{'way':<16} {'commands':>8} {'round trips':>11} {'simulated ms':>12} {'values':>6}"]
-    lines += [f"{r.way:<16} {r.commands:>8} {r.round_trips:>11} {r.simulated_ms:>12.1f} {r.values:>6}" for r in rows]
-    return "\n".join(lines)
+    columns = (Column("way", "<", width=16), Column("commands"), Column("round trips"),
+               Column("simulated ms", format=".1f"), Column("values"))
+    return format_table(columns, [(r.way, r.commands, r.round_trips, r.simulated_ms, r.values) for r in rows])
 
 
 def _cost(client, way: str, keys: list[str], model: LatencyModel) -> RoundTripCost:

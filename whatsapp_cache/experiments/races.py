@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..patterns import CacheAside, PatternContext, WriteBehind, WriteBehindWorker, WriteThrough
 from ..patterns.base import decode_record
+from ..tables import Column, format_table
 from .naive import NaiveSeedCache
 
 
@@ -111,9 +112,9 @@ def out_of_order_writes(world, user_id: str, guarded: bool) -> tuple[list[Step],
 
 
 def format_timeline(timeline: list[Step]) -> str:
-    lines = [f"{'step':>4}  {'actor':<9} {'call':<30} {'database now':<18} cache now"]
-    lines += [f"{i:>4}  {s.actor:<9} {s.action:<30} {s.database:<18} {s.cache}" for i, s in enumerate(timeline, 1)]
-    return "\n".join(lines)
+    columns = (Column("step"), Column("actor", "<", width=9, gap="  "), Column("call", "<", width=30),
+               Column("database now", "<", width=18), Column("cache now", "<"))
+    return format_table(columns, [(i, s.actor, s.action, s.database, s.cache) for i, s in enumerate(timeline, 1)])
 
 
 def _status_text(world, user_id: str) -> str:

@@ -31,6 +31,7 @@ from ..lab import memcached, process
 from ..lab.memcached import MemcachedProcess
 from ..lab.process import HOST, RedisProcess
 from ..metrics import percentile
+from ..tables import Column, format_table, table_lines
 from .wire import count_round_trips
 
 KEYS = 2_000
@@ -125,19 +126,19 @@ def available() -> bool:
 
 def describe_counts(rows) -> str:
     """What does not depend on the machine: reads, hits, round trips, whether every value came back intact."""
-    lines = [f"{'backend':<11} {'reads':>7} {'hits':>7} {'round trips':>12} {'round trips/read':>17} same values"]
-    for r in rows:
-        lines.append(f"{r.name:<11} {r.reads:>7,} {r.hits:>7,} {r.round_trips:>12,} "
-                     f"{r.round_trips / r.reads:>17.2f} {r.same_values}")
-    return "\n".join(lines)
+    columns = (Column("backend", "<", width=11), Column("reads", format=",", width=7),
+               Column("hits", format=",", width=7), Column("round trips", format=",", width=12),
+               Column("round trips/read", format=".2f", width=17), Column("same values", "<"))
+    return format_table(columns, [(r.name, r.reads, r.hits, r.round_trips, r.round_trips / r.reads, r.same_values)
+                                  for r in rows])
 
 
 def describe_timings(rows) -> str:
     """Real per-read latencies on this machine, and each server's p50 as a multiple of the in-process one."""
     base = rows[0].p50_us
-    lines = [f"{'backend':<11} {'p50 us':>8} {'p99 us':>8} {'p50 x in-process':>17}"]
-    for r in rows:
-        lines.append(f"{r.name:<11} {r.p50_us:>8.1f} {r.p99_us:>8.1f} {r.p50_us / base:>17,.0f}")
+    columns = (Column("backend", "<", width=11), Column("p50 us", format=".1f", width=8),
+               Column("p99 us", format=".1f", width=8), Column("p50 x in-process", format=",.0f", width=17))
+    lines = table_lines(columns, [(r.name, r.p50_us, r.p99_us, r.p50_us / base) for r in rows])
     for r in rows:
         if r.server_us is not None:
             lines.append(f"inside redis-server a GET took {r.server_us:.2f} us (INFO commandstats): "
@@ -192,7 +193,9 @@ def memory_per_item(keys: int = KEYS) -> str:
             client.close()
     # Rounded to 10 bytes and one decimal: allocator and interpreter details move the last digits between runs.
     lines = [f"{keys:,} profiles of {payload:.0f} bytes each on average; bytes spent per profile (to 10 bytes):"]
-    lines += [f"{name:<11} {round(size, -1):>6.0f}  ({size / payload:.1f}x the value)" for name, size in per_item.items()]
+    columns = (Column("", "<", width=11), Column("", format=".0f", width=6), Column("", "<", gap="  "))
+    lines += table_lines(columns, [(name, round(size, -1), f"({size / payload:.1f}x the value)")
+                                   for name, size in per_item.items()], header=False)
     return "\n".join(lines)
 
 

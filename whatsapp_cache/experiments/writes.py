@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..tables import Column, format_table, table_lines
 from .loadmodel import LoadInputs, checked_number, positive_number, servers_needed
 from .loadmodel import seed_inputs as seed_load_inputs
 
@@ -59,13 +60,12 @@ def split_writes(message_share: float, mergeable_to_db: float, inputs: LoadInput
 
 def format_splits(mergeable_to_db: float, shares=MESSAGE_SHARES, inputs: LoadInputs | None = None) -> str:
     """One line per share of messages among the writes: writes reaching the database and servers."""
-    header = f"{'messages':>9} {'mergeable':>10} {'to database':>12} {'share':>6} {'servers':>8}"
-    lines = [header, "-" * len(header)]
-    for share in shares:
-        s = split_writes(share, mergeable_to_db, inputs)
-        lines.append(f"{s.message_share:>9.0%} {s.mergeable_writes_per_s:>10,.0f} {s.db_writes_per_s:>12,.0f} "
-                     f"{s.fraction_to_db:>6.1%} {s.db_servers:>8}")
-    return "\n".join(lines)
+    columns = (Column("messages", format=".0%", width=9), Column("mergeable", format=",.0f", width=10),
+               Column("to database", format=",.0f", width=12), Column("share", format=".1%", width=6),
+               Column("servers", width=8))
+    splits = [split_writes(share, mergeable_to_db, inputs) for share in shares]
+    return format_table(columns, [(s.message_share, s.mergeable_writes_per_s, s.db_writes_per_s, s.fraction_to_db,
+                                   s.db_servers) for s in splits], rule="-")
 
 
 @dataclass(frozen=True)
@@ -130,12 +130,13 @@ def presence_writes(inputs: PresenceInputs | None = None, db_writes_per_server: 
 def format_presence(result: PresenceWrites) -> str:
     """Both designs' database writes a second and servers, and the inputs behind them."""
     i, r = result.inputs, result
+    columns = (Column("design", "<", width=42), Column("db writes/s", format=",.0f", width=12),
+               Column("servers", width=8))
     return "\n".join([
         f"inputs: {i.users_online:,.0f} users online, a heartbeat every {i.heartbeat_interval_s:g} s, "
         f"{i.daily_users:,.0f} daily users x {i.online_periods_per_day:g} online periods",
-        f"{'design':<42} {'db writes/s':>12} {'servers':>8}",
-        f"{'per heartbeat (PerHeartbeatPresence)':<42} {r.per_heartbeat_per_s:>12,.0f} {r.per_heartbeat_servers:>8}",
-        f"{'last-seen when going offline (Presence)':<42} {r.by_design_per_s:>12,.0f} {r.by_design_servers:>8}",
+        *table_lines(columns, [("per heartbeat (PerHeartbeatPresence)", r.per_heartbeat_per_s, r.per_heartbeat_servers),
+                               ("last-seen when going offline (Presence)", r.by_design_per_s, r.by_design_servers)]),
         f"ratio {r.ratio:.1f}x = a mean online period ({r.mean_online_period_s / 60:.1f} min, Little's law) "
         f"/ the heartbeat interval",
     ])

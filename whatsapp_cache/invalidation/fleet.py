@@ -17,6 +17,7 @@ from ..config import produced_on
 from ..errors import InvalidInput
 from ..patterns.staleness import VersionLog
 from ..world import World
+from ..tables import Column, format_table
 from .pubsub import AppServer
 
 MODES = ("pub/sub", "local TTL only")
@@ -130,11 +131,13 @@ def compare_fleet(spec: FleetSpec = FleetSpec(), modes=MODES) -> list[FleetResul
     return rows
 
 
+_COLUMNS = (Column("mode", "<", width=16), Column("reads", format=",", width=6), Column("writes", format=","),
+            Column("local hits", format=".1%"), Column("stale reads", format=".1%"),
+            Column("longest stale ms", format=","), Column("invalidations", format=","), Column("flushes"))
+
+
 def format_fleet(rows: list[FleetResult]) -> str:
     """A fixed-width table, one mode a line, below a line naming the backends it ran on."""
-    header = (f"{'mode':<16} {'reads':>6} {'writes':>6} {'local hits':>10} {'stale reads':>11} "
-              f"{'longest stale ms':>16} {'invalidations':>13} {'flushes':>7}")
-    lines = [*produced_on(rows), header, "-" * len(header)]
-    lines += [f"{r.mode:<16} {r.reads:>6,} {r.writes:>6,} {r.local_hit_ratio:>10.1%} {r.stale_share:>11.1%} "
-              f"{r.longest_stale_ms:>16,} {r.invalidations:>13,} {r.flushes:>7}" for r in rows]
-    return "\n".join(lines)
+    cells = [(r.mode, r.reads, r.writes, r.local_hit_ratio, r.stale_share, r.longest_stale_ms, r.invalidations,
+              r.flushes) for r in rows]
+    return format_table(_COLUMNS, cells, rule="-", title=produced_on(rows))

@@ -29,6 +29,7 @@ from typing import NamedTuple
 import redis
 
 from ..errors import ConfigError, InvalidInput
+from ..tables import Column, format_table
 from .process import HOST, RedisProcess, binary, connect, free_port
 
 SLOTS = 16384
@@ -108,12 +109,10 @@ def _ranges(slots: tuple[tuple[int, int], ...]) -> str:
 
 def format_nodes(nodes: list[NodeInfo]) -> str:
     """A table of nodes: port, pid, alive, role, replicates, slots, keys."""
-    rows = [("port", "pid", "alive", "role", "replicates", "slots", "keys")]
-    rows += [(str(n.port), str(n.pid or "-"), "yes" if n.alive else "NO", n.role + (" (failing)" if n.failing else ""),
-              str(n.replicates or "-"), _ranges(n.slots) or "-", "-" if n.keys is None else str(n.keys))
-             for n in nodes]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+    columns = [Column(name, "<") for name in ("port", "pid", "alive", "role", "replicates", "slots", "keys")]
+    rows = [(n.port, n.pid or "-", "yes" if n.alive else "NO", n.role + (" (failing)" if n.failing else ""),
+             n.replicates or "-", _ranges(n.slots) or "-", "-" if n.keys is None else n.keys) for n in nodes]
+    return format_table(columns, rows, gap="  ")
 
 
 def describe_layout(nodes: list[NodeInfo]) -> str:

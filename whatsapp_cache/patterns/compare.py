@@ -16,6 +16,7 @@ from ..config import produced_on
 from ..errors import InvalidInput
 from ..latency import LatencyModel
 from ..world import World
+from ..tables import Column, format_table
 from . import PatternContext, WriteBehindWorker, make
 
 DEFAULT_PATTERNS = ("cache-aside (naive)", "cache-aside", "write-through", "write-behind", "TTL only")
@@ -144,13 +145,14 @@ def compare(spec: MixSpec = MixSpec(), patterns=DEFAULT_PATTERNS, progress: bool
     return rows
 
 
+_COLUMNS = (Column("pattern", "<", width=22), Column("reads", format=",", width=6), Column("writes", format=","),
+            Column("hit ratio", format=".1%"), Column("db reads", format=","), Column("db writes", format=","),
+            Column("stale reads", format=".1%"), Column("longest stale ms", format=","),
+            Column("read ms", format=".1f"), Column("write ms", format=".1f"))
+
+
 def format_comparison(rows: list[PatternResult]) -> str:
     """A fixed-width table, one pattern a line, below a line naming the backends it ran on."""
-    header = (f"{'pattern':<22} {'reads':>6} {'writes':>6} {'hit ratio':>9} {'db reads':>8} {'db writes':>9} "
-              f"{'stale reads':>11} {'longest stale ms':>16} {'read ms':>7} {'write ms':>8}")
-    lines = [*produced_on(rows), header, "-" * len(header)]
-    for r in rows:
-        lines.append(f"{r.pattern:<22} {r.reads:>6,} {r.writes:>6,} {r.hit_ratio:>9.1%} {r.db_reads:>8,} "
-                     f"{r.db_writes:>9,} {r.stale_share:>11.1%} {r.longest_stale_ms:>16,} "
-                     f"{r.avg_read_ms:>7.1f} {r.avg_write_ms:>8.1f}")
-    return "\n".join(lines)
+    cells = [(r.pattern, r.reads, r.writes, r.hit_ratio, r.db_reads, r.db_writes, r.stale_share,
+              r.longest_stale_ms, r.avg_read_ms, r.avg_write_ms) for r in rows]
+    return format_table(_COLUMNS, cells, rule="-", title=produced_on(rows))

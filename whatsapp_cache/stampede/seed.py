@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass
 
 from ..errors import InvalidInput
+from ..tables import Column, format_table
 from .base import Entry, Loader, Read, Strategy
 
 NEVER_MS = 2 ** 62          # an entry the seed SET without a TTL: it never expires
@@ -169,10 +170,11 @@ def early_refresh_model(rule: str, reads_per_s: float, *, delta_ms: float = 100,
 
 def describe_early_refresh(rows: list[EarlyRefresh]) -> str:
     """A table: one line per rule and read rate."""
-    lines = [f"{'rule':<12} {'reads/s':>10} {'loads per refresh':>18} {'s early':>8} {'expired':>8}"]
-    lines += [f"{r.rule:<12} {_rate(r.reads_per_s):>10} {r.loads_per_cycle:>18,.1f} {r.seconds_early:>8.2f} "
-              f"{r.expired_share:>8.0%}" for r in rows]
-    return "\n".join(lines)
+    columns = (Column("rule", "<", width=12), Column("reads/s", width=10),
+               Column("loads per refresh", format=",.1f", width=18), Column("s early", format=".2f", width=8),
+               Column("expired", format=".0%", width=8))
+    return format_table(columns, [(r.rule, _rate(r.reads_per_s), r.loads_per_cycle, r.seconds_early, r.expired_share)
+                                  for r in rows])
 
 
 def _rate(reads_per_s: float) -> str:
