@@ -32,7 +32,6 @@ from ..lab.process import RedisProcess
 from ..lab.cluster import LocalCluster
 from ..lab.replication import lost_writes_on_failover
 from ..resilience import HALF_OPEN, OPEN, FailurePolicy
-from ..resilience import HALF_OPEN, OPEN
 from ..tables import Column, table_lines
 from .workload import WorkloadSpec, _Replayer, plan
 from ..world import World
