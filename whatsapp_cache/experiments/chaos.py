@@ -47,6 +47,7 @@ from ..errors import InvalidInput, NotFound
 from ..validation import whole_number
 from ..metrics import READ_OUTCOMES, RequestRecord, percentile
 from ..lab.process import RedisProcess
+from ..last_known_good import AGES_KEPT
 from ..resilience import HALF_OPEN, OPEN
 from .workload import WorkloadSpec, _Replayer, plan
 
@@ -277,6 +278,7 @@ class PhaseStats:
     p50_simulated_ms: float
     p99_simulated_ms: float
     mean_measured_ms: float
+    served_stale: int = 0  # reads answered by a last known good copy (stale-if-error)
 
 
 @dataclass(frozen=True)
@@ -290,6 +292,8 @@ class Bucket:
     mean_simulated_ms: float
     db_queries: int
     fallbacks: int
+    served_stale: int = 0
+    failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -340,6 +344,8 @@ class ChaosReport:
     failures: list[tuple[float, str]] = field(default_factory=list)
     measured_wall_s: float = 0.0
     failover: dict | None = None  # ClusterFailover only: the killed slots, timings, lost cache writes
+    served_stale: int = 0  # reads answered by a last known good copy (stale-if-error)
+    stale_ages_s: list[float] = field(default_factory=list)  # the age of each of them, in simulated s
 
     @property
     def lost_writes(self) -> int:
@@ -347,7 +353,12 @@ class ChaosReport:
 
     @property
     def stale(self) -> int:
+        """Stale entries the audit found after the run (not the stale answers served on purpose)."""
         return self.audit.stale
+
+    def stale_age_s(self, percent: float) -> float:
+        """A percentile of the served stale answers' ages, in simulated seconds (0.0 if none)."""
+        return percentile(self.stale_ages_s, percent)
 
     def phase(self, name: str) -> PhaseStats:
         """The stats of 'before', 'during' or 'after'."""
@@ -394,6 +405,7 @@ def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bo
     start_ms = world.clock.now_ms()
     first_transition = len(world.guard.transitions())
     stats_before = asdict(world.guard.stats)
+    ages_before = len(world.last_good.stats.served_ages) if world.last_good is not None else 0
     replayer = _AuditedReplayer(world, spec.seed)
     started = time.perf_counter()
     with world.metrics.recording() as records:  # every request of the run, however few the log keeps
@@ -405,6 +417,7 @@ def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bo
     writes = _check_writes(world, replayer)
     audit = _without_capacity(world, _audit, replayer.touched)
     report = _report(world, outage, spec, start_ms, records, failures, transitions, guard, writes, audit, wall_s)
+    report.stale_ages_s = _served_ages_s(world, ages_before)
     if isinstance(outage, ClusterFailover):
         report.failover = outage.facts()
     return report
@@ -479,6 +492,14 @@ def _lost_cache_writes(lab) -> dict:
         results[name] = {**asdict(lost), "acknowledged": lost.acknowledged, "describe": lost.describe()}
         lab.restart_killed()
     return results
+
+
+def _served_ages_s(world, ages_before: int) -> list[float]:
+    """The ages of the stale answers served since `ages_before` were, in seconds."""
+    if world.last_good is None:
+        return []
+    ages = list(world.last_good.stats.served_ages)[ages_before:] if ages_before < AGES_KEPT else []
+    return [age / 1000 for _, age in ages]
 
 
 def _check_world(world, outage, spec) -> None:
@@ -625,7 +646,7 @@ def _report(world, outage, spec, start_ms, records, failures, transitions, guard
         failed=len(failures),
         fallbacks=sum(record.outcome == "fallback" for record in records),
         phases=phases,
-        timeline=_timeline(spec, start_ms, records),
+        timeline=_timeline(spec, start_ms, records, failures),
         transitions=transitions,
         guard=guard,
         steady_hit_ratio=_steady_ratio(spec, start_ms, records),
@@ -634,6 +655,7 @@ def _report(world, outage, spec, start_ms, records, failures, transitions, guard
         audit=audit,
         failures=failures,
         measured_wall_s=wall_s,
+        served_stale=sum(record.outcome == "stale" for record in records),
     )
 
 
@@ -659,22 +681,26 @@ def _phase_stats(name: str, from_s: int, until_s: int, records: list[RequestReco
         mean_simulated_ms=_mean(latencies), p50_simulated_ms=percentile(latencies, 50),
         p99_simulated_ms=percentile(latencies, 99),
         mean_measured_ms=_mean([r.measured_ms for r in records]),
+        served_stale=sum(r.outcome == "stale" for r in records),
     )
 
 
-def _timeline(spec: ChaosSpec, start_ms: int, records: list[RequestRecord]) -> list[Bucket]:
+def _timeline(spec: ChaosSpec, start_ms: int, records: list[RequestRecord], failures=()) -> list[Bucket]:
     bucket_ms = spec.bucket_s * 1000
     slices: list[list[RequestRecord]] = [[] for _ in range(math.ceil(spec.duration_s / spec.bucket_s))]
     for record in records:
         slices[min((record.at_ms - start_ms) // bucket_ms, len(slices) - 1)].append(record)
-    return [_bucket(index * spec.bucket_s, inside) for index, inside in enumerate(slices)]
+    failed = [0] * len(slices)
+    for at_s, _ in failures:
+        failed[min(int(at_s // spec.bucket_s), len(slices) - 1)] += 1
+    return [_bucket(index * spec.bucket_s, inside, failed[index]) for index, inside in enumerate(slices)]
 
 
-def _bucket(start_s: int, records: list[RequestRecord]) -> Bucket:
+def _bucket(start_s: int, records: list[RequestRecord], failed: int = 0) -> Bucket:
     reads, hits = _reads_and_hits(records)
     return Bucket(start_s, len(records), reads, hits / reads if reads else 0.0,
                   _mean([r.simulated_ms for r in records]), sum(r.db_queries for r in records),
-                  sum(r.outcome == "fallback" for r in records))
+                  sum(r.outcome == "fallback" for r in records), sum(r.outcome == "stale" for r in records), failed)
 
 
 def _steady_ratio(spec: ChaosSpec, start_ms: int, records: list[RequestRecord]) -> float:
@@ -734,13 +760,15 @@ def _headline(report: ChaosReport) -> list[str]:
     updates = dict(spec["mix"]).get("update_profile", 0) / sum(weight for _, weight in spec["mix"])
     breaker = (f"circuit breaker on (opens after {policy['failure_threshold']} failures, probes every "
                f"{policy['reset_after_ms']:,} ms)" if policy["breaker"] else "circuit breaker OFF")
+    stale = policy.get("stale_if_error_ms")
+    stale_text = f", stale-if-error up to {stale / 1000:g} s" if stale else ""
     return [
         f"Outage: {report.outage}, from {spec['outage_from_s']} s to {spec['outage_until_s']} s "
         f"of {spec['duration_s']} simulated seconds",
         f"Workload: {spec['actions']:,} actions (seed {spec['seed']}, {updates:.0%} status updates); "
         f"Redis: {report.backends['redis']}; database: {report.backends['database']}",
         f"Policy: {breaker}, repair {'on' if policy['repair'] else 'OFF'}, "
-        f"timeout {policy['timeout_ms']:,.0f} ms",
+        f"timeout {policy['timeout_ms']:,.0f} ms{stale_text}",
     ]
 
 
@@ -776,9 +804,20 @@ def _totals(report: ChaosReport) -> list[str]:
         f"({audit.from_cache:,} read from the cache" + (f", {audit.unchecked:,} unchecked)" if audit.unchecked
                                                          else ")")
         + "".join(f"\n{'':<21}{example}" for example in audit.examples),
+        *_stale_lines(report),
         f"{'Circuit breaker':<21}{_transitions_text(report.transitions)}",
         f"{'Guard':<21}" + ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in report.guard.items()),
     ]
+
+
+def _stale_lines(report: ChaosReport) -> list[str]:
+    """A line on the stale answers served, if the policy served any (none, if it never could)."""
+    if not report.policy.get("stale_if_error_ms"):
+        return []
+    ages = (f" aged p50 {report.stale_age_s(50):.1f} s, p99 {report.stale_age_s(99):.1f} s, "
+            f"max {max(report.stale_ages_s):.1f} s" if report.stale_ages_s else "")
+    return [f"{'Served stale':<21}{report.served_stale:,} reads, last known good copies{ages} "
+            f"(Redis and the database both failed)"]
 
 
 def _failover_lines(facts: dict, measured: bool) -> list[str]:
