@@ -191,3 +191,11 @@ def test_the_chaos_report_counts_the_stale_answers_and_their_ages():
 def test_without_stale_if_error_the_report_says_nothing_of_it():
     report = chaos_run(None)
     assert report.served_stale == 0 and report.stale_ages_s == [] and "Served stale" not in format_report(report)
+
+
+def test_a_run_without_the_audit_says_it_was_not_checked():
+    world = World()
+    report = run_chaos(world, FakeOutage(world, "down"), ChaosSpec(actions=300, duration_s=60, outage_from_s=20,
+                                                                   outage_until_s=40), audit=False)
+    assert report.audit is None and report.stale is None and report.to_dict()["stale"] is None
+    assert "Stale entries        not checked" in format_report(report) and report.lost_writes == 0
