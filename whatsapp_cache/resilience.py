@@ -130,7 +130,7 @@ class FailurePolicy:
     repair: bool = True
     breaker_per_node: bool = True  # on a Redis Cluster; False: one breaker for the whole cluster
     stale_if_error_ms: int | None = None  # serve a last known good copy this young when both tiers fail
-    stale_entries: int = 10_000  # keys the last known good copies cover, per process (LRU)
+    stale_entries: int = 2_000  # keys the last known good copies cover, per process (LRU; last_known_good.py)
     stale_first: bool = False  # while the circuit is open, a young enough copy answers before the database
 
     def __post_init__(self) -> None:
