@@ -20,8 +20,9 @@ from .resilience import CacheGuard
 from .tables import RULE, Column, format_table
 
 DATA_TYPES = ("sessions", "presence", "messages", "profiles", "groups")
-_OUTCOME_COUNTERS = {"hit": "hits", "miss": "misses", "fallback": "fallbacks", "write": "writes", "error": "errors"}
-READ_OUTCOMES = ("hit", "miss", "fallback")
+_OUTCOME_COUNTERS = {"hit": "hits", "miss": "misses", "fallback": "fallbacks", "write": "writes", "error": "errors",
+                     "stale": "served_stale"}
+READ_OUTCOMES = ("hit", "miss", "fallback", "stale")
 LOG_SIZE = 100_000  # records the request log keeps by default: about 22 MB, at some 220 bytes a record
 T = TypeVar("T")
 
@@ -42,7 +43,8 @@ class Trace:
     """What one request cost; the data type code calls .cache() and .db() around each call.
 
     Outcomes: hit, miss, fallback (a read served by the database because Redis was
-    unavailable), write, error. `cache_failures` counts round trips Redis did not answer or
+    unavailable), stale (Redis unavailable and the database failed: a last known good copy,
+    last_known_good.py), write, error. `cache_failures` counts round trips Redis did not answer or
     the circuit breaker did not allow.
     """
 
@@ -157,11 +159,12 @@ class TypeSummary:
     simulated_ms: float = 0.0
     measured_ms: float = 0.0
     cache_failures: int = 0
+    served_stale: int = 0
     backend: str = ""
 
     @property
     def reads(self) -> int:
-        return self.hits + self.misses + self.fallbacks
+        return self.hits + self.misses + self.fallbacks + self.served_stale
 
     @property
     def hit_ratio(self) -> float:

@@ -26,6 +26,7 @@ from .backends import queue_script
 from .clock import Clock, SimulatedClock
 from .errors import InvalidInput
 from .keys import new_token
+from .last_known_good import check_policy as check_stale_policy
 
 log = logging.getLogger("whatsapp_cache")
 
@@ -102,7 +103,13 @@ class CacheUnavailable(Exception):
 
 @dataclass(frozen=True)
 class FailurePolicy:
-    """How long to wait for Redis, when to stop asking, and when to try again."""
+    """How long to wait for Redis, when to stop asking, and when to try again.
+
+    `stale_if_error_ms` (None: off) lets a read answer with the last value this process saw for its
+    key, if no older than that, when Redis is unavailable and the database fails too
+    (last_known_good.py says which data types may); with `stale_first`, while the circuit is open
+    such a copy answers before the database is asked, sparing it.
+    """
 
     timeout_s: float = 0.5
     connect_timeout_s: float = 0.5
@@ -112,6 +119,9 @@ class FailurePolicy:
     breaker: bool = True
     repair: bool = True
     breaker_per_node: bool = True  # on a Redis Cluster; False: one breaker for the whole cluster
+    stale_if_error_ms: int | None = None  # serve a last known good copy this young when both tiers fail
+    stale_entries: int = 2_000  # keys the last known good copies cover, per process (LRU; last_known_good.py)
+    stale_first: bool = False  # while the circuit is open, a young enough copy answers before the database
 
     def __post_init__(self) -> None:
         for name in ("timeout_s", "connect_timeout_s"):
@@ -122,6 +132,7 @@ class FailurePolicy:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InvalidInput(f"{name} must be a whole number >= {low}")
+        check_stale_policy(self.stale_if_error_ms, self.stale_entries)
 
     @property
     def timeout_ms(self) -> float:
@@ -275,6 +286,14 @@ class CacheGuard:
     def transitions(self) -> list[tuple[int, str]]:
         """Every breaker's changes, in time order."""
         return sorted((change for b in self.all_breakers() for change in b.transitions), key=lambda c: c[0])
+
+    def is_open_for(self, key: str) -> bool:
+        """Whether a call on `key` would be refused now: its breaker open and its pause not over (once
+        it is, the call may be the probe)."""
+        if not self.policy.breaker:
+            return False
+        breaker = self._breaker_for(key) if self._per_node else self.breaker
+        return breaker.state == OPEN and self._clock.now_ms() - breaker.opened_ms < breaker.reset_after_ms
 
     def any_open(self) -> bool:
         return any(b.state != CLOSED for b in self.all_breakers())

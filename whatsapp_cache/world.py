@@ -23,6 +23,7 @@ from .datatypes.scripts import Scripts
 from .db import Repository, image
 from .errors import ConfigError, InvalidInput
 from .keys import KeySchema
+from .last_known_good import LastKnownGood
 from .latency import LatencyModel
 from .metrics import Metrics
 from .resilience import UNAVAILABLE, CacheGuard, FailurePolicy, log
@@ -39,7 +40,8 @@ class World:
     simulated unless one is passed (use SystemClock() in production). `dataset` names a
     synthetic data set size to load into an empty database ("small", "large" or None).
     `failure_policy` sets Redis timeouts and the circuit breaker (see resilience.py); a World
-    starts and serves from the database even while Redis is down. A Redis Cluster (a URL with
+    starts and serves from the database even while Redis is down. With its `stale_if_error_ms`
+    set, `world.last_good` keeps the last value of each read (last_known_good.py). A Redis Cluster (a URL with
     ?cluster=true) is the exception: redis-py asks a node for the slot map when the client is
     built, so a World raises ClusterUnreachable (a redis.ConnectionError) if no node answers then.
 
@@ -80,6 +82,7 @@ class World:
         self.reader = HitReader(self.redis)
         self.guard = CacheGuard(self.redis, self.clock, self.failure_policy, flush=self.flush_cache)
         self.metrics = Metrics(self.latency, self.clock, guard=self.guard)
+        self.last_good = self._last_good(self.failure_policy)
         self.engine = make_engine(self.config)
         self.repo = Repository(self.engine)
         self.scripts = Scripts(self.redis)
@@ -94,12 +97,18 @@ class World:
 
     def _build_types(self) -> None:
         context = Context(self.redis, self.repo, self.keys, self.clock, self.metrics, self.scripts,
-                          self._ttls, self._token_factory, random.Random(self.seed), self.reader)
+                          self._ttls, self._token_factory, random.Random(self.seed), self.reader, self.last_good)
         self.sessions = Sessions(context)
         self.presence = Presence(context)
         self.messages = RecentMessages(context)
         self.profiles = Profiles(context)
         self.groups = GroupMembers(context)
+
+    def _last_good(self, policy: FailurePolicy) -> LastKnownGood | None:
+        """Stale-if-error's store of last known good copies, if the policy turns it on (else None)."""
+        if policy.stale_if_error_ms is None:
+            return None
+        return LastKnownGood(self.clock, policy.stale_if_error_ms, policy.stale_entries, policy.stale_first)
 
     @property
     def ttls(self) -> TTLs:

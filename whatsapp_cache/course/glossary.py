@@ -84,6 +84,9 @@ TERMS = (
     Term("Lease", "A short-lived right to do one job, such as refilling a key or running a clean-up, "
          "taken with `SET key token NX PX ms`: one holder at a time, and it frees itself when it "
          "expires.", "05_stampede"),
+    Term("Load shedding", "Refusing some requests at once, on purpose, when a server nears its "
+         "capacity, so the ones it accepts are served in time instead of every one timing out.",
+         "06_failure_and_recovery"),
     Term("LFU", "Least frequently used: evict the key read least often. Redis approximates it with a "
          "small decaying counter per key.", "04_eviction"),
     Term("LRU", "Least recently used: evict the key whose last use is oldest. Redis approximates it "
@@ -116,6 +119,11 @@ TERMS = (
          "for failover. Redis replication is asynchronous.", "08_scaling_out"),
     Term("Round trip", "One request to a server and its reply: for a cache on another machine, the "
          "network time usually costs far more than the command itself.", PRIMER),
+    Term("Stale-if-error", "Answering a read with the last value the application saw for it, up to a "
+         "maximum age and marked as stale, when both the cache and the database fail it. The copy "
+         "lives in the application's memory (the cache is the tier that is down); data whose old "
+         "value is dangerous, such as a revoked session, is never served this way.",
+         "06_failure_and_recovery"),
     Term("Stampede", "Many requests missing the same key at once (it just expired) and all querying "
          "the database for it. Also called thundering herd or dogpile.", "05_stampede"),
     Term("Stream", "A Redis log of entries with ids in time order (`XADD`, `XREADGROUP`), kept until "

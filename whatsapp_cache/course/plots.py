@@ -155,18 +155,27 @@ def early_refresh_panels(rows):
     return figure
 
 
-def chaos_timeline(reports: dict, title: str = ""):
-    """Hit ratio, mean simulated latency and database queries per bucket, the outage shaded; one line per run."""
+def chaos_timeline(reports: dict, title: str = "", answers: bool = False):
+    """Hit ratio, mean simulated latency and database queries per bucket, the outage shaded; one line per run.
+
+    `answers` adds a fourth panel: failed requests (solid) and stale answers served (dotted) per second.
+    """
     metrics = (("hit ratio of reads", lambda b: b.hit_ratio),
                ("mean latency (simulated ms)", lambda b: b.mean_simulated_ms),
                ("database queries per second", None))
-    figure, axes = plt.subplots(len(metrics), 1, figsize=(9, 6.4), sharex=True)
+    if answers:
+        metrics += (("failed (solid), served stale\n(dotted) per second", None),)
+    figure, axes = plt.subplots(len(metrics), 1, figsize=(9, 6.4 + 1.8 * answers), sharex=True)
     for label, report in reports.items():
         bucket_s = report.spec["bucket_s"]
         starts = [b.start_s for b in report.timeline]
-        for ax, (_, value) in zip(axes, metrics):
+        for ax, (_, value) in zip(axes[:3], metrics):
             values = [value(b) if value else b.db_queries / bucket_s for b in report.timeline]
-            ax.step(starts, values, where="post", label=label)
+            line, = ax.step(starts, values, where="post", label=label)
+        if answers:
+            axes[3].step(starts, [b.failed / bucket_s for b in report.timeline], where="post", color=line.get_color())
+            axes[3].step(starts, [b.served_stale / bucket_s for b in report.timeline], where="post",
+                         color=line.get_color(), linestyle=":")
     first = next(iter(reports.values()))
     for ax, (name, _) in zip(axes, metrics):
         ax.axvspan(first.spec["outage_from_s"], first.spec["outage_until_s"], color="tab:red", alpha=0.12)

@@ -15,26 +15,30 @@ class GroupMembers(CachedType):
     """SMEMBERS group:{id}:members; the marker member tells a complete set from a partial one."""
 
     data_type = "groups"
+    serve_stale = True  # a roster minutes old; sending checks membership in the database anyway
 
     def members(self, group_id: str) -> frozenset[str]:
         """Every member's user id; NotFound for an unknown group (that answer is cached too)."""
         group_id = validation.entity_id(group_id, "group id")
         keys = self.ctx.keys.group_members(group_id)
         with self._request("members") as trace:
-            raw = self._read(trace, keys, "smembers")
-            marker = next((member for member in raw if is_meta(member)), None)
-            meta = self._fresh_meta(keys, marker, present=bool(raw))
-            if meta is not None:
-                if meta.missing:
-                    raise NotFound(f"no group {group_id!r}")
-                return frozenset(raw) - {marker}
-            generation = self._miss(trace, keys)
-            members = trace.db(self.ctx.repo.group_roster, group_id)
-            if members is None:
-                self._fill(trace, keys, generation, "set", [], missing=True)
+            return self._answer(trace, keys, lambda: self._members(trace, keys, group_id))
+
+    def _members(self, trace, keys, group_id: str) -> frozenset[str]:
+        raw = self._read(trace, keys, "smembers")
+        marker = next((member for member in raw if is_meta(member)), None)
+        meta = self._fresh_meta(keys, marker, present=bool(raw))
+        if meta is not None:
+            if meta.missing:
                 raise NotFound(f"no group {group_id!r}")
-            self._fill(trace, keys, generation, "set", members)
-            return frozenset(members)
+            return frozenset(raw) - {marker}
+        generation = self._miss(trace, keys)
+        members = trace.db(self.ctx.repo.group_roster, group_id)
+        if members is None:
+            self._fill(trace, keys, generation, "set", [], missing=True)
+            raise NotFound(f"no group {group_id!r}")
+        self._fill(trace, keys, generation, "set", members)
+        return frozenset(members)
 
     def create(self, group_id: str, name: str, member_ids: list[str] = ()) -> None:
         """A new group with its conversation; drops any cached 'no such group' answer."""
@@ -82,6 +86,7 @@ class GroupMembers(CachedType):
                 changed = trace.db(repo.add_group_member, group_id, user_id, self.now())
             else:
                 changed = trace.db(repo.remove_group_member, group_id, user_id)
+            self._forget(keys)
             if generation is None:  # no Redis (or a foreign generation) before the write: drop the set later
                 self._remember(trace, keys)
                 return changed

@@ -36,6 +36,7 @@ class RecentMessages(CachedType):
     """The chat view's last 100 messages, under one canonical key per conversation."""
 
     data_type = "messages"
+    serve_stale = True  # a chat view without the last minutes' messages, rather than an error
 
     def conversation_between(self, user_a: str, user_b: str) -> str:
         """The canonical conversation id of two users (created on first use)."""
@@ -62,17 +63,21 @@ class RecentMessages(CachedType):
             raise InvalidInput(f"limit must be at most {RECENT_LIMIT}")
         keys = self.ctx.keys.recent_messages(conversation_id)
         with self._request("recent") as trace:
-            raw = self._read(trace, keys, "lrange", 0, -1)
-            cached = self._decode(keys, raw, conversation_id)
-            if cached is not None:
-                return cached[:limit]
-            generation = self._miss(trace, keys)
-            rows = trace.db(self.ctx.repo.conversation_history, conversation_id, RECENT_LIMIT)
-            if rows is None:
-                self._fill(trace, keys, generation, "list", [], missing=True)
-                raise NotFound(f"no conversation {conversation_id!r}")
-            self._fill(trace, keys, generation, "list", [encode_message(row) for row in rows])
-            return [Message(**row) for row in rows[:limit]]
+            return self._answer(trace, keys, lambda: self._recent(trace, keys, conversation_id))[:limit]
+
+    def _recent(self, trace, keys, conversation_id: str) -> list[Message]:
+        """The whole cached list (up to RECENT_LIMIT), so a stale copy can answer any limit."""
+        raw = self._read(trace, keys, "lrange", 0, -1)
+        cached = self._decode(keys, raw, conversation_id)
+        if cached is not None:
+            return cached
+        generation = self._miss(trace, keys)
+        rows = trace.db(self.ctx.repo.conversation_history, conversation_id, RECENT_LIMIT)
+        if rows is None:
+            self._fill(trace, keys, generation, "list", [], missing=True)
+            raise NotFound(f"no conversation {conversation_id!r}")
+        self._fill(trace, keys, generation, "list", [encode_message(row) for row in rows])
+        return [Message(**row) for row in rows]
 
     def _decode(self, keys, raw: list[str], conversation_id: str) -> list[Message] | None:
         meta = self._fresh_meta(keys, raw[-1] if raw else None)
@@ -100,6 +105,7 @@ class RecentMessages(CachedType):
             if not trace.db(self.ctx.repo.is_participant, conversation, sender_id):
                 raise InvalidInput(f"{sender_id!r} is not a participant of {conversation_id!r}")
             row = trace.db(self.ctx.repo.insert_message, conversation_id, sender_id, body, self.now())
+            self._forget(keys)
             args = [encode_message(row), row["id"], RECENT_LIMIT, self.now(), self.ttl_ms, new_token()]
             try:
                 trace.cache(self.ctx.scripts.push_message, keys=[keys.data, keys.generation], args=args)

@@ -37,26 +37,30 @@ class Profiles(CachedType):
     """HGETALL user:{id}:profile; on a miss, one SELECT and one atomic fill."""
 
     data_type = "profiles"
+    serve_stale = True  # a name or status minutes old, rather than an error (last_known_good.py)
 
     def get(self, user_id: str) -> Profile:
         """The user's profile; NotFound for an unknown id (that answer is cached too)."""
         user_id = validation.entity_id(user_id, "user id")
         keys = self.ctx.keys.profile(user_id)
         with self._request("get") as trace:
-            raw = self._read(trace, keys, "hgetall")
-            meta = self._fresh_meta(keys, raw.get(META_FIELD), present=bool(raw))
-            if meta is not None:
-                profile = self._decode(keys, user_id, raw, meta.missing)
-                if profile is not None:
-                    return profile
-            generation = self._miss(trace, keys)
-            row = trace.db(self.ctx.repo.user, user_id)
-            if row is None:
-                self._fill(trace, keys, generation, "hash", [], missing=True)
-                raise NotFound(f"no user with id {user_id!r}")
-            fields = {name: row[name] for name in PROFILE_FIELDS}
-            self._fill(trace, keys, generation, "hash", hash_items(fields), version=row["version"])
-            return Profile(user_id, **fields)
+            return self._answer(trace, keys, lambda: self._get(trace, keys, user_id))
+
+    def _get(self, trace: Trace, keys: EntryKeys, user_id: str) -> Profile:
+        raw = self._read(trace, keys, "hgetall")
+        meta = self._fresh_meta(keys, raw.get(META_FIELD), present=bool(raw))
+        if meta is not None:
+            profile = self._decode(keys, user_id, raw, meta.missing)
+            if profile is not None:
+                return profile
+        generation = self._miss(trace, keys)
+        row = trace.db(self.ctx.repo.user, user_id)
+        if row is None:
+            self._fill(trace, keys, generation, "hash", [], missing=True)
+            raise NotFound(f"no user with id {user_id!r}")
+        fields = {name: row[name] for name in PROFILE_FIELDS}
+        self._fill(trace, keys, generation, "hash", hash_items(fields), version=row["version"])
+        return Profile(user_id, **fields)
 
     def get_many(self, user_ids: list[str]) -> dict[str, Profile]:
         """Profiles of many users (at most MAX_BATCH ids) by id; unknown ids are left out.

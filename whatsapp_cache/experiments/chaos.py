@@ -31,6 +31,7 @@ from ..metrics import READ_OUTCOMES, RequestRecord, percentile
 from ..lab.process import RedisProcess
 from ..lab.cluster import LocalCluster
 from ..lab.replication import lost_writes_on_failover
+from ..last_known_good import AGES_KEPT
 from ..resilience import HALF_OPEN, OPEN, FailurePolicy
 from ..tables import Column, table_lines
 from .workload import WorkloadSpec, _Replayer, plan
@@ -261,6 +262,7 @@ class PhaseStats:
     p50_simulated_ms: float
     p99_simulated_ms: float
     mean_measured_ms: float
+    served_stale: int = 0  # reads answered by a last known good copy (stale-if-error)
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,8 @@ class Bucket:
     mean_simulated_ms: float
     db_queries: int
     fallbacks: int
+    served_stale: int = 0
+    failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -320,18 +324,26 @@ class ChaosReport:
     steady_hit_ratio: float
     recovery_s: float | None
     writes: WriteCheck
-    audit: Audit
+    audit: Audit | None  # None: run_chaos(audit=False) did not check
     failures: list[tuple[float, str]] = field(default_factory=list)
     measured_wall_s: float = 0.0
     failover: dict | None = None  # ClusterFailover only: the killed slots, timings, lost cache writes
+    served_stale: int = 0  # reads answered by a last known good copy (stale-if-error)
+    stale_ages_s: list[float] = field(default_factory=list)  # the age of each of them, in simulated s
 
     @property
     def lost_writes(self) -> int:
         return self.writes.lost
 
     @property
-    def stale(self) -> int:
-        return self.audit.stale
+    def stale(self) -> int | None:
+        """Stale entries the audit found after the run (not the stale answers served on purpose);
+        None if the run was not audited."""
+        return None if self.audit is None else self.audit.stale
+
+    def stale_age_s(self, percent: float) -> float:
+        """A percentile of the served stale answers' ages, in simulated seconds (0.0 if none)."""
+        return percentile(self.stale_ages_s, percent)
 
     def phase(self, name: str) -> PhaseStats:
         """The stats of 'before', 'during' or 'after'."""
@@ -345,7 +357,8 @@ class ChaosReport:
         data["lost_writes"], data["stale"] = self.lost_writes, self.stale
         data["transitions"] = [list(change) for change in self.transitions]
         data["failures"] = [list(failure) for failure in self.failures]
-        data["audit"]["examples"] = list(self.audit.examples)
+        if self.audit is not None:
+            data["audit"]["examples"] = list(self.audit.examples)
         return data
 
 
@@ -372,7 +385,8 @@ class _AuditedReplayer(_Replayer):
             self.status_updates += 1
 
 
-def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bool = False) -> ChaosReport:
+def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bool = False,
+              audit: bool = True) -> ChaosReport:
     """Replay `spec` on `world` with `outage` from outage_from_s to outage_until_s; the report.
 
     The workload is the tour's mix plus a few status changes, replayed action by action on simulated
@@ -383,11 +397,15 @@ def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bo
     it (stale entries). For the naive comparison give a World built with FailurePolicy(breaker=False,
     repair=False): every call waits out its timeout, and an outage that keeps the data leaves stale
     entries behind.
+
+    `audit=False` skips reading every touched entry back afterwards (a quarter of a run's time):
+    for runs that measure load and latency only; the report's audit (and `stale`) is then None.
     """
     _check_world(world, outage, spec)
     start_ms = world.clock.now_ms()
     first_transition = len(world.guard.transitions())
     stats_before = asdict(world.guard.stats)
+    ages_before = len(world.last_good.stats.served_ages) if world.last_good is not None else 0
     replayer = _AuditedReplayer(world, spec.seed)
     started = time.perf_counter()
     with world.metrics.recording() as records:  # every request of the run, however few the log keeps
@@ -397,8 +415,9 @@ def run_chaos(world, outage: Outage, spec: ChaosSpec = ChaosSpec(), progress: bo
                    for at, state in world.guard.transitions()[first_transition:]]
     guard = {name: value - stats_before[name] for name, value in asdict(world.guard.stats).items()}
     writes = _check_writes(world, replayer)
-    audit = _without_capacity(world, _audit, replayer.touched)
-    report = _report(world, outage, spec, start_ms, records, failures, transitions, guard, writes, audit, wall_s)
+    checked = _without_capacity(world, _audit, replayer.touched) if audit else None
+    report = _report(world, outage, spec, start_ms, records, failures, transitions, guard, writes, checked, wall_s)
+    report.stale_ages_s = _served_ages_s(world, ages_before)
     if isinstance(outage, ClusterFailover):
         report.failover = outage.facts()
     return report
@@ -466,6 +485,14 @@ def _lost_cache_writes(lab) -> dict:
         results[name] = {**asdict(lost), "acknowledged": lost.acknowledged, "describe": lost.describe()}
         lab.restart_killed()
     return results
+
+
+def _served_ages_s(world, ages_before: int) -> list[float]:
+    """The ages of the stale answers served since `ages_before` were, in seconds."""
+    if world.last_good is None:
+        return []
+    ages = list(world.last_good.stats.served_ages)[ages_before:] if ages_before < AGES_KEPT else []
+    return [age / 1000 for _, age in ages]
 
 
 def _check_world(world, outage, spec) -> None:
@@ -612,7 +639,7 @@ def _report(world, outage, spec, start_ms, records, failures, transitions, guard
         failed=len(failures),
         fallbacks=sum(record.outcome == "fallback" for record in records),
         phases=phases,
-        timeline=_timeline(spec, start_ms, records),
+        timeline=_timeline(spec, start_ms, records, failures),
         transitions=transitions,
         guard=guard,
         steady_hit_ratio=_steady_ratio(spec, start_ms, records),
@@ -621,6 +648,7 @@ def _report(world, outage, spec, start_ms, records, failures, transitions, guard
         audit=audit,
         failures=failures,
         measured_wall_s=wall_s,
+        served_stale=sum(record.outcome == "stale" for record in records),
     )
 
 
@@ -646,22 +674,26 @@ def _phase_stats(name: str, from_s: int, until_s: int, records: list[RequestReco
         mean_simulated_ms=_mean(latencies), p50_simulated_ms=percentile(latencies, 50),
         p99_simulated_ms=percentile(latencies, 99),
         mean_measured_ms=_mean([r.measured_ms for r in records]),
+        served_stale=sum(r.outcome == "stale" for r in records),
     )
 
 
-def _timeline(spec: ChaosSpec, start_ms: int, records: list[RequestRecord]) -> list[Bucket]:
+def _timeline(spec: ChaosSpec, start_ms: int, records: list[RequestRecord], failures=()) -> list[Bucket]:
     bucket_ms = spec.bucket_s * 1000
     slices: list[list[RequestRecord]] = [[] for _ in range(math.ceil(spec.duration_s / spec.bucket_s))]
     for record in records:
         slices[min((record.at_ms - start_ms) // bucket_ms, len(slices) - 1)].append(record)
-    return [_bucket(index * spec.bucket_s, inside) for index, inside in enumerate(slices)]
+    failed = [0] * len(slices)
+    for at_s, _ in failures:
+        failed[min(int(at_s // spec.bucket_s), len(slices) - 1)] += 1
+    return [_bucket(index * spec.bucket_s, inside, failed[index]) for index, inside in enumerate(slices)]
 
 
-def _bucket(start_s: int, records: list[RequestRecord]) -> Bucket:
+def _bucket(start_s: int, records: list[RequestRecord], failed: int = 0) -> Bucket:
     reads, hits = _reads_and_hits(records)
     return Bucket(start_s, len(records), reads, hits / reads if reads else 0.0,
                   _mean([r.simulated_ms for r in records]), sum(r.db_queries for r in records),
-                  sum(r.outcome == "fallback" for r in records))
+                  sum(r.outcome == "fallback" for r in records), sum(r.outcome == "stale" for r in records), failed)
 
 
 def _steady_ratio(spec: ChaosSpec, start_ms: int, records: list[RequestRecord]) -> float:
@@ -723,13 +755,15 @@ def _headline(report: ChaosReport) -> list[str]:
     updates = dict(spec["mix"]).get("update_profile", 0) / sum(weight for _, weight in spec["mix"])
     breaker = (f"circuit breaker on (opens after {policy['failure_threshold']} failures, probes every "
                f"{policy['reset_after_ms']:,} ms)" if policy["breaker"] else "circuit breaker OFF")
+    stale = policy.get("stale_if_error_ms")
+    stale_text = f", stale-if-error up to {stale / 1000:g} s" if stale else ""
     return [
         f"Outage: {report.outage}, from {spec['outage_from_s']} s to {spec['outage_until_s']} s "
         f"of {spec['duration_s']} simulated seconds",
         f"Workload: {spec['actions']:,} actions (seed {spec['seed']}, {updates:.0%} status updates); "
         f"Redis: {report.backends['redis']}; database: {report.backends['database']}",
         f"Policy: {breaker}, repair {'on' if policy['repair'] else 'OFF'}, "
-        f"timeout {policy['timeout_ms']:,.0f} ms",
+        f"timeout {policy['timeout_ms']:,.0f} ms{stale_text}",
     ]
 
 
@@ -759,8 +793,6 @@ def _phase_cells(p, measured: bool) -> tuple:
 
 def _totals(report: ChaosReport) -> list[tuple[str, str]]:
     writes, audit = report.writes, report.audit
-    stale = (f"{audit.stale:,} of {audit.checked:,} touched entries checked ({audit.from_cache:,} read from the cache"
-             + (f", {audit.unchecked:,} unchecked)" if audit.unchecked else ")"))
     return [
         ("Requests attempted", f"{report.requests:,}"),
         ("Failed", f"{report.failed:,}"),
@@ -769,11 +801,29 @@ def _totals(report: ChaosReport) -> list[tuple[str, str]]:
         ("Hit ratio recovered", _recovery_text(report)),
         ("Lost writes", f"{writes.lost:,} of {writes.messages_acknowledged:,} messages and "
                         f"{writes.status_updates_acknowledged:,} status updates acknowledged"),
-        ("Stale entries", stale),
-        *(("", example) for example in audit.examples),
+        *_audit_rows(audit),
+        *_stale_rows(report),
         ("Circuit breaker", _transitions_text(report.transitions)),
         ("Guard", ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in report.guard.items())),
     ]
+
+
+def _audit_rows(audit: Audit | None) -> list[tuple[str, str]]:
+    if audit is None:
+        return [("Stale entries", "not checked (run without the audit)")]
+    stale = (f"{audit.stale:,} of {audit.checked:,} touched entries checked ({audit.from_cache:,} read from the cache"
+             + (f", {audit.unchecked:,} unchecked)" if audit.unchecked else ")"))
+    return [("Stale entries", stale), *(("", example) for example in audit.examples)]
+
+
+def _stale_rows(report: ChaosReport) -> list[tuple[str, str]]:
+    """A row on the stale answers served, if the policy served any (none, if it never could)."""
+    if not report.policy.get("stale_if_error_ms"):
+        return []
+    ages = (f" aged p50 {report.stale_age_s(50):.1f} s, p99 {report.stale_age_s(99):.1f} s, "
+            f"max {max(report.stale_ages_s):.1f} s" if report.stale_ages_s else "")
+    return [("Served stale", f"{report.served_stale:,} reads, last known good copies{ages} "
+                             f"(Redis and the database both failed)")]
 
 
 def _failover_facts(facts: dict, measured: bool) -> list[tuple[str, str]]:
