@@ -18,11 +18,17 @@ from dataclasses import dataclass
 import pytest
 import redis
 import sqlalchemy as sa
+from hypothesis import settings
 
 from whatsapp_cache import World
 from whatsapp_cache.config import DATABASE_URL_ENV, REDIS_URL_ENV
 from whatsapp_cache.errors import ConfigError
 from whatsapp_cache.lab.cluster import LocalCluster
+
+# Property tests draw the same examples on every run (a CI run is repeatable); set
+# HYPOTHESIS_PROFILE=default locally to let them explore new ones.
+settings.register_profile("repeatable", derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 REQUIRE_LIVE = os.environ.get("WHATSAPP_CACHE_REQUIRE_LIVE") == "1"
 TEST_REDIS_URL = os.environ.get("WHATSAPP_CACHE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
