@@ -81,22 +81,6 @@ def on_the_cluster(lab: LocalCluster, actions: int = 1_000, seed: int = 0) -> st
         return format_summary(rows) + f"\nthe same counts as on the embedded Redis: {counted(rows) == counted(reference)}"
 
 
-CHAPTER_SPEC = dict(actions=1_200, duration_s=300, outage_from_s=100, outage_until_s=200)
-
-
-def failover(spec=None, lab: LocalCluster | None = None, lost_writes: bool = True) -> str:
-    """The library's workload with a master SIGKILLed mid-run (experiments.chaos.run_failover), in a few lines.
-
-    On `lab` the run reuses the chapter's cluster (the World empties its namespace first; the killed
-    master is restarted afterwards); without one it starts a fresh cluster. `lost_writes` adds the
-    raw acknowledged writes lost on two more failovers (section 6's experiment, repeated).
-    """
-    from ..experiments.chaos import ChaosSpec, run_failover
-
-    spec = spec if spec is not None else ChaosSpec(**CHAPTER_SPEC)
-    return describe_failover(run_failover(spec, lab=lab, lost_writes=lost_writes))
-
-
 def describe_failover(report) -> str:
     """A failover report as the chapter prints it: requests, recovery, and any acknowledged cache writes lost."""
     recovered = "never" if report.recovery_s is None else f"{report.recovery_s:.0f} simulated s"
@@ -111,22 +95,21 @@ def describe_failover(report) -> str:
     return "\n".join(lines)
 
 
-BREAKERS = (("a breaker per node", True), ("one breaker per process", False))
-
-
-def breakers(lab: LocalCluster, spec=None) -> str:
-    """The failover run with a breaker per cluster node and with one per process, on the chapter's cluster.
+def breakers(lab: LocalCluster, spec, per_node=None) -> str:
+    """The failover run with a breaker per cluster node and with one per process, one line each.
 
     The same lines as experiments.chaos.compare_breakers, which starts a fresh cluster for each run;
-    here both runs reuse `lab`, which saves two cluster starts (about 2 s each).
+    here the runs reuse the chapter's `lab`, and `per_node`, the report of a per-node run the chapter
+    has just made with the same spec, is not run again.
     """
-    from ..experiments.chaos import ChaosSpec, run_failover
+    from ..experiments.chaos import run_failover
     from ..resilience import FailurePolicy
 
-    spec = spec if spec is not None else ChaosSpec(**CHAPTER_SPEC)
-    return "\n".join(describe_breaker(label, run_failover(spec, lab=lab, lost_writes=False,
-                                                           policy=FailurePolicy(breaker_per_node=per_node)))
-                     for label, per_node in BREAKERS)
+    if per_node is None:
+        per_node = run_failover(spec, lab=lab, lost_writes=False, policy=FailurePolicy(breaker_per_node=True))
+    per_process = run_failover(spec, lab=lab, lost_writes=False, policy=FailurePolicy(breaker_per_node=False))
+    return describe_breaker("a breaker per node", per_node) + "\n" + describe_breaker("one breaker per process",
+                                                                                    per_process)
 
 
 def describe_breaker(label: str, report) -> str:
