@@ -492,6 +492,12 @@ class LocalCluster(_Lab):
                 f"port={live[0].port})")
 
 
+# A diskless sync streams nothing to a new replica until its first REPLCONF ACK, sent once a second: the
+# Sentinel lab's first writes waited up to 1 s for it. A sync through an RDB file does not wait, and
+# rdb-del-sync-files removes that file (persistence is off), so a node restarted still comes back empty.
+SYNC_ON_DISK = ("--repl-diskless-sync", "no", "--rdb-del-sync-files", "yes")
+
+
 def _sentinel_id(port: int) -> str:
     """A sentinel's run id (40 hex digits), made from its port so every peer can name it in advance."""
     return f"{port:040x}"
@@ -532,9 +538,10 @@ class LocalSentinel(_Lab):
 
     def _start(self) -> None:
         ports = _free_ports(1 + self.replicas + self.sentinel_count)
-        master = self._add(ports[0], "master", [])
+        master = self._add(ports[0], "master", list(SYNC_ON_DISK))
         self._launch([master])
-        self._launch([self._add(port, "replica", ["--replicaof", HOST, str(master.port), *self._priority(i)])
+        self._launch([self._add(port, "replica", [*SYNC_ON_DISK, "--replicaof", HOST, str(master.port),
+                                                  *self._priority(i)])
                       for i, port in enumerate(ports[1:1 + self.replicas])])
         # Sentinels learn the replicas from the master's INFO, read at once on connecting and then only every
         # 10 s: start them after the replicas are in sync, so the first INFO already lists them all.
