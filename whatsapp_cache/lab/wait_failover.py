@@ -29,6 +29,9 @@ from .process import connect
 
 WAIT_DOCS = "https://redis.io/docs/latest/commands/wait/"
 PRIORITIES = (100, 10)  # replica A keeps the default; B (lower wins) is Sentinel's first choice
+# How long the master must stay silent before a sentinel calls it down. The lab lives well under a
+# second before the kill, and B is frozen for a few writes only, so nothing else is that silent.
+DOWN_AFTER_MS = 500
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def wait_on_failover(numreplicas: int, synced: int = 5, cut_off: int = 5, wait_t
     numreplicas = whole_number(numreplicas, "numreplicas", 1, 2)
     synced, cut_off = whole_number(synced, "synced writes", 0, 100), whole_number(cut_off, "cut-off writes", 0, 100)
     wait_timeout_ms = whole_number(wait_timeout_ms, "WAIT timeout (ms)", 1, 1000)
-    with LocalSentinel(replicas=2, sentinels=3, quorum=2, down_after_ms=1000, priorities=PRIORITIES) as lab:
+    with LocalSentinel(replicas=2, sentinels=3, quorum=2, down_after_ms=DOWN_AFTER_MS, priorities=PRIORITIES) as lab:
         master = lab.master_address()[1]
         holder, behind = (n.port for n in lab.nodes() if n.role == "replica")
         keys = [f"wc:chat:{{c1}}:msg:{i}" for i in range(synced + cut_off)]
