@@ -44,6 +44,9 @@ class _NoCluster:
     def __exit__(self, *exc):
         return False
 
+    def restart_killed(self):
+        return []
+
 
 @pytest.mark.parametrize("wait, expected", [
     (None, "20 writes acknowledged, 10 lost after the failover"),
@@ -77,3 +80,47 @@ def test_describe_failover_prints_three_lines():
         "requests attempted 1,234, failed 0, served from the database 321",
         "hit ratio back never after the outage; lost writes 0, stale entries 2",
         "acknowledged cache writes lost: without WAIT 10 of 20, among those WAIT confirmed 0 of 10"]
+
+
+def test_crash_on_the_chapters_lab_restarts_the_killed_master(monkeypatch):
+    restarted = []
+    lab = SimpleNamespace(restart_killed=lambda: restarted.append("yes") or [1234])
+    monkeypatch.setattr(lessons, "LocalCluster", None)  # no fresh cluster may be started
+    monkeypatch.setattr(lessons, "lost_writes_on_failover", lambda lab, synced, cut_off, wait_timeout_ms: LostWrites(
+        synced, cut_off, True, False, 0, 10, 0, 2.0))
+    assert lessons.crash(lab=lab) == "20 writes acknowledged, 10 lost after the failover"
+    assert restarted == ["yes"]
+
+
+def test_describe_failover_without_raw_cache_writes_prints_two_lines():
+    report = SimpleNamespace(requests=3_512, failed=0, fallbacks=256, recovery_s=0, lost_writes=0, stale=0,
+                             failover={"old_master_restarted": True})
+    assert lessons.describe_failover(report).splitlines() == [
+        "requests attempted 3,512, failed 0, served from the database 256",
+        "hit ratio back 0 simulated s after the outage; lost writes 0, stale entries 0"]
+
+
+def _report(hit_ratio, fallbacks, reads, per_s):
+    during = SimpleNamespace(hit_ratio=hit_ratio, fallbacks=fallbacks, reads=reads, db_queries_per_s=per_s)
+    return SimpleNamespace(phase=lambda name: during, failed=0)
+
+
+def test_breakers_reuses_the_per_node_run_it_is_given_and_runs_only_the_other(monkeypatch):
+    from whatsapp_cache.experiments import chaos
+
+    runs = []
+
+    def run_failover(spec, lab, lost_writes, policy):
+        runs.append((lab, lost_writes, policy.breaker_per_node))
+        return _report(0.008, 898, 910, 12.7)
+
+    monkeypatch.setattr(chaos, "run_failover", run_failover)
+    lines = lessons.breakers("the lab", "a spec", _report(0.495, 255, 910, 6.2)).splitlines()
+    assert runs == [("the lab", False, False)]
+    assert lines == [
+        "a breaker per node       during the failover: hit ratio 49.5%, 255 of 910 reads from the database, "
+        "6.2 queries/s; failed 0",
+        "one breaker per process  during the failover: hit ratio 0.8%, 898 of 910 reads from the database, "
+        "12.7 queries/s; failed 0"]
+    lessons.breakers("the lab", "a spec")
+    assert [per_node for _, _, per_node in runs[1:]] == [True, False]

@@ -11,6 +11,7 @@ from support import require_redis_server
 
 from whatsapp_cache.errors import InvalidInput
 from whatsapp_cache.lab.cluster import LocalSentinel
+from whatsapp_cache.lab import wait_failover
 from whatsapp_cache.lab.wait_failover import wait_on_failover
 
 
@@ -48,3 +49,8 @@ def test_sentinel_priorities_are_checked():
         with pytest.raises(InvalidInput):
             LocalSentinel(replicas=2, priorities=bad)
     assert LocalSentinel(replicas=2, priorities=(100, 10))._priority(1) == ["--replica-priority", "10"]
+
+
+def test_runs_side_by_side_come_back_by_numreplicas_with_the_same_options(monkeypatch):
+    monkeypatch.setattr(wait_failover, "wait_on_failover", lambda n, **options: (n, options))
+    assert wait_failover.wait_on_failovers((1, 2), synced=3) == {1: (1, {"synced": 3}), 2: (2, {"synced": 3})}

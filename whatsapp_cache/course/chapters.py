@@ -105,8 +105,10 @@ def execute(path: Path, timeout: int = 600) -> None:
     import nbformat
     from nbclient import NotebookClient
 
+    from .kernel import SteadyKernelManager
+
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3", kernel_manager_class=SteadyKernelManager,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)  # wall-clock timestamps: noise in every diff

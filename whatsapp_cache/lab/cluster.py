@@ -443,8 +443,18 @@ class LocalCluster(_Lab):
 
     def kill(self, port: int) -> None:
         """SIGKILL one node by its pid (a crash); for a master, remember its replicas for wait_for_failover."""
-        self._heirs[port] = [n.port for n in self.nodes() if n.replicates == port]
+        self._heirs[port] = self._replicas_of(port)
         super().kill(port)
+
+    def _replicas_of(self, port: int) -> list[int]:
+        """The ports of a node's replicas, from the cluster's view alone.
+
+        Not from nodes(): that asks every node for its key count, and a replica frozen by SIGSTOP
+        (the lost-writes lessons freeze one) would hold each kill for the client's 2 s timeout.
+        """
+        rows = self._view()
+        ids = {row.id for row in rows if row.port == port}
+        return [row.port for row in rows if row.master_id in ids]
 
     def wait_for_failover(self, port: int, timeout_s: float = 30.0) -> NodeInfo:
         """After kill(port) of a master: wait until one of its replicas is master and every slot is served again."""
@@ -479,6 +489,17 @@ class LocalCluster(_Lab):
                 f"{self.node_timeout_ms} ms; {health}\n{format_nodes(self.nodes())}\n"
                 f"connect: redis-cli -c -p {live[0].port}   or   redis.RedisCluster(host='{HOST}', "
                 f"port={live[0].port})")
+
+
+# A diskless sync streams nothing to a new replica until its first REPLCONF ACK, sent once a second: the
+# Sentinel lab's first writes waited up to 1 s for it. A sync through an RDB file does not wait, and
+# rdb-del-sync-files removes that file (persistence is off), so a node restarted still comes back empty.
+SYNC_ON_DISK = ("--repl-diskless-sync", "no", "--rdb-del-sync-files", "yes")
+
+
+def _sentinel_id(port: int) -> str:
+    """A sentinel's run id (40 hex digits), made from its port so every peer can name it in advance."""
+    return f"{port:040x}"
 
 
 class LocalSentinel(_Lab):
@@ -516,32 +537,54 @@ class LocalSentinel(_Lab):
 
     def _start(self) -> None:
         ports = _free_ports(1 + self.replicas + self.sentinel_count)
-        master = self._add(ports[0], "master", [])
+        master = self._add(ports[0], "master", list(SYNC_ON_DISK))
         self._launch([master])
-        self._launch([self._add(port, "replica", ["--replicaof", HOST, str(master.port), *self._priority(i)])
+        self._launch([self._add(port, "replica", [*SYNC_ON_DISK, "--replicaof", HOST, str(master.port),
+                                                  *self._priority(i)])
                       for i, port in enumerate(ports[1:1 + self.replicas])])
         # Sentinels learn the replicas from the master's INFO, read at once on connecting and then only every
         # 10 s: start them after the replicas are in sync, so the first INFO already lists them all.
         self._wait_until(lambda: self._unsynced(master.port), "replicas in sync with the master")
-        self._launch([self._add_sentinel(port, master.port) for port in ports[1 + self.replicas:]])
+        sentinels = ports[1 + self.replicas:]
+        self._launch([self._add_sentinel(port, master.port, sentinels) for port in sentinels])
         self._wait_until(self._unaware, "every sentinel knowing the master, its replicas and the other sentinels")
 
     def _priority(self, index: int) -> list[str]:
         return ["--replica-priority", str(self.priorities[index])] if index < len(self.priorities) else []
 
-    def _add_sentinel(self, port: int, master_port: int) -> RedisProcess:
+    def _add_sentinel(self, port: int, master_port: int, sentinels: list[int]) -> RedisProcess:
         conf = self.dir / f"sentinel-{port}" / "sentinel.conf"  # the sentinel rewrites it: it stays in our dir
         node = self._add(port, "sentinel", [str(conf), "--sentinel"])
         name = self.master_name
-        conf.write_text(f"sentinel monitor {name} {HOST} {master_port} {self.quorum}\n"
+        # Each sentinel is told its own id and its peers' (known-sentinel, as a sentinel writes them itself):
+        # found through hello messages instead, sent every 2 s, they took 2 s to know each other.
+        peers = "".join(f"sentinel known-sentinel {name} {HOST} {peer} {_sentinel_id(peer)}\n"
+                        for peer in sentinels if peer != port)
+        conf.write_text(f"sentinel myid {_sentinel_id(port)}\n"
+                        f"sentinel monitor {name} {HOST} {master_port} {self.quorum}\n"
                         f"sentinel down-after-milliseconds {name} {self.down_after_ms}\n"
-                        f"sentinel failover-timeout {name} {self.failover_timeout_ms}\n")
+                        f"sentinel failover-timeout {name} {self.failover_timeout_ms}\n" + peers)
         return node
 
     def _unsynced(self, master_port: int) -> list[str]:
         info = _info(master_port, "replication")
         online = sum(info.get(f"slave{i}", {}).get("state") == "online" for i in range(self.replicas))
-        return [] if online == self.replicas else [f"{online} of {self.replicas} replicas in sync"]
+        if online != self.replicas:
+            return [f"{online} of {self.replicas} replicas in sync"]
+        return self._unacknowledged(master_port)
+
+    def _unacknowledged(self, master_port: int) -> list[str]:
+        """Replicas that do not yet acknowledge the stream: WAIT on a write that leaves no key (a PUBLISH).
+
+        After a full sync the master sends a replica nothing until its first REPLCONF ACK, which the
+        replica sends once a second: without this wait a lesson's first writes could lag ~1 s behind.
+        """
+        if not self.replicas:
+            return []
+        with connect(master_port) as client:
+            client.publish(f"{self.master_name}:lab-ready", "1")
+            acknowledged = client.execute_command("WAIT", self.replicas, 50)
+        return [] if acknowledged >= self.replicas else [f"{acknowledged} of {self.replicas} replicas acknowledging"]
 
     def _unaware(self) -> list[str]:
         problems = []

@@ -28,6 +28,9 @@ from .process import connect
 # promotion of a replica that has the write a best-effort attempt.
 WAIT_DOCS = "https://redis.io/docs/latest/commands/wait/"
 PRIORITIES = (100, 10)  # replica A keeps the default; B (lower wins) is Sentinel's first choice
+# How long the master must stay silent before a sentinel calls it down. The lab lives well under a
+# second before the kill, and B is frozen for a few writes only, so nothing else is that silent.
+DOWN_AFTER_MS = 500
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def wait_on_failover(numreplicas: int, synced: int = 5, cut_off: int = 5, wait_t
     numreplicas = whole_number(numreplicas, "numreplicas", 1, 2)
     synced, cut_off = whole_number(synced, "synced writes", 0, 100), whole_number(cut_off, "cut-off writes", 0, 100)
     wait_timeout_ms = whole_number(wait_timeout_ms, "WAIT timeout (ms)", 1, 1000)
-    with LocalSentinel(replicas=2, sentinels=3, quorum=2, down_after_ms=1000, priorities=PRIORITIES) as lab:
+    with LocalSentinel(replicas=2, sentinels=3, quorum=2, down_after_ms=DOWN_AFTER_MS, priorities=PRIORITIES) as lab:
         master = lab.master_address()[1]
         holder, behind = (n.port for n in lab.nodes() if n.role == "replica")
         keys = [f"wc:chat:{{c1}}:msg:{i}" for i in range(synced + cut_off)]
@@ -88,6 +91,19 @@ def wait_on_failover(numreplicas: int, synced: int = 5, cut_off: int = 5, wait_t
     confirmed = {i for i, reply in enumerate(replies) if reply >= numreplicas}
     return WaitFailover(numreplicas, synced, cut_off, tuple(replies), len(confirmed), len(missing),
                         len(missing & confirmed), heir == holder, len(other), took)
+
+
+def wait_on_failovers(numreplicas: tuple[int, ...] = (1, 2), **options) -> dict[int, WaitFailover]:
+    """wait_on_failover for each WAIT numreplicas, side by side: each on its own lab, in its own thread.
+
+    A run is mostly waiting (for the replicas' first acknowledgement, for the sentinels to agree),
+    so two runs together take about as long as one. Results by numreplicas.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(numreplicas)) as pool:
+        futures = {n: pool.submit(wait_on_failover, n, **options) for n in numreplicas}
+    return {n: future.result() for n, future in futures.items()}
 
 
 def _missing(port: int, keys: list[str]) -> set[int]:
