@@ -32,7 +32,7 @@ from ..lab.process import RedisProcess
 from ..lab.cluster import LocalCluster
 from ..lab.replication import lost_writes_on_failover
 from ..last_known_good import AGES_KEPT
-from ..resilience import HALF_OPEN, OPEN, FailurePolicy
+from ..resilience import HALF_OPEN, OPEN
 from ..tables import Column, table_lines
 from .workload import WorkloadSpec, _Replayer, plan
 from ..world import World
@@ -462,19 +462,6 @@ def run_failover(spec: ChaosSpec = ChaosSpec(), database_url: str | None = None,
             world.close()
         if own:
             lab.stop()
-
-
-def compare_breakers(spec: ChaosSpec) -> str:
-    """run_failover twice, with a breaker per cluster node and with one per process: what each did to the
-    reads while one master was down (the other masters' slots stay cached only with a breaker per node)."""
-    lines = []
-    for label, per_node in (("a breaker per node", True), ("one breaker per process", False)):
-        report = run_failover(spec, lost_writes=False, policy=FailurePolicy(breaker_per_node=per_node))
-        during = report.phase("during")
-        lines.append(f"{label:<24} during the failover: hit ratio {during.hit_ratio:.1%}, "
-                     f"{during.fallbacks:,} of {during.reads:,} reads from the database, "
-                     f"{during.db_queries_per_s:.1f} queries/s; failed {report.failed}")
-    return "\n".join(lines)
 
 
 def _lost_cache_writes(lab) -> dict:

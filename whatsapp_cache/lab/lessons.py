@@ -99,9 +99,8 @@ def describe_failover(report) -> str:
 def breakers(lab: LocalCluster, spec, per_node=None) -> str:
     """The failover run with a breaker per cluster node and with one per process, one line each.
 
-    The same lines as experiments.chaos.compare_breakers, which starts a fresh cluster for each run;
-    here the runs reuse the chapter's `lab`, and `per_node`, the report of a per-node run the chapter
-    has just made with the same spec, is not run again.
+    Both runs reuse the chapter's `lab`; `per_node`, the report of a per-node run the chapter has just
+    made with the same spec, is not run again.
     """
     if per_node is None:
         per_node = run_failover(spec, lab=lab, lost_writes=False, policy=FailurePolicy(breaker_per_node=True))
