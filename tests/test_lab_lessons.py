@@ -106,15 +106,13 @@ def _report(hit_ratio, fallbacks, reads, per_s):
 
 
 def test_breakers_reuses_the_per_node_run_it_is_given_and_runs_only_the_other(monkeypatch):
-    from whatsapp_cache.experiments import chaos
-
     runs = []
 
     def run_failover(spec, lab, lost_writes, policy):
         runs.append((lab, lost_writes, policy.breaker_per_node))
         return _report(0.008, 898, 910, 12.7)
 
-    monkeypatch.setattr(chaos, "run_failover", run_failover)
+    monkeypatch.setattr(lessons, "run_failover", run_failover)
     lines = lessons.breakers("the lab", "a spec", _report(0.495, 255, 910, 6.2)).splitlines()
     assert runs == [("the lab", False, False)]
     assert lines == [
