@@ -44,6 +44,16 @@ def conversation(client) -> list:
     call(lambda: len(client.get("big")))
     call(lambda: client.zadd("z", {"a": 1.5, "b": 2}))
     call(lambda: client.zrange("z", 0, -1, withscores=True))
+    call(lambda: client.lpush("k", "x"))                 # the wrong type
+    call(lambda: client.execute_command("GET"))          # the wrong number of arguments
+    call(lambda: client.execute_command("HSET", "h2", "f"))
+    call(lambda: client.expire("k", "soon"))             # an argument that is not an integer
+    call(lambda: client.hset("h2", mapping={"f": "1"}))  # the same command with other counts
+    call(lambda: client.hset("h2", mapping={"f": "2", "g": "3"}))
+    call(lambda: client.hgetall("h2"))
+    call(lambda: client.zscore("missing", "a"))          # a missing key answered before its type is looked at
+    call(lambda: client.lrange("missing", 0, -1))
+    call(lambda: client.smembers("k"))
     pipe = client.pipeline()
     pipe.set("a", "1").incr("a").get("a").hset("h", mapping={"x": "1"}).hgetall("h")
     call(pipe.execute)

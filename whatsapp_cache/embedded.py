@@ -25,7 +25,11 @@ import queue
 
 import fakeredis
 import hiredis
+from fakeredis import _msgs as msgs
 from fakeredis._clients._sync import FakeRedisConnection
+from fakeredis._commands import Key, Signature
+from fakeredis._core import CommandItem
+from fakeredis._helpers import SimpleError
 from fakeredis._socket import FakeSocket
 from fakeredis.commands_mixins import scripting_mixin as lua
 
@@ -99,6 +103,7 @@ class EmbeddedSocket(FakeSocket):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.responses = queue.SimpleQueue()
+        self._handlers: dict = {}  # command name -> (bound method, PlannedSignature)
         self._streaming = False  # once a write ends mid-command, fakeredis' parser takes every later byte
 
     def sendall(self, data) -> None:
@@ -119,6 +124,14 @@ class EmbeddedSocket(FakeSocket):
             if not self.response_ready.is_set():
                 self.response_ready.set()
 
+    def _name_to_func(self, cmd_name: str):
+        """fakeredis' lookup of a command's method and signature, done once per name (unknown names raise, uncached)."""
+        found = self._handlers.get(cmd_name)
+        if found is None:
+            func, signature = super()._name_to_func(cmd_name)
+            found = self._handlers[cmd_name] = (func, planned(signature))
+        return found
+
     def _get_server_runtime(self, server):
         runtime = super()._get_server_runtime(server)
         kept = getattr(server, "_embedded_scripts", None)
@@ -137,6 +150,76 @@ class EmbeddedSocket(FakeSocket):
             raise lua.SimpleError(lua.msgs.WRONG_ARGS_MSG7)
         result = self._run_command(func, signature, [lua._convert_redis_arg(arg) for arg in args], True)
         return self._convert_redis_result(lua_runtime, result)
+
+
+_PLANNED: dict = {}  # fakeredis Signature -> its PlannedSignature, shared by every server
+
+
+def planned(signature: Signature) -> "PlannedSignature":
+    """The PlannedSignature standing in for `signature` (one per command, made on first use)."""
+    found = _PLANNED.get(signature)
+    if found is None:
+        found = _PLANNED[signature] = PlannedSignature(signature)
+    return found
+
+
+class PlannedSignature(Signature):
+    """A fakeredis Signature whose apply works out, once per argument count, which arguments are keys and converters.
+
+    fakeredis' Signature.apply rebuilds the list of argument types and tests each with
+    isinstance on every call; this one walks the same passes, in the same order, over a
+    plan kept per count (only counts that passed the arity check are planned).
+    """
+
+    def __init__(self, signature: Signature):
+        self.__dict__.update(signature.__dict__)
+        self._plans: dict = {}
+        self._creates = msgs.FLAG_DO_NOT_CREATE not in self.flags
+
+    def apply(self, args, db, version):
+        plan = self._plans.get(len(args))
+        if plan is None:
+            self.check_arity(args, version)
+            plan = self._plans[len(args)] = self._plan(len(args))
+        first_pass, key_types = plan
+        args_list = list(args)
+        for index, type_, is_key in first_pass:
+            if is_key:
+                if args_list[index] not in db:
+                    return (type_.missing_return,)
+            else:
+                args_list[index] = type_.decode(args_list[index])
+        command_items = []
+        for index, type_ in key_types:
+            item = self._command_item(args_list[index], type_, db)
+            args_list[index] = item
+            command_items.append(item)
+        return args_list, command_items
+
+    def _command_item(self, key, type_: Key, db) -> CommandItem:
+        """As fakeredis' second pass: the key's item, checked against the type its command expects."""
+        item = db.get(key)
+        expected = type_.type_
+        default = None
+        if expected is not None and item is not None and type(item.value) is not expected:
+            raise SimpleError(msgs.WRONGTYPE_MSG)
+        if self._creates and expected is not None and item is None and expected is not bytes:
+            default = expected()
+        return CommandItem(key, db, item, default=default)
+
+    def _plan(self, count: int) -> tuple[tuple, tuple]:
+        """(first-pass steps: index, type, is-a-key-to-test; keys: index, Key) for `count` arguments."""
+        types = list(self.fixed)
+        types.extend([self.repeat[i % len(self.repeat)] for i in range(count - len(types))])
+        first_pass, key_types = [], []
+        for index, type_ in enumerate(types):
+            if isinstance(type_, Key):
+                key_types.append((index, type_))
+                if type_.missing_return is not Key.UNSPECIFIED:
+                    first_pass.append((index, type_, True))
+            elif type_ is not bytes:
+                first_pass.append((index, type_, False))
+        return tuple(first_pass), tuple(key_types)
 
 
 class CompiledScripts:
