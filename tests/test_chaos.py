@@ -320,6 +320,36 @@ def test_cli_chaos_bad_arguments_are_one_clear_line(capsys):
     assert "Traceback" not in err and err.count("whatsapp-cache: error:") == 1
 
 
+def test_cli_chaos_with_a_saturating_database_sheds_and_serves_stale_copies(capsys):
+    base = ["chaos", "--mode", "down", "--actions", "600", "--json", "--no-progress", "--db-capacity", "3"]
+    assert main(base + ["--shed-reads-at", "0.8"]) == 0
+    shed = json.loads(capsys.readouterr().out)
+    assert shed["capacity"] == {"queries_per_s": 3.0, "shed_reads_at": 0.8} and shed["served_stale"] == 0
+    assert shed["failed"] > 0 and shed["lost_writes"] == 0
+    assert main(base + ["--shed-reads-at", "0.8", "--stale-if-error-ms", "300000", "--stale-first"]) == 0
+    stale = json.loads(capsys.readouterr().out)
+    assert stale["policy"]["stale_if_error_ms"] == 300_000 and stale["policy"]["stale_first"] is True
+    assert stale["served_stale"] > 0 and max(stale["stale_ages_s"]) <= 300
+    assert stale["failed"] < shed["failed"] and stale["lost_writes"] == 0
+
+
+@pytest.mark.parametrize("extra", [["--shed-reads-at", "0.8"], ["--stale-first"],
+                                   ["--naive", "--stale-if-error-ms", "1000"]])
+def test_cli_chaos_capacity_and_stale_options_refuse_what_cannot_apply(capsys, extra):
+    assert main(["chaos", "--mode", "down", "--actions", "300", "--no-progress", *extra]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("whatsapp-cache: error:") == 1
+
+
+@pytest.mark.parametrize("extra", [["--db-capacity", "0"], ["--db-capacity", "nan"],
+                                   ["--db-capacity", "5", "--shed-reads-at", "1.5"]])
+def test_cli_chaos_capacity_values_out_of_range_are_usage_errors(capsys, extra):
+    with pytest.raises(SystemExit) as exit_:
+        main(["chaos", "--mode", "down", "--no-progress", *extra])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err and err.count("error: argument") == 1
+
+
 @pytest.mark.live
 def test_cli_chaos_kills_a_throw_away_server(capsys):
     need_redis_server()

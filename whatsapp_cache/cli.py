@@ -28,6 +28,7 @@ from .eviction.simulator import POLICIES, format_results, simulate
 from .eviction.workloads import WORKLOADS
 from .experiments.workload import WorkloadSpec
 from .keys import KeySchema
+from .latency import DatabaseCapacity, LatencyModel
 from .patterns.write_behind import WriteBehindWorker, block_limit_ms
 from .resilience import FailurePolicy
 from .ttl import TTLs
@@ -210,6 +211,14 @@ def _positive_number(text: str) -> float:
     return value
 
 
+def _utilisation(text: str) -> float:
+    """A share of capacity in (0, 1]."""
+    value = _positive_number(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be a share of capacity in (0, 1], got {text!r}")
+    return value
+
+
 def _describe(exc: BaseException, config) -> str:
     """One line naming the backend (masked URL) and the driver's complaint (secrets scrubbed)."""
     return describe_failure(exc, config)
@@ -357,7 +366,7 @@ def _chaos(args: argparse.Namespace) -> str:
     if args.mode is None and mode == "down":
         print("whatsapp-cache chaos: no redis-server binary on the PATH, so an in-process fakeredis is "
               "cut off instead (--mode down)", file=sys.stderr)
-    policy = FailurePolicy(breaker=False, repair=False) if args.naive else FailurePolicy()
+    policy = _chaos_policy(args)
     server = process.RedisProcess() if mode in ServerOutage.MODES else None
     try:
         with _chaos_world(server.start().url if server else None, args, policy) as world:
@@ -381,16 +390,27 @@ def _without_backend_env():
         os.environ.update(saved)
 
 
+def _chaos_policy(args: argparse.Namespace) -> FailurePolicy:
+    """--naive, or the library's policy with the stale-if-error options; their combinations checked."""
+    if args.shed_reads_at is not None and args.db_capacity is None:
+        raise ConfigError("--shed-reads-at needs --db-capacity (shedding is relative to a capacity)")
+    if args.stale_first and args.stale_if_error_ms is None:
+        raise ConfigError("--stale-first needs --stale-if-error-ms (how old a copy may be)")
+    if args.naive:
+        if args.stale_if_error_ms is not None:
+            raise ConfigError("--stale-if-error-ms is not available with --naive (no breaker to fall back from)")
+        return FailurePolicy(breaker=False, repair=False)
+    return FailurePolicy(stale_if_error_ms=args.stale_if_error_ms, stale_first=args.stale_first)
+
+
 def _chaos_world(redis_url: str | None, args: argparse.Namespace, policy):
-    """A World on the given Redis (None: fakeredis) and --database-url, ignoring the environment."""
-
-
-    saved = {name: os.environ.pop(name) for name in (REDIS_URL_ENV, DATABASE_URL_ENV) if name in os.environ}
-    try:
+    """A World on the given Redis (None: fakeredis) and --database-url, ignoring the environment;
+    with --db-capacity, its simulated database can saturate."""
+    database = (None if args.db_capacity is None
+                else DatabaseCapacity(args.db_capacity, shed_reads_at=args.shed_reads_at))
+    with _without_backend_env():
         return World(redis_url, args.database_url, seed=args.seed, dataset=None if args.reset else "small",
-                     failure_policy=policy)
-    finally:
-        os.environ.update(saved)
+                     failure_policy=policy, latency=LatencyModel(seed=args.seed, database=database))
 
 
 CLUSTER_DESCRIPTION = """\
@@ -540,6 +560,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="drop and reload the course tables first (for a live database an earlier run wrote to)")
     chaos.add_argument("--naive", action="store_true",
                        help="no circuit breaker and no repair of missed writes, to compare")
+    chaos.add_argument("--db-capacity", type=_positive_number, metavar="QPS",
+                       help="give the simulated database a capacity in queries/s: it slows down near it and "
+                            "fails past it (default: none, it answers everything; the default workload runs "
+                            "about 6 queries/s before the outage)")
+    chaos.add_argument("--shed-reads-at", type=_utilisation, metavar="RHO",
+                       help="with --db-capacity: refuse a read at once when it would lift the database above "
+                            "this share of its capacity, e.g. 0.8 (load shedding)")
+    chaos.add_argument("--stale-if-error-ms", type=_count_arg(1), metavar="MS",
+                       help="answer a profile, group or chat read from this process's last copy (at most MS "
+                            "old) when Redis and the database both fail")
+    chaos.add_argument("--stale-first", action="store_true",
+                       help="with --stale-if-error-ms: while the circuit is open, a young enough copy answers "
+                            "before the database is asked")
     chaos.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     chaos.add_argument("--no-progress", action="store_true", help="no progress bar")
     chaos.set_defaults(run=_chaos)

@@ -330,6 +330,7 @@ class ChaosReport:
     failover: dict | None = None  # ClusterFailover only: the killed slots, timings, lost cache writes
     served_stale: int = 0  # reads answered by a last known good copy (stale-if-error)
     stale_ages_s: list[float] = field(default_factory=list)  # the age of each of them, in simulated s
+    capacity: dict | None = None  # the simulated database's capacity and shedding, if it has one
 
     @property
     def lost_writes(self) -> int:
@@ -636,7 +637,14 @@ def _report(world, outage, spec, start_ms, records, failures, transitions, guard
         failures=failures,
         measured_wall_s=wall_s,
         served_stale=sum(record.outcome == "stale" for record in records),
+        capacity=_capacity(world),
     )
+
+
+def _capacity(world) -> dict | None:
+    database = world.latency.database
+    return None if database is None else {"queries_per_s": database.queries_per_s,
+                                           "shed_reads_at": database.shed_reads_at}
 
 
 def _phases(spec: ChaosSpec, start_ms: int, records: list[RequestRecord], failures) -> list[PhaseStats]:
@@ -737,6 +745,15 @@ def format_report(report: ChaosReport, measured: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _capacity_text(report: ChaosReport) -> str:
+    capacity = report.capacity
+    if capacity is None:
+        return ""
+    shed = capacity["shed_reads_at"]
+    return (f", capacity {capacity['queries_per_s']:g} queries/s"
+            + (f", reads shed above {shed:.0%}" if shed is not None else ""))
+
+
 def _headline(report: ChaosReport) -> list[str]:
     spec, policy = report.spec, report.policy
     updates = dict(spec["mix"]).get("update_profile", 0) / sum(weight for _, weight in spec["mix"])
@@ -748,7 +765,7 @@ def _headline(report: ChaosReport) -> list[str]:
         f"Outage: {report.outage}, from {spec['outage_from_s']} s to {spec['outage_until_s']} s "
         f"of {spec['duration_s']} simulated seconds",
         f"Workload: {spec['actions']:,} actions (seed {spec['seed']}, {updates:.0%} status updates); "
-        f"Redis: {report.backends['redis']}; database: {report.backends['database']}",
+        f"Redis: {report.backends['redis']}; database: {report.backends['database']}{_capacity_text(report)}",
         f"Policy: {breaker}, repair {'on' if policy['repair'] else 'OFF'}, "
         f"timeout {policy['timeout_ms']:,.0f} ms{stale_text}",
     ]
