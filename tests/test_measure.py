@@ -143,6 +143,22 @@ def test_hit_ratio_agrees_with_the_metrics(seeded):
     assert 0 < answer["overall"]["hit_ratio"] < 1
 
 
+def test_hit_ratio_counts_stale_answers_as_reads_as_the_metrics_do():
+    from whatsapp_cache.experiments.chaos import ChaosSpec, FakeOutage, run_chaos
+    from whatsapp_cache.latency import DatabaseCapacity, LatencyModel
+    from whatsapp_cache.resilience import FailurePolicy
+
+    latency = LatencyModel(seed=0, database=DatabaseCapacity(3, shed_reads_at=0.8))
+    with World(None, None, latency=latency, failure_policy=FailurePolicy(stale_if_error_ms=300_000,
+                                                                         stale_first=True)) as world:
+        report = run_chaos(world, FakeOutage(world, "down"), ChaosSpec(actions=600), audit=False)
+        answer = by_type(ask(world.metrics.to_duckdb(), "hit_ratio"))
+        assert report.served_stale > 0
+        for summary in world.metrics.summary():
+            assert (answer[summary.data_type]["reads"], answer[summary.data_type]["hits"]) == (summary.reads,
+                                                                                              summary.hits)
+
+
 def test_queries_saved_are_the_hits(seeded):
     metrics, con = seeded
     answer = by_type(ask(con, "queries_saved"))

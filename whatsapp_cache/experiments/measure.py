@@ -31,7 +31,7 @@ from ..config import DATABASE_URL_ENV, REDIS_URL_ENV, BackendConfig, error_detai
 from ..errors import InvalidInput
 from ..latency import LatencyModel
 from .loadmodel import quantile
-from ..metrics import DATA_TYPES, percentile
+from ..metrics import DATA_TYPES, READ_OUTCOMES, percentile
 from ..tables import RULE, Column, table_lines
 from ..world import World
 
@@ -316,7 +316,7 @@ _SEED_ORDER = (f"ORDER BY grouping(data_type), "
 
 HIT_RATIO = f"""
 SELECT coalesce(data_type, 'overall') AS data_type,
-       count(*) FILTER (WHERE outcome IN ('hit', 'miss', 'fallback')) AS reads,
+       count(*) FILTER (WHERE outcome IN {READ_OUTCOMES!r}) AS reads,
        count(*) FILTER (WHERE outcome = 'hit') AS hits,
        round(coalesce(hits / nullif(reads, 0), 0.0), 4) AS hit_ratio
 FROM requests
