@@ -36,11 +36,12 @@ and keeps the newest ages served, for the chaos report.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
 from .clock import Clock
+from .eviction.fifo import FIFOCache
 from .validation import whole_number
 
 AGES_KEPT = 100_000  # (at, age) pairs the stats keep: the newest, as the request log does
@@ -66,7 +67,7 @@ class LastKnownGood:
         self.max_age_ms = whole_number(max_age_ms, "max_age_ms", 1)
         self.maxsize = whole_number(maxsize, "maxsize", 1)
         self.stats = StaleStats()
-        self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
+        self._entries = FIFOCache(self.maxsize)  # key -> (seen at ms, value); a re-kept key is the newest
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -75,11 +76,8 @@ class LastKnownGood:
     def keep(self, key: Hashable, value: Any) -> None:
         """Note `value` as `key`'s newest known good answer; the least recently kept key goes past maxsize."""
         with self._lock:
-            self._entries.pop(key, None)
             self._entries[key] = (self.clock.now_ms(), value)
             self.stats.kept += 1
-            while len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
 
     def serve(self, key: Hashable, count_missing: bool = True) -> tuple[Any, int] | None:
         """(value, age in ms) if a copy no older than max_age_ms exists, counted as served; else None."""
