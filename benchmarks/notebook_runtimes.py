@@ -16,11 +16,10 @@ from datetime import datetime
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 from tqdm import tqdm
 
 from whatsapp_cache.course.chapters import CHAPTERS, notebooks_dir
-from whatsapp_cache.course.kernel import SteadyKernelManager
+from whatsapp_cache.course.kernel import notebook_client
 
 TARGET_NOTEBOOK_S = 30.0
 TARGET_TOTAL_S = 180.0
@@ -35,9 +34,7 @@ def chapter_paths(only: list[str]) -> list[Path]:
 def run_all(path: Path, timeout: int) -> tuple[float, object]:
     """Execute the notebook at `path` in memory; return its wall-clock seconds and the executed notebook."""
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=True,
-                            kernel_manager_class=SteadyKernelManager,  # a lost wake-up costs 1 s, not the timeout
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = notebook_client(notebook, path, timeout, record_timing=True)  # a lost wake-up costs 1 s, not the timeout
     started = time.perf_counter()
     client.execute()
     return time.perf_counter() - started, notebook

@@ -103,13 +103,11 @@ def refresh_navigation(folder: Path | None = None) -> list[Path]:
 def execute(path: Path, timeout: int = 600) -> None:
     """Run a notebook top to bottom in its own folder and store its outputs."""
     import nbformat
-    from nbclient import NotebookClient
 
-    from .kernel import SteadyKernelManager
+    from .kernel import notebook_client
 
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3", kernel_manager_class=SteadyKernelManager,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    notebook_client(notebook, path, timeout).execute()
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)  # wall-clock timestamps: noise in every diff
     store_static_panels(notebook)

@@ -10,7 +10,7 @@ wake-up into a delay of at most one slice. Without them the reply is found only 
 timeout expires: the cell's (600 s in course build), or never where there is none (nbclient's
 IOPub wait; Voila's cells). nbval is not affected: its blocking client polls level-triggered.
 
-    NotebookClient(notebook, kernel_manager_class=SteadyKernelManager, ...)   # see chapters.execute
+    notebook_client(notebook, path, timeout)   # chapters.execute and benchmarks/notebook_runtimes.py
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from queue import Empty
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
 from traitlets import Type, default
 
 SLICE_S = 1.0
@@ -53,3 +54,9 @@ class SteadyKernelManager(AsyncKernelManager):
     @default("client_factory")
     def _steady_client(self) -> type:
         return SteadyKernelClient
+
+
+def notebook_client(notebook, path, timeout: int, **options) -> NotebookClient:
+    """An nbclient NotebookClient for `notebook` read from `path`, run in its folder, with steady waits."""
+    return NotebookClient(notebook, timeout=timeout, kernel_name="python3", kernel_manager_class=SteadyKernelManager,
+                          resources={"metadata": {"path": str(path.parent)}}, **options)
