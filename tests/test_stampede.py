@@ -276,6 +276,14 @@ def test_herd_naive_stampedes_lock_and_xfetch_load_about_once(make_world, backen
     assert results["xfetch-pure"].loads < results["none"].loads
 
 
+def test_a_herd_whose_readers_all_slept_through_the_expiry_still_reads_once_after_it(fake):
+    # one reader reads at once, then "thinks" for 1 s, past the expiry (0.3 s) and the deadline (0.45 s):
+    # a run that stopped at its deadline would report 0 loads, as a starved CI machine once did
+    result = run_herd("none", fake, readers=1, ttl_s=0.3, load_ms=10, expiries=1, think_ms=1000)
+    assert (result.reads, result.loads, result.outcomes.get("loaded")) == (2, 1, 1)
+    assert (result.errors, result.stuck) == (0, 0)
+
+
 def test_dead_lock_holder_does_not_block_readers_beyond_the_bounded_wait(make_world, backend, figures):
     world = make_world(dataset=None)
     # The dead holder's lock lasts far longer than the readers may wait, so the bounds below can be

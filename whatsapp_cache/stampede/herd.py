@@ -6,8 +6,10 @@
 
 Each reader is a thread with its own Strategy (own seeded Random) on SystemClock; with
 `processes=P` on a live Redis the readers are split over P processes, which is what app
-servers are. Everything is bounded: the run ends at its deadline, each get() is bounded
-by the strategy, and threads still running after a grace period are reported as stuck.
+servers are. Everything is bounded: the run ends at its deadline (or, on a machine so busy that
+no reader got to read after the last expiry by then, at the first such read, at most a grace
+period later), each get() is bounded by the strategy, and threads still running after a grace
+period are reported as stuck.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ def run_herd(strategy_name: str, redis_client: redis.Redis, *, readers: int = 10
     if processes and not _is_live(redis_client):
         raise InvalidInput("several processes need a live Redis (fakeredis lives inside one process)")
     plan = dict(strategy=strategy_name, load_ms=load_ms, ttl_ms=int(ttl_s * 1000), think_ms=think_ms,
-                seed=seed, name=name, namespace=namespace, options=_default_options(strategy_name, load_ms, options))
+                expiries=expiries, seed=seed, name=name, namespace=namespace, options=_default_options(strategy_name, load_ms, options))
     duration_s = expiries * ttl_s + ttl_s / 2
     keys = KeySchema(namespace)
     redis_client.delete(keys.hot(name), keys.lock(name))
@@ -168,14 +170,14 @@ def _url_of(client: redis.Redis) -> str:
 
 def _run_threads(client, plan: dict, reader_ids, start: float, duration_s: float) -> dict:
     """Run one thread per reader id until start + duration_s; merge their counts."""
-    deadline = start + duration_s
+    window = _ReadWindow(start, duration_s, expired_at=start + plan["expiries"] * plan["ttl_ms"] / 1000)
     parts = [dict(reads=0, errors=0, outcomes=Counter(), wait_ms=[], timeline=[]) for _ in reader_ids]
-    threads = [threading.Thread(target=_reader, args=(client, plan, i, start, deadline, part),
+    threads = [threading.Thread(target=_reader, args=(client, plan, i, start, window, part),
                                 name=f"r{i:03d}", daemon=True) for i, part in zip(reader_ids, parts)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=max(0.0, deadline + GRACE_S - time.time()))
+        thread.join(timeout=max(0.0, window.latest_end + GRACE_S - time.time()))
     return dict(reads=sum(p["reads"] for p in parts), errors=sum(p["errors"] for p in parts),
                 stuck=sum(t.is_alive() for t in threads),
                 outcomes=dict(sum((p["outcomes"] for p in parts), Counter())),
@@ -183,7 +185,29 @@ def _run_threads(client, plan: dict, reader_ids, start: float, duration_s: float
                 timeline=[e for p in parts for e in list(p["timeline"])])
 
 
-def _reader(client, plan: dict, i: int, start: float, deadline: float, out: dict) -> None:
+class _ReadWindow:
+    """When readers stop: at the deadline, unless no read has begun after the last expiry yet.
+
+    On a starved machine (threads not scheduled for a tenth of a second) every read could fall
+    before the expiry, and the run would count no loads because it never saw the key expire.
+    """
+
+    def __init__(self, start: float, duration_s: float, expired_at: float):
+        self.deadline, self.expired_at = start + duration_s, expired_at
+        self.latest_end = self.deadline + GRACE_S
+        self._expiry_seen = threading.Event()
+
+    def keep_reading(self) -> bool:
+        now = time.time()
+        return now < self.deadline or (not self._expiry_seen.is_set() and now < self.latest_end)
+
+    def read_begins(self) -> None:
+        """Called just before a read: a read that begins after the last expiry has seen it."""
+        if time.time() >= self.expired_at:
+            self._expiry_seen.set()
+
+
+def _reader(client, plan: dict, i: int, start: float, window: _ReadWindow, out: dict) -> None:
     reader = f"r{i:03d}"
     strategy = make_strategy(plan["strategy"], client, KeySchema(plan["namespace"]), ttl_ms=plan["ttl_ms"],
                              clock=SystemClock(), seed=plan["seed"] + i, **plan["options"])
@@ -197,7 +221,8 @@ def _reader(client, plan: dict, i: int, start: float, deadline: float, out: dict
         out["timeline"].append((reader, "load_end", since()))
         return f"v@{since():.0f}"
 
-    while time.time() < deadline:
+    while window.keep_reading():
+        window.read_begins()
         try:
             read = strategy.get(plan["name"], load)
         except Exception as exc:  # a reader's failure is a measured outcome, not the end of the run
@@ -244,7 +269,7 @@ def _run_processes(url: str, plan: dict, readers: int, processes: int, duration_
         prefill()
         go.set()  # each process measures its timeline from here (same machine, same wall clock)
         for _ in workers:
-            parts.append(results.get(timeout=duration_s + 2 * GRACE_S))
+            parts.append(results.get(timeout=duration_s + 3 * GRACE_S))
     finally:
         for worker in workers:
             worker.join(timeout=GRACE_S)
