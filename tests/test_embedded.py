@@ -5,7 +5,7 @@ import hiredis
 import pytest
 import redis
 
-from whatsapp_cache.embedded import EmbeddedSocket, make_client, whole_commands
+from whatsapp_cache.backends.embedded import EmbeddedSocket, make_client, whole_commands
 
 SCRIPTS = [
     "return redis.call('GET', KEYS[1])",

@@ -10,7 +10,7 @@ from whatsapp_cache import InvalidInput, LatencyModel, World
 from whatsapp_cache.clock import SimulatedClock
 from whatsapp_cache.experiments.chaos import ChaosSpec, FakeOutage, format_report, run_chaos
 from whatsapp_cache.experiments.faults import unreachable
-from whatsapp_cache.last_known_good import LastKnownGood
+from whatsapp_cache.resilience.last_known_good import LastKnownGood
 from whatsapp_cache.latency import DatabaseCapacity, DatabaseUnavailable
 from whatsapp_cache.resilience import FailurePolicy
 

@@ -44,7 +44,7 @@ class Trace:
 
     Outcomes: hit, miss, fallback (a read served by the database because Redis was
     unavailable), stale (Redis unavailable and the database failed: a last known good copy,
-    last_known_good.py), write, error. `cache_failures` counts round trips Redis did not answer or
+    resilience/last_known_good.py), write, error. `cache_failures` counts round trips Redis did not answer or
     the circuit breaker did not allow.
     """
 

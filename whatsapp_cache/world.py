@@ -23,7 +23,7 @@ from .datatypes.scripts import Scripts
 from .db import Repository, image
 from .errors import ConfigError, InvalidInput
 from .keys import KeySchema
-from .last_known_good import LastKnownGood
+from .resilience.last_known_good import LastKnownGood
 from .latency import LatencyModel
 from .metrics import Metrics
 from .resilience import UNAVAILABLE, CacheGuard, FailurePolicy, log
@@ -39,9 +39,9 @@ class World:
     environment says (the course's fresh embedded experiments). The clock is
     simulated unless one is passed (use SystemClock() in production). `dataset` names a
     synthetic data set size to load into an empty database ("small", "large" or None).
-    `failure_policy` sets Redis timeouts and the circuit breaker (see resilience.py); a World
+    `failure_policy` sets Redis timeouts and the circuit breaker (see resilience/); a World
     starts and serves from the database even while Redis is down. With its `stale_if_error_ms`
-    set, `world.last_good` keeps the last value of each read (last_known_good.py). A Redis Cluster (a URL with
+    set, `world.last_good` keeps the last value of each read (resilience/last_known_good.py). A Redis Cluster (a URL with
     ?cluster=true) is the exception: redis-py asks a node for the slot map when the client is
     built, so a World raises ClusterUnreachable (a redis.ConnectionError) if no node answers then.
 

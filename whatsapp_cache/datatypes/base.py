@@ -14,7 +14,7 @@ from ..clock import Clock
 from ..codec import CorruptEntry, Meta, decode_meta, encode_meta
 from ..db import Repository
 from ..keys import EntryKeys, KeySchema
-from ..last_known_good import LastKnownGood
+from ..resilience.last_known_good import LastKnownGood
 from ..latency import DatabaseUnavailable
 from ..metrics import Metrics, Trace
 from ..resilience import CacheUnavailable
@@ -52,7 +52,7 @@ class CachedType:
     """Base of the five data types; `data_type` names it in metrics and TTLs.
 
     `serve_stale`: whether a read may answer from a last known good copy when Redis and the
-    database both fail (last_known_good.py argues which types may).
+    database both fail (resilience/last_known_good.py argues which types may).
     """
 
     data_type = ""

@@ -37,7 +37,7 @@ class Profiles(CachedType):
     """HGETALL user:{id}:profile; on a miss, one SELECT and one atomic fill."""
 
     data_type = "profiles"
-    serve_stale = True  # a name or status minutes old, rather than an error (last_known_good.py)
+    serve_stale = True  # a name or status minutes old, rather than an error (resilience/last_known_good.py)
 
     def get(self, user_id: str) -> Profile:
         """The user's profile; NotFound for an unknown id (that answer is cached too)."""

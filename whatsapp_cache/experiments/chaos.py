@@ -31,7 +31,7 @@ from ..metrics import READ_OUTCOMES, RequestRecord, percentile
 from ..lab.process import RedisProcess
 from ..lab.cluster import LocalCluster
 from ..lab.replication import lost_writes_on_failover
-from ..last_known_good import AGES_KEPT
+from ..resilience.last_known_good import AGES_KEPT
 from ..resilience import HALF_OPEN, OPEN
 from ..tables import Column, table_lines
 from .workload import WorkloadSpec, _Replayer, plan

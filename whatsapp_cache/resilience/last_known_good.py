@@ -40,9 +40,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
-from .clock import Clock
-from .eviction.fifo import FIFOCache
-from .validation import whole_number
+from ..clock import Clock
+from ..eviction.fifo import FIFOCache
+from ..validation import whole_number
 
 AGES_KEPT = 100_000  # (at, age) pairs the stats keep: the newest, as the request log does
 

@@ -15,20 +15,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import redis
 from redis.crc import key_slot
 from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
 
-from .backends import queue_script
-from .clock import Clock, SimulatedClock
-from .errors import InvalidInput
-from .keys import new_token
-from .last_known_good import check_policy as check_stale_policy
+from ..backends import queue_script
+from ..clock import Clock
+from ..keys import new_token
+from .breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from .policy import FailurePolicy
 
 log = logging.getLogger("whatsapp_cache")
+
 
 # Errors that mean "Redis is not answering"; any other reply (even an error reply) means it is up.
 # On a Redis Cluster also "nobody serves this slot right now": CLUSTERDOWN (MasterDownError is
@@ -36,11 +37,18 @@ log = logging.getLogger("whatsapp_cache")
 # and a slot missing from the client's map. A CROSSSLOT error is none of these: it is a bug.
 # redis-py 8 raises RedisClusterUnreachableError when a slot-map refresh reached no node.
 _UNREACHABLE = getattr(redis.exceptions, "RedisClusterUnreachableError", ClusterError)
+
+
 UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, ClusterError, TryAgainError, SlotNotCoveredError,
                _UNREACHABLE)
-CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+
+
 DROP, RAISE, UNMARK = "drop", "raise", "unmark"  # what a repair does to its key
+
+
 REPLAY_BATCH = 500
+
+
 # Raise write-behind's version counter to a version written while Redis was away; a counter that is
 # absent or holds something foreign is set to it.
 RAISE_COUNTER = """
@@ -99,103 +107,6 @@ class Repair(NamedTuple):
 
 class CacheUnavailable(Exception):
     """Redis did not answer (or the circuit is open); the caller serves from the database."""
-
-
-@dataclass(frozen=True)
-class FailurePolicy:
-    """How long to wait for Redis, when to stop asking, and when to try again.
-
-    `stale_if_error_ms` (None: off) lets a read answer with the last value this process saw for its
-    key, if no older than that, when Redis is unavailable and the database fails too
-    (last_known_good.py says which data types may); with `stale_first`, while the circuit is open
-    such a copy answers before the database is asked, sparing it.
-    """
-
-    timeout_s: float = 0.5
-    connect_timeout_s: float = 0.5
-    failure_threshold: int = 3
-    reset_after_ms: int = 5_000
-    max_pending: int = 10_000
-    breaker: bool = True
-    repair: bool = True
-    breaker_per_node: bool = True  # on a Redis Cluster; False: one breaker for the whole cluster
-    stale_if_error_ms: int | None = None  # serve a last known good copy this young when both tiers fail
-    stale_entries: int = 2_000  # keys the last known good copies cover, per process (LRU; last_known_good.py)
-    stale_first: bool = False  # while the circuit is open, a young enough copy answers before the database
-
-    def __post_init__(self) -> None:
-        for name in ("timeout_s", "connect_timeout_s"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 60:
-                raise InvalidInput(f"{name} must be a number of seconds in (0, 60]")
-        for name, low in (("failure_threshold", 1), ("reset_after_ms", 1), ("max_pending", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise InvalidInput(f"{name} must be a whole number >= {low}")
-        check_stale_policy(self.stale_if_error_ms, self.stale_entries)
-
-    @property
-    def timeout_ms(self) -> float:
-        return self.timeout_s * 1000
-
-
-@dataclass
-class CircuitBreaker:
-    """Closed, open or half-open, on an injected clock; `transitions` records every change."""
-
-    clock: Clock
-    failure_threshold: int = 3
-    reset_after_ms: int = 5_000
-    state: str = CLOSED
-    failures: int = 0
-    opened_ms: int = 0
-    probing: bool = False
-    transitions: list[tuple[int, str]] = field(default_factory=list)
-    name: str = ""  # the node it guards, on a cluster with a breaker per node
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def permit(self) -> str:
-        """CLOSED (call), HALF_OPEN (call as the one probe) or OPEN (do not call)."""
-        if self.state == CLOSED:  # every call in normal operation: no lock needed to read one attribute
-            return CLOSED
-        with self._lock:
-            if self.state == OPEN and self.clock.now_ms() - self.opened_ms >= self.reset_after_ms:
-                self._move(HALF_OPEN)
-            if self.state == HALF_OPEN:
-                if self.probing:
-                    return OPEN
-                self.probing = True
-            return self.state
-
-    def success(self) -> None:
-        if self.state == CLOSED and not self.failures and not self.probing:
-            return  # nothing to reset
-        with self._lock:
-            self.failures = 0
-            self.probing = False
-            if self.state != CLOSED:
-                self._move(CLOSED)
-
-    def failure(self) -> None:
-        with self._lock:
-            self.failures += 1
-            self.probing = False
-            if self.state == HALF_OPEN or (self.state == CLOSED and self.failures >= self.failure_threshold):
-                self.opened_ms = self.clock.now_ms()
-                self._move(OPEN)
-
-    def _move(self, state: str) -> None:
-        # Operators hear when the cache goes away and when it is back; each probe only at debug level.
-        node = f" for {self.name}" if self.name else ""
-        if state == OPEN and self.state == CLOSED:
-            log.warning("cache circuit%s open after %d failed Redis calls in a row; requests use the database",
-                        node, self.failures)
-        elif state == CLOSED:
-            log.warning("cache circuit%s closed: Redis answers again", node)
-        else:
-            log.debug("cache circuit %s", state)
-        self.state = state
-        self.transitions.append((self.clock.now_ms(), state))
 
 
 @dataclass
@@ -413,65 +324,3 @@ class CacheGuard:
                 if repair.generation is not None:
                     pipe.set(repair.generation, new_token(), px=max(repair.ttl_ms, 1))
         pipe.execute()
-
-
-# The breaker's contract ---------------------------------------------------------------------------
-# Scenarios any circuit breaker must pass, as data: tests/test_resilience.py replays them on
-# CircuitBreaker, and chapter 06's exercise on the learner's breaker. A step is ("failure",),
-# ("success",), ("advance", ms) on the injected clock, or ("permit", what permit() must return).
-
-class BreakerScenario(NamedTuple):
-    """One scenario: a breaker built with these settings, then the steps in order."""
-
-    describe: str
-    failure_threshold: int
-    reset_after_ms: int
-    steps: tuple[tuple, ...]
-
-
-_F, _S, _P = ("failure",), ("success",), "permit"
-
-BREAKER_CONTRACT = (
-    BreakerScenario("a new breaker is closed", 3, 5_000, ((_P, CLOSED),)),
-    BreakerScenario("stays closed below the threshold", 3, 5_000, (_F, _F, (_P, CLOSED))),
-    BreakerScenario("opens after failure_threshold failures in a row", 3, 5_000, (_F, _F, _F, (_P, OPEN))),
-    BreakerScenario("a success resets the count of failures in a row", 2, 5_000,
-                    (_F, _S, _F, _S, _F, (_P, CLOSED), _F, (_P, OPEN))),
-    BreakerScenario("stays open for the whole pause (on the injected clock)", 1, 5_000,
-                    (_F, ("advance", 4_999), (_P, OPEN))),
-    BreakerScenario("after the pause lets exactly one probe through", 1, 5_000,
-                    (_F, ("advance", 5_000), (_P, HALF_OPEN), (_P, OPEN))),
-    BreakerScenario("a successful probe closes the circuit", 1, 5_000,
-                    (_F, ("advance", 5_000), (_P, HALF_OPEN), _S, (_P, CLOSED), (_P, CLOSED))),
-    BreakerScenario("a failed probe opens it for another full pause", 1, 5_000,
-                    (_F, ("advance", 5_000), (_P, HALF_OPEN), _F, ("advance", 4_999), (_P, OPEN),
-                     ("advance", 1), (_P, HALF_OPEN))),
-    BreakerScenario("other settings: 5 failures to open, a 1 s pause", 5, 1_000,
-                    (_F, _F, _F, _F, (_P, CLOSED), _F, (_P, OPEN), ("advance", 999), (_P, OPEN),
-                     ("advance", 1), (_P, HALF_OPEN), _S, (_P, CLOSED))),
-)
-
-
-def replay_breaker(scenario: BreakerScenario, make: Callable) -> tuple[str, object, str] | None:
-    """Replay `scenario` on `make(clock, failure_threshold=, reset_after_ms=)`, on a simulated clock.
-
-    None if every permit() answered as expected, else (the calls so far, what permit() returned,
-    what it should have returned): the first difference, in words.
-    """
-    clock = SimulatedClock()
-    breaker = make(clock, failure_threshold=scenario.failure_threshold, reset_after_ms=scenario.reset_after_ms)
-    done = [f"{getattr(make, '__name__', 'breaker')}(clock, failure_threshold={scenario.failure_threshold}, "
-            f"reset_after_ms={scenario.reset_after_ms})"]
-    for step in scenario.steps:
-        if step[0] == "advance":
-            clock.advance(step[1])
-            done.append(f"clock +{step[1]:,} ms")
-        elif step[0] == "permit":
-            got = breaker.permit()
-            done.append("permit()")
-            if got != step[1]:
-                return ", ".join(done), got, repr(step[1])
-        else:
-            getattr(breaker, step[0])()
-            done.append(f"{step[0]}()")
-    return None
