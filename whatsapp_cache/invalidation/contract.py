@@ -103,7 +103,7 @@ class LibraryAfterCommit:
         text = decode_record(record)[0].value
         pattern = self.pattern(context, guarded=self.guarded)
         with world.metrics.request("profiles", "status_write") as trace:
-            run_steps(pattern._after_write(trace, USER, text, version))
+            run_steps(pattern.after_write(trace, USER, text, version))
 
 
 # -- jittered TTLs -------------------------------------------------------------------------------

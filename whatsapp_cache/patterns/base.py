@@ -134,13 +134,16 @@ class StatusPattern:
             trace.outcome = "write"
             version = yield from self._write_database(trace, user_id, text)
             try:
-                yield from self._after_write(trace, user_id, text, version)
+                yield from self.after_write(trace, user_id, text, version)
             except CacheUnavailable:  # the database has it; drop the cached copy once Redis is back
                 self._remember(trace, user_id)
             return version
 
-    def _after_write(self, trace: Trace, user_id: str, text: str, version: int) -> Steps:
-        """What a pattern does to the cache once the database has the new version (default: nothing)."""
+    def after_write(self, trace: Trace, user_id: str, text: str, version: int) -> Steps:
+        """What a pattern does to the cache once the database has the new version (default: nothing).
+
+        Public because the invalidation contract (invalidation/contract.py) drives it alone.
+        """
         return
         yield
 

@@ -26,7 +26,7 @@ class CacheAside(StatusPattern):
         self.summary = ("fill only if no write came first (generation check)" if guarded
                         else "fill unconditionally: a slow reader can put an old value back")
 
-    def _after_write(self, trace, user_id: str, text: str, version: int) -> Steps:
+    def after_write(self, trace, user_id: str, text: str, version: int) -> Steps:
         keys = self.ctx.keys.status(user_id)
         if self.guarded:  # also drops the profile hash: the same row, one invalidation
             yield from self._cache(trace, self.ctx.scripts.invalidate,

@@ -25,7 +25,7 @@ class WriteThrough(StatusPattern):
         self.summary = ("cache updated on write, only by a newer version" if guarded
                         else "cache updated on write by whichever writer arrives last")
 
-    def _after_write(self, trace, user_id: str, text: str, version: int) -> Steps:
+    def after_write(self, trace, user_id: str, text: str, version: int) -> Steps:
         keys = self.ctx.keys.status(user_id)
         ttl = self.ctx.ttl_with_jitter()
         record = self._record(Versioned(text, version), ttl)
