@@ -154,8 +154,9 @@ def consistency() -> Answer:
 in the opposite order to their commits, a delete cannot. Deleting still leaves the stale-set race:
 a reader misses, reads the old row, a writer commits and deletes, then the reader writes its old row back.
 Replayed in the course, the naive reader left version {race_naive_version} ({race_naive_value!r}) cached after the write;
-with a generation token claimed before the query and checked by an atomic fill (a lease, as in Facebook's
-memcache paper) the later read returned {race_guarded_value!r}.
+with a generation token claimed before the query and checked by an atomic fill (the stale-set half of Facebook's
+memcache leases; their other half, making a second reader wait, is what a lock adds) the later read returned
+{race_guarded_value!r}.
 Over a mix with 30% writes: **{naive_stale} stale reads, longest {naive_longest_ms:,} ms**, naive, against
 **{guarded_stale}, longest {guarded_longest_ms} ms** guarded, out of {reads:,} reads.
 When many services write the table, I drive invalidation from the database's change stream (CDC, e.g. Debezium
@@ -248,11 +249,16 @@ def replication() -> Answer:
 "Yes. Replication is asynchronous: the master acknowledges, then streams the write. In the course's cluster lab,
 the master acknowledged {{lab_acknowledged}} writes while its replica was cut off, was killed, and the promoted replica
 lacked **{{lab_lost}}** of them. `WAIT 1 <timeout>` blocks until a replica has a write, but it is best effort
-({WAIT_DOCS}): it does not make Redis strongly consistent. What it gives is knowledge: of the
-{{lab_confirmed}} writes WAIT confirmed, **{{lab_lost_confirmed}}** were lost; all losses were among the unconfirmed.
-Reads from replicas can be stale for the same reason: the lab held a replica's stream and read the old value.
-For a cache that is fine (the database has everything); for write-behind I keep an update pending until a
-replica confirms it, and I read my own writes from the master."
+({WAIT_DOCS}): it does not make Redis strongly consistent. What it gives is knowledge of how many replicas
+had a write when it returned. With one replica that is enough: of the {{lab_confirmed}} writes WAIT confirmed,
+**{{lab_lost_confirmed}}** were lost. With two it is not: `WAIT 1` returns once either replica has the write, and
+Sentinel may promote the other; in the lab it did, and **{{two_replicas_lost_confirmed}}** of the {{two_replicas_lost}}
+lost writes had been confirmed. Counting every replica (`WAIT 2` there) means whichever is promoted has a
+confirmed write, at the price of stalling writes while any replica lags. Reads from replicas can be stale for the
+same reason: the lab held a replica's stream and read the old value. For a cache that is fine (the database has
+everything); a write-behind update lives only in Redis until the worker stores it, so I confirm it to the user
+after `WAIT` counts every replica (or write it through when it must not be lost), and I read my own writes from
+the master."
 """, figures.lab_figures())
 
 

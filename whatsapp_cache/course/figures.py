@@ -207,14 +207,17 @@ def stored_lab(name: str) -> str:
 
 
 def lab_figures() -> dict:
-    """Chapter 08's stored measurements: lost acknowledged writes without and with WAIT, the big group."""
+    """Chapter 08's stored measurements: lost acknowledged writes without and with WAIT (one replica, and
+    WAIT 1 with two), the big group."""
     lost = re.search(r"(\d+) writes acknowledged, (\d+) lost", stored_lab("lost writes, no WAIT"))
     waited = re.search(r"WAIT 1 confirmed (\d+): lost among those (\d+)", stored_lab("lost writes, WAIT 1"))
+    two = re.search(r"lost (\d+) writes, (\d+) of them confirmed by WAIT", stored_lab("WAIT 1, two replicas"))
     group = re.findall(r"members sent ([\d,]+) / ([\d,]+) / ([\d,]+)", stored_lab("big group"))
     one_set = [int(n.replace(",", "")) for n in group[0]]
     split = [int(n.replace(",", "")) for n in group[1]]
     return dict(lab_acknowledged=int(lost[1]), lab_lost=int(lost[2]), lab_confirmed=int(waited[1]),
-                lab_lost_confirmed=int(waited[2]), big_one_max_share=max(one_set) / sum(one_set),
+                lab_lost_confirmed=int(waited[2]), two_replicas_lost=int(two[1]), two_replicas_lost_confirmed=int(two[2]),
+                big_one_max_share=max(one_set) / sum(one_set),
                 big_split_max_share=max(split) / sum(split))
 
 
