@@ -205,3 +205,9 @@ def test_bad_questions_are_invalid_input(seeded):
         ask(object(), "hit_ratio")
     with pytest.raises(InvalidInput, match="requests"):
         ask(duckdb.connect(), "hit_ratio")
+
+
+def test_every_printed_question_fits_a_laptop_pane():
+    # chapter 07 prints the queries: a 136-character ORDER BY line overflowed its output pane
+    widths = {name: max(len(line) for line in query.splitlines()) for name, query in QUESTIONS.items()}
+    assert max(widths.values()) <= 100, widths
