@@ -9,7 +9,7 @@ import pytest
 from support import running
 
 from whatsapp_cache.errors import ConfigError, InvalidInput
-from whatsapp_cache.lab import memcached
+from whatsapp_cache.lab import memcached, process
 from whatsapp_cache.lab.memcached import MemcachedProcess
 from whatsapp_cache.lab.process import HOST
 
@@ -80,7 +80,7 @@ def test_a_port_taken_after_it_was_chosen_costs_a_retry_on_another(monkeypatch):
         holder.bind((HOST, 0))
         holder.listen()
         taken = holder.getsockname()[1]
-        ports = iter([taken, memcached.free_port()])
-        monkeypatch.setattr(memcached, "free_port", lambda: next(ports))
+        ports = iter([taken, process.free_port()])
+        monkeypatch.setattr(process, "free_port", lambda: next(ports))  # the lab's one port finder
         with MemcachedProcess(startup_timeout_s=3) as server:
             assert server.port != taken and server.client().version()

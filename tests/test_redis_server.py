@@ -1,6 +1,7 @@
 """Throw-away redis-server processes start on a free port; stop, kill, pause and restart go by their own pid."""
 
 import os
+import socket
 import time
 
 import pytest
@@ -8,8 +9,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from whatsapp_cache.errors import ConfigError
-from whatsapp_cache.lab.process import RedisProcess, available
+from whatsapp_cache.errors import ConfigError, InvalidInput
+from whatsapp_cache.lab import process
+from whatsapp_cache.lab.process import HOST, RedisProcess, available
 
 pytestmark = pytest.mark.live
 
@@ -68,3 +70,22 @@ def test_a_paused_server_stops_at_once():
     assert time.monotonic() - started < 4 and "stopped" in repr(server)
     with pytest.raises(ConfigError):
         server.pause()
+
+
+def test_a_port_taken_after_it_was_chosen_fails_once_or_costs_a_retry_with_attempts(monkeypatch):
+    with socket.socket() as holder:
+        holder.bind((HOST, 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        ports = iter([taken, taken, process.free_port()])
+        monkeypatch.setattr(process, "free_port", lambda: next(ports))  # the lab's one port finder
+        with pytest.raises(ConfigError, match=f"port {taken} exited at start"):
+            RedisProcess(startup_timeout_s=3).start()  # one attempt by default: the port stays as chosen
+        with RedisProcess(attempts=3, startup_timeout_s=3) as server:
+            assert server.port != taken and server.client().ping()
+
+
+@pytest.mark.parametrize("attempts", [0, 11, True, 1.5])
+def test_bad_attempts_are_refused(attempts):
+    with pytest.raises(InvalidInput):
+        RedisProcess(attempts=attempts)

@@ -212,7 +212,8 @@ def open_command(extra: list[str] = (), folder: Path | None = None) -> tuple[lis
     before JupyterLab starts: JupyterLab itself would only print the URL of its start page.
     """
     import secrets
-    import socket
+
+    from ..lab.process import free_port
 
     extra = list(extra)
     if "--no-browser" not in extra:
@@ -221,9 +222,7 @@ def open_command(extra: list[str] = (), folder: Path | None = None) -> tuple[lis
     token = secrets.token_hex(24)
     port = _option(extra, "port")
     if port is None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = str(probe.getsockname()[1])
+        port = str(free_port())
         extra.append(f"--ServerApp.port={port}")
     if _option(extra, "ip") is None:
         extra.append("--ServerApp.ip=127.0.0.1")

@@ -20,6 +20,7 @@ import nbformat
 
 from ..clock import wait_until
 from ..errors import InvalidInput
+from ..lab.process import free_port  # the course's one port finder; `course demo` and the browser tests use it here
 from .chapters import notebooks_dir
 
 
@@ -82,12 +83,6 @@ def find(name: str) -> Demo:
     if name not in DEMOS:
         raise InvalidInput(f"no demo {name!r}; the demos are: {', '.join(DEMOS)}")
     return DEMOS[name]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def voila_command(demo: Demo, port: int, browser: bool = False) -> list[str]:

@@ -13,7 +13,6 @@ Both servers are throw-away processes on free loopback ports (lab/process.py, la
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import socket
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import redis
 
-from ..errors import ConfigError, InvalidInput
+from ..errors import InvalidInput
 from ..eviction.lru import LRUCache
 from ..eviction.workloads import zipf
 from ..lab import memcached, process
@@ -102,7 +101,7 @@ def compare(keys: int = KEYS, reads: int = READS, alpha: float = 1.0, seed: int 
     _check(keys, reads)
     names, trace_ = [f"profile:{i}" for i in range(keys)], trace(keys, reads, alpha, seed)
     rows = [read_in_process(names, trace_)]
-    with _redis_server() as redis_server:
+    with RedisProcess(attempts=3) as redis_server:  # a port taken before the bind costs a retry
         client = redis.Redis(HOST, redis_server.port)  # bytes replies, as memcached's
         try:
             rows.append(read_redis(client, names, trace_))
@@ -177,7 +176,7 @@ def memory_per_item(keys: int = KEYS) -> str:
     names = [f"profile:{i}" for i in range(keys)]
     payload = sum(len(value(key)) for key in names) / keys
     per_item = {"in-process": _python_bytes(keys) / keys}
-    with _redis_server() as redis_server:
+    with RedisProcess(attempts=3) as redis_server:  # a port taken before the bind costs a retry
         client = redis.Redis(HOST, redis_server.port)
         try:
             client.mset({key: value(key) for key in names})
@@ -216,23 +215,6 @@ def _python_bytes(keys: int) -> int:
     finally:
         if not already:
             tracemalloc.stop()
-
-
-@contextlib.contextmanager
-def _redis_server(attempts: int = 3):
-    """A throw-away redis-server; a free port another program takes before the bind costs a retry, not the lesson."""
-    for attempt in range(attempts):
-        server = RedisProcess()
-        try:
-            server.start()
-            break
-        except ConfigError:
-            if attempt == attempts - 1:
-                raise
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _too_large_refused(server: MemcachedProcess, size: int) -> bool:

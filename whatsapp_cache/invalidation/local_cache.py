@@ -1,17 +1,18 @@
 """An app server's in-process cache: bounded, with a per-entry TTL on the injected clock.
 
 It sits in front of Redis in the pub/sub invalidation lessons; its short TTL is the
-safety net for invalidations that never arrive.
+safety net for invalidations that never arrive. Its entries live in the project's FIFOCache
+(eviction/fifo.py): a rewritten key is the newest, the oldest written goes first, reads move nothing.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from typing import Any, Hashable
 
 from ..clock import Clock
 from ..errors import InvalidInput
+from ..eviction.fifo import FIFOCache
 
 _MISSING = object()
 
@@ -25,7 +26,7 @@ class LocalCache:
         self.clock = clock
         self.ttl_ms = ttl_ms
         self.maxsize = maxsize
-        self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
+        self._entries = FIFOCache(maxsize)  # key -> (expires at ms, value)
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, default: Any = None) -> Any:
@@ -38,10 +39,7 @@ class LocalCache:
 
     def set(self, key: Hashable, value: Any) -> None:
         with self._lock:
-            self._entries.pop(key, None)
             self._entries[key] = (self.clock.now_ms() + self.ttl_ms, value)
-            while len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
 
     def delete(self, key: Hashable) -> bool:
         with self._lock:

@@ -28,9 +28,10 @@ from typing import NamedTuple
 
 import redis
 
+from ..clock import wait_until
 from ..errors import ConfigError, InvalidInput
 from ..tables import Column, format_table
-from .process import HOST, RedisProcess, binary, connect, free_port
+from .process import HOST, STOP_TIMEOUT_S, RedisProcess, binary, connect, free_port
 
 SLOTS = 16384
 BUS_OFFSET = 10000  # a cluster node also listens on port + 10000, for the cluster bus
@@ -179,11 +180,14 @@ class _Lab:
     def _wait_until(self, problems, what: str, timeout_s: float | None = None) -> float:
         """Poll problems() until it returns none, and return the seconds waited; on timeout say what is missing."""
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
-        started = time.monotonic()
-        while left := problems():
-            if time.monotonic() - started > timeout_s:
-                raise ConfigError(f"{what}: not reached within {timeout_s:g} s; still " + "; ".join(left[:6]))
-            time.sleep(0.05)
+        started, left = time.monotonic(), []
+
+        def settled() -> bool:
+            left[:] = problems()  # the last answer is what the error names
+            return not left
+
+        if not wait_until(settled, timeout_s, poll_s=0.05):
+            raise ConfigError(f"{what}: not reached within {timeout_s:g} s; still " + "; ".join(left[:6]))
         return time.monotonic() - started
 
     def _node(self, port: int) -> RedisProcess:
@@ -231,7 +235,7 @@ class _Lab:
         program's) are left alone.
         """
         signalled = [node.pid for node in self._nodes.values() if node.signal(signal.SIGTERM)]
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + STOP_TIMEOUT_S
         for node in self._nodes.values():
             if not node.wait_gone(max(0.0, deadline - time.monotonic())):
                 node.signal(signal.SIGKILL)
