@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from whatsapp_cache.lab.process import free_port
 from whatsapp_cache.tables import Column, table_lines
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,12 +36,6 @@ RUN_ALL_TIMEOUT_S = 240
 REDRAW_TIMEOUT_S = 30
 SETTLE_S = 0.6  # an output that stays the same this long (with no busy panel) has finished redrawing
 LIVE_ENV = ("WHATSAPP_CACHE_REDIS_URL", "WHATSAPP_CACHE_DATABASE_URL")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LabServer:
@@ -84,7 +78,7 @@ class LabServer:
         self._wait_until_up()
         return self
 
-    def _wait_until_up(self, timeout_s: float = 90) -> None:
+    def _wait_until_up(self, timeout_s: float = 120) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -19,24 +19,18 @@ import base64
 import io
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+import lab_browser
 from whatsapp_cache.course import demos, slides
 from whatsapp_cache.course.chapters import notebooks_dir
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM, CHROMIUM_ARGS, LIVE_ENV = lab_browser.CHROMIUM, lab_browser.CHROMIUM_ARGS, lab_browser.LIVE_ENV
 REPORT_DIR = Path(os.environ.get("WHATSAPP_CACHE_BROWSER_REPORT") or notebooks_dir().parent / "browser-report") / "kit"
-LIVE_ENV = ("WHATSAPP_CACHE_REDIS_URL", "WHATSAPP_CACHE_DATABASE_URL")
 OPEN_TIMEOUT_S = 240  # Voila executes the notebook when the page opens; the machine is shared
 REDRAW_TIMEOUT_S = 180
 TALK = "05_stampede"
@@ -150,49 +144,6 @@ def test_every_dashboard_opens_answers_a_slider_and_draws_real_images(browser, n
 
 # --- RISE in JupyterLab -------------------------------------------------------------------------
 
-def _free_port() -> int:
-    return demos.free_port()
-
-
-def _start_lab(folder: Path, home: Path) -> tuple[subprocess.Popen, str, str]:
-    """JupyterLab on a free loopback port with a random token, in a throw-away HOME; returns it once up."""
-    port, token = _free_port(), base64.b32encode(os.urandom(15)).decode().lower()
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={folder}", "--LabApp.news_url=",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")
-    env = {k: v for k, v in os.environ.items() if k not in LIVE_ENV and not k.startswith("JUPYTER")}
-    env.update(HOME=str(home), JUPYTERLAB_SETTINGS_DIR=str(home / "lab-settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"))
-    log = (home / "jupyter.log").open("wb")
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited: {(home / 'jupyter.log').read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
-            return process, base, token
-        except OSError:
-            time.sleep(0.5)
-    _stop_lab(process)
-    raise RuntimeError("jupyter lab did not answer within 120 s")
-
-
-def _stop_lab(process: subprocess.Popen) -> None:
-    """Stop JupyterLab and the kernels it started (its own process group), by its pid."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
 def _present_heading(page) -> str:
     return page.evaluate("""() => {
         const slide = document.querySelector('.reveal .slides section.present section.present')
@@ -207,10 +158,11 @@ def test_a_chapter_talk_opens_in_rise_and_advances_to_the_next_section(browser, 
     home.mkdir()
     shutil.copytree(notebooks_dir(), folder / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     talk = slides.TALKS[TALK]
-    process, base, token = _start_lab(folder, home)
+    server = lab_browser.LabServer(folder, home).start()
     page = browser.new_page()
     try:
-        page.goto(slides.rise_url(base, f"notebooks/{TALK}.ipynb", token), timeout=OPEN_TIMEOUT_S * 1000)
+        page.goto(slides.rise_url(server.url, f"notebooks/{TALK}.ipynb", server.token),
+                  timeout=OPEN_TIMEOUT_S * 1000)
         page.wait_for_selector(".reveal .slides section.present", timeout=OPEN_TIMEOUT_S * 1000)
         page.wait_for_function("() => document.querySelector('.reveal .slides section.present h1')",
                                timeout=OPEN_TIMEOUT_S * 1000)
@@ -233,8 +185,8 @@ def test_a_chapter_talk_opens_in_rise_and_advances_to_the_next_section(browser, 
         assert "04. Eviction" not in page.inner_text(".reveal"), "the skipped navigation bar is not shown"
     finally:
         page.close()
-        _stop_lab(process)
-    assert process.poll() is not None
+        server.stop()
+    assert server.process.poll() is not None
 
 
 def test_offline_html_slides_advance_with_the_network_cut(browser, tmp_path):
