@@ -15,7 +15,7 @@ from ..keys import EntryKeys
 from ..metrics import Trace
 from ..resilience import CacheUnavailable, execute_keeping_errors
 from . import generation as generations
-from .base import CachedType
+from .base import CachedType, decoded_record
 from ..backends import queue_script
 from .scripts import FILL
 
@@ -181,7 +181,7 @@ class Profiles(CachedType):
         if missing:
             raise NotFound(f"no user with id {user_id!r}")
         try:
-            return Profile(user_id, **decode_fields(raw, FIELD_TYPES))
+            return decoded_record(Profile, decode_fields(raw, FIELD_TYPES, {"user_id": user_id}))
         except CorruptEntry as exc:
             self._corrupt(keys, str(exc))
             return None
