@@ -63,7 +63,7 @@ class RecentMessages(CachedType):
             raise InvalidInput(f"limit must be at most {RECENT_LIMIT}")
         keys = self.ctx.keys.recent_messages(conversation_id)
         with self._request("recent") as trace:
-            return self._answer(trace, keys, lambda: self._recent(trace, keys, conversation_id))[:limit]
+            return self._answer(trace, keys, self._recent, trace, keys, conversation_id)[:limit]
 
     def _recent(self, trace, keys, conversation_id: str) -> list[Message]:
         """The whole cached list (up to RECENT_LIMIT), so a stale copy can answer any limit."""

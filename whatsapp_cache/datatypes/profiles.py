@@ -44,7 +44,7 @@ class Profiles(CachedType):
         user_id = validation.entity_id(user_id, "user id")
         keys = self.ctx.keys.profile(user_id)
         with self._request("get") as trace:
-            return self._answer(trace, keys, lambda: self._get(trace, keys, user_id))
+            return self._answer(trace, keys, self._get, trace, keys, user_id)
 
     def _get(self, trace: Trace, keys: EntryKeys, user_id: str) -> Profile:
         raw = self._read(trace, keys, "hgetall")
