@@ -7,7 +7,7 @@ from whatsapp_cache.datatypes import generation
 from support import DAY, SECOND, counts
 
 from whatsapp_cache import NotFound
-from whatsapp_cache.datatypes import Profile, Session
+from whatsapp_cache.datatypes import Message, Profile, Session
 
 USER = "u000001"
 
@@ -39,7 +39,7 @@ def test_a_hit_builds_the_same_profile_as_the_constructor(world):
         hit.username = "changed"  # still frozen
 
 
-@pytest.mark.parametrize("record", [Profile, Session])
+@pytest.mark.parametrize("record", [Profile, Session, Message])
 def test_the_records_a_hit_builds_by_filling_their_dict_have_no_post_init_nor_slots(record):
     """datatypes.base.decoded_record skips __init__: a check in __post_init__ would be skipped too."""
     assert not hasattr(record, "__post_init__") and "__slots__" not in vars(record)

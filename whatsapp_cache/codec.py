@@ -79,8 +79,9 @@ def encode_message(message: Mapping[str, Any]) -> str:
 
 
 def decode_message(raw: str) -> dict:
+    """A cached message's fields in MESSAGE_FIELDS order, each of its exact type; CorruptEntry if not."""
     try:
-        data = json.loads(raw)
+        data = loads_value(raw)  # json.loads' value and errors, without its Python layers
     except (ValueError, TypeError, RecursionError):
         raise CorruptEntry("message is not JSON") from None
     if not isinstance(data, dict):
