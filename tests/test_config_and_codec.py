@@ -3,6 +3,7 @@
 import hashlib
 import json
 import logging
+import re
 
 import fakeredis
 import pytest
@@ -486,9 +487,23 @@ def test_the_fast_field_decoder_rejects_or_agrees_on_any_text(raw):
     _decodes_like_json(raw)
 
 
-@pytest.mark.parametrize("raw", ['"a"b"', '"tab\there"', "007", "-0", "1e3", '"\\u0041"', '"', ""])
+@pytest.mark.parametrize("raw", ['"a"b"', '"tab\there"', "007", "-0", "1e3", '"\\u0041"', '"', "",
+                                 '"a" ', ' "a"', '\ufeff"a"', '"a"x', "1 2", "[1, 2]", '{"a": 1}', "NaN", '"\x7f"'])
 def test_the_fast_field_decoder_leaves_the_unusual_to_json(raw):
     _decodes_like_json(raw)
+
+
+@given(st.text(alphabet=' \t\n"\\x\ufeff0123456789.,-e[]{}:\x00\x7f', max_size=12))
+def test_the_fast_field_decoder_rejects_or_agrees_on_json_like_text(raw):
+    _decodes_like_json(raw)
+
+
+def test_the_fast_field_decoder_raises_what_json_raises():
+    for raw in ('"a"x', ' ', '\ufeff1', '"\x01"', None):
+        with pytest.raises(Exception) as expected:
+            json.loads(raw)
+        with pytest.raises(type(expected.value), match=re.escape(str(expected.value))):
+            loads_value(raw)
 
 
 def test_a_marker_in_another_spelling_still_decodes():

@@ -77,6 +77,14 @@ def test_message_fields_round_trip(world):
     assert world.messages.recent(SMALL_CHAT, limit=1) == [sent]
 
 
+def test_a_hit_builds_the_same_messages_as_the_miss(world):
+    missed = world.messages.recent(SMALL_CHAT)
+    hit = world.messages.recent(SMALL_CHAT)
+    assert counts(world, "messages").hits == 1 and missed
+    assert [(m, hash(m), repr(m), list(vars(m).items())) for m in hit] == \
+        [(m, hash(m), repr(m), list(vars(m).items())) for m in missed]
+
+
 def test_entry_expires_after_one_hour_on_the_simulated_clock(world):
     world.messages.recent(SMALL_CHAT)
     world.clock.advance(HOUR - 1)

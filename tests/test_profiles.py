@@ -7,7 +7,7 @@ from whatsapp_cache.datatypes import generation
 from support import DAY, SECOND, counts
 
 from whatsapp_cache import NotFound
-from whatsapp_cache.datatypes import Profile
+from whatsapp_cache.datatypes import Message, Profile, Session
 
 USER = "u000001"
 
@@ -25,6 +25,24 @@ def test_profile_matches_the_database_row(world):
     row = world.repo.user(USER)
     assert world.profiles.get(USER) == Profile(USER, row["username"], row["phone"], row["profile_pic"],
                                                row["status_message"])
+
+
+def test_a_hit_builds_the_same_profile_as_the_constructor(world):
+    row = world.repo.user(USER)
+    built = Profile(USER, row["username"], row["phone"], row["profile_pic"], row["status_message"])
+    world.profiles.get(USER)
+    hit = world.profiles.get(USER)
+    assert counts(world, "profiles").hits == 1
+    assert (hit, hash(hit), repr(hit), vars(hit)) == (built, hash(built), repr(built), vars(built))
+    assert list(vars(hit)) == list(vars(built)), "fields in declaration order"
+    with pytest.raises(AttributeError):
+        hit.username = "changed"  # still frozen
+
+
+@pytest.mark.parametrize("record", [Profile, Session, Message])
+def test_the_records_a_hit_builds_by_filling_their_dict_have_no_post_init_nor_slots(record):
+    """datatypes.base.decoded_record skips __init__: a check in __post_init__ would be skipped too."""
+    assert not hasattr(record, "__post_init__") and "__slots__" not in vars(record)
 
 
 def test_cached_profile_is_served_without_a_query(world):

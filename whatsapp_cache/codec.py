@@ -21,6 +21,7 @@ MESSAGE_FIELDS = {"id": int, "conversation_id": str, "sender_id": str, "body": s
 # The marker exactly as encode_meta writes it; anything else takes the general JSON path.
 _WRITTEN_META = re.compile(r'~meta\{"v":(\d{1,9}),"exp":(\d{1,18}),"missing":(true|false)\}')
 WRITTEN_META_MAX_LEN = 64  # the longest marker encode_meta writes is 61 characters
+_scan_once = json.JSONDecoder().scan_once  # json.loads' own scanner (a default JSONDecoder is its decoder)
 
 
 class CorruptEntry(Exception):
@@ -78,8 +79,9 @@ def encode_message(message: Mapping[str, Any]) -> str:
 
 
 def decode_message(raw: str) -> dict:
+    """A cached message's fields in MESSAGE_FIELDS order, each of its exact type; CorruptEntry if not."""
     try:
-        data = json.loads(raw)
+        data = loads_value(raw)  # json.loads' value and errors, without its Python layers
     except (ValueError, TypeError, RecursionError):
         raise CorruptEntry("message is not JSON") from None
     if not isinstance(data, dict):
@@ -101,23 +103,24 @@ def hash_items(fields: Mapping[str, Any]) -> list[str]:
 
 
 def loads_value(raw: str) -> Any:
-    """json.loads, with shortcuts for the two shapes a hash field usually has.
+    """json.loads, by its own scanner when that reads the whole text as one value.
 
-    A plain string (quoted, nothing escaped, nothing unprintable) and a non-negative
-    integer without leading zeros decode to exactly what json.loads returns; everything
-    else, including anything malformed, goes through json.loads.
+    The scanner is the C function json.loads runs after a BOM check and skipping leading
+    whitespace; a value it reads from the first character to the last (no BOM or whitespace
+    there to skip) is exactly what json.loads returns, without its Python layers. Anything
+    else, including anything malformed, goes through json.loads: same value, same error.
     """
-    if len(raw) >= 2 and raw[0] == '"' and raw[-1] == '"':
-        inner = raw[1:-1]
-        if '"' not in inner and "\\" not in inner and inner.isprintable():
-            return inner
-    elif raw.isascii() and raw.isdigit() and (raw[0] != "0" or raw == "0"):
-        return int(raw)
-    return json.loads(raw)
+    try:
+        value, end = _scan_once(raw, 0)
+    except Exception:  # StopIteration, a decode error, a non-str: json.loads says what it is
+        return json.loads(raw)
+    return value if end == len(raw) else json.loads(raw)
 
 
-def decode_fields(raw: Mapping[str, str], expected: Mapping[str, type]) -> dict:
-    data = {}
+def decode_fields(raw: Mapping[str, str], expected: Mapping[str, type], data: dict | None = None) -> dict:
+    """The `expected` fields of a hash, decoded and type-checked, added to `data` (fields the caller
+    already holds, kept ahead of them) or a new dict; CorruptEntry if one is missing or unreadable."""
+    data = {} if data is None else data
     for name, kind in expected.items():
         try:
             value = loads_value(raw[name])

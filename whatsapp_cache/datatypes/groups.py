@@ -22,7 +22,7 @@ class GroupMembers(CachedType):
         group_id = validation.entity_id(group_id, "group id")
         keys = self.ctx.keys.group_members(group_id)
         with self._request("members") as trace:
-            return self._answer(trace, keys, lambda: self._members(trace, keys, group_id))
+            return self._answer(trace, keys, self._members, trace, keys, group_id)
 
     def _members(self, trace, keys, group_id: str) -> frozenset[str]:
         raw = self._read(trace, keys, "smembers")

@@ -17,7 +17,7 @@ from ..codec import CorruptEntry, decode_message, encode_message
 from ..db.repository import direct_conversation_id
 from ..errors import InvalidInput, NotFound
 from ..resilience import CacheUnavailable
-from .base import CachedType, log
+from .base import CachedType, decoded_record, log
 from ..keys import new_token
 
 RECENT_LIMIT = 100
@@ -63,7 +63,7 @@ class RecentMessages(CachedType):
             raise InvalidInput(f"limit must be at most {RECENT_LIMIT}")
         keys = self.ctx.keys.recent_messages(conversation_id)
         with self._request("recent") as trace:
-            return self._answer(trace, keys, lambda: self._recent(trace, keys, conversation_id))[:limit]
+            return self._answer(trace, keys, self._recent, trace, keys, conversation_id)[:limit]
 
     def _recent(self, trace, keys, conversation_id: str) -> list[Message]:
         """The whole cached list (up to RECENT_LIMIT), so a stale copy can answer any limit."""
@@ -86,7 +86,7 @@ class RecentMessages(CachedType):
         if meta.missing:
             raise NotFound(f"no conversation {conversation_id!r}")
         try:
-            return [Message(**decode_message(item)) for item in raw[:-1]]
+            return [decoded_record(Message, decode_message(item)) for item in raw[:-1]]
         except CorruptEntry as exc:
             self._corrupt(keys, str(exc))
             return None

@@ -15,7 +15,7 @@ from ..keys import EntryKeys
 from ..metrics import Trace
 from ..resilience import CacheUnavailable, execute_keeping_errors
 from . import generation as generations
-from .base import CachedType
+from .base import CachedType, decoded_record
 from ..backends import queue_script
 from .scripts import FILL
 
@@ -44,7 +44,7 @@ class Profiles(CachedType):
         user_id = validation.entity_id(user_id, "user id")
         keys = self.ctx.keys.profile(user_id)
         with self._request("get") as trace:
-            return self._answer(trace, keys, lambda: self._get(trace, keys, user_id))
+            return self._answer(trace, keys, self._get, trace, keys, user_id)
 
     def _get(self, trace: Trace, keys: EntryKeys, user_id: str) -> Profile:
         raw = self._read(trace, keys, "hgetall")
@@ -181,7 +181,7 @@ class Profiles(CachedType):
         if missing:
             raise NotFound(f"no user with id {user_id!r}")
         try:
-            return Profile(user_id, **decode_fields(raw, FIELD_TYPES))
+            return decoded_record(Profile, decode_fields(raw, FIELD_TYPES, {"user_id": user_id}))
         except CorruptEntry as exc:
             self._corrupt(keys, str(exc))
             return None

@@ -8,7 +8,7 @@ from .. import validation
 from ..codec import META_FIELD, CorruptEntry, decode_fields, hash_items
 from ..errors import NotFound
 from ..keys import token_digest
-from .base import CachedType
+from .base import CachedType, decoded_record
 from ..keys import new_token
 from .generation import writer_claim
 
@@ -106,7 +106,7 @@ class Sessions(CachedType):
 
     def _decode(self, keys, raw: dict) -> Session | None:
         try:
-            return Session(**decode_fields(raw, FIELD_TYPES))
+            return decoded_record(Session, decode_fields(raw, FIELD_TYPES))
         except (CorruptEntry, TypeError) as exc:
             self._corrupt(keys, str(exc))
             return None
