@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _baseline import code_roots, run_child
+
 BASELINES = ("21c86f8", "2e2b581")
 TARGET_SPEEDUP = 4.0
 GET_BATCH = 2_000
@@ -78,12 +76,7 @@ class GetTimer:
 
 def replay(code_root: Path, actions: int, seed: int) -> dict:
     """One replay in a subprocess whose whatsapp_cache comes from `code_root`."""
-    env = {**os.environ, "PYTHONPATH": str(code_root)}
-    env.pop("WHATSAPP_CACHE_REDIS_URL", None)
-    env.pop("WHATSAPP_CACHE_DATABASE_URL", None)
-    out = subprocess.run([sys.executable, __file__, "--child", "--actions", str(actions), "--seed", str(seed)],
-                         env=env, cwd=code_root, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return run_child(__file__, code_root, ["--actions", str(actions), "--seed", str(seed)])
 
 
 def side_by_side(roots: dict[str, Path], rounds: int, actions: int, seed: int) -> dict[str, list[dict]]:
@@ -95,13 +88,6 @@ def side_by_side(roots: dict[str, Path], rounds: int, actions: int, seed: int) -
             runs[name].append(replay(roots[name], actions, seed))
             print(f"  round {index + 1}: {name:<8} {runs[name][-1]['seconds']:6.2f} s", file=sys.stderr, flush=True)
     return runs
-
-
-def baseline_worktree(commit: str, where: str) -> Path:
-    path = Path(where) / commit
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), commit],
-                   check=True, capture_output=True)
-    return path
 
 
 def report(runs: dict[str, list[dict]], actions: int) -> None:
@@ -139,16 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.child:
         return child(args.actions, args.seed)
-    roots = {"HEAD": ROOT}
-    with tempfile.TemporaryDirectory(prefix="replay-speed-") as where:
-        try:
-            for commit in args.baseline or BASELINES:
-                roots[commit] = baseline_worktree(commit, where)
-            runs = side_by_side(roots, args.rounds, args.actions, args.seed)
-        finally:
-            for root in list(roots.values())[1:]:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(root)],
-                               check=False, capture_output=True)
+    with code_roots(args.baseline or BASELINES, "replay-speed-") as roots:
+        runs = side_by_side(roots, args.rounds, args.actions, args.seed)
     for name, results in runs.items():
         print(f"{name}: whatsapp_cache from {results[0]['module']}", file=sys.stderr)
     report(runs, args.actions)
