@@ -30,6 +30,12 @@ def _prepared():
         "roster": (select(t.groups.c.id.label("known"), t.group_members.c.user_id).select_from(joined_members)
                    .where(t.groups.c.id == bindparam("id")).order_by(t.group_members.c.user_id)),
         "insert_message": insert(t.messages).returning(t.messages.c.id),
+        "last_seen": (select(t.users.c.id, t.users.c.last_seen_ms)
+                      .where(t.users.c.id.in_(bindparam("ids", expanding=True)))),
+        "seen_forward": (update(t.users).where(t.users.c.id == bindparam("user"),
+                                               or_(t.users.c.last_seen_ms.is_(None),
+                                                   t.users.c.last_seen_ms < bindparam("at")))
+                         .values(last_seen_ms=bindparam("at"))),
     }
 
 
@@ -61,6 +67,12 @@ def group_conversation_id(group_id: str) -> str:
     return f"grp.{group_id}"
 
 
+def _as_dicts(names: tuple[str, ...], rows) -> list[dict]:
+    """Rows as {column: value} dicts, as dict(row_mapping) makes them, fetched at once and zipped with the
+    names: SQLAlchemy's mapping view looks each name up per value and its iterator fetches row by row."""
+    return [dict(zip(names, row)) for row in rows]
+
+
 class Repository:
     """Reads and writes rows; knows nothing about caching."""
 
@@ -75,16 +87,18 @@ class Repository:
 
     def _one(self, statement, parameters: dict | None = None) -> dict | None:
         with self.engine.connect() as conn:
-            row = conn.execute(statement, parameters).mappings().first()
-        return dict(row) if row is not None else None
+            result = conn.execute(statement, parameters)
+            names, row = tuple(result.keys()), result.first()
+        return dict(zip(names, row)) if row is not None else None
 
     def _all(self, statement, parameters: dict | None = None) -> list[dict]:
         with self.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(statement, parameters).mappings()]
+            result = conn.execute(statement, parameters)
+            return _as_dicts(tuple(result.keys()), result.all())
 
-    def _write(self, statement) -> int:
+    def _write(self, statement, parameters: dict | None = None) -> int:
         with self.engine.begin() as conn:
-            return conn.execute(statement).rowcount
+            return conn.execute(statement, parameters).rowcount
 
     def _insert_new(self, inserts: list[tuple], exists: Callable[[], bool]) -> bool:
         """Run (statement, rows) inserts in one transaction; False if the row was there already.
@@ -162,8 +176,7 @@ class Repository:
 
     def touch_last_seen(self, user_id: str, at_ms: int) -> bool:
         """Move a user's last-seen forward (never back); False if the user is unknown."""
-        newer = or_(t.users.c.last_seen_ms.is_(None), t.users.c.last_seen_ms < at_ms)
-        if self._write(update(t.users).where(t.users.c.id == user_id, newer).values(last_seen_ms=at_ms)):
+        if self._write(PREPARED["seen_forward"], {"user": user_id, "at": at_ms}):
             return True
         return self.user(user_id) is not None
 
@@ -171,17 +184,13 @@ class Repository:
         """Move many users' last-seen forward (never back) in one transaction; return rows changed."""
         if not seen:
             return 0
-        at = bindparam("at")
-        statement = (update(t.users).where(t.users.c.id == bindparam("user"),
-                                           or_(t.users.c.last_seen_ms.is_(None), t.users.c.last_seen_ms < at))
-                     .values(last_seen_ms=at))
         with self.engine.begin() as conn:
-            return conn.execute(statement, [{"user": user, "at": int(ms)} for user, ms in seen.items()]).rowcount
+            return conn.execute(PREPARED["seen_forward"],
+                                [{"user": user, "at": int(ms)} for user, ms in seen.items()]).rowcount
 
     def last_seen(self, user_ids: Iterable[str]) -> dict[str, int | None]:
         ids = list(user_ids)
-        statement = select(t.users.c.id, t.users.c.last_seen_ms).where(t.users.c.id.in_(ids))
-        return {row["id"]: row["last_seen_ms"] for row in self._all(statement)} if ids else {}
+        return {row["id"]: row["last_seen_ms"] for row in self._all(PREPARED["last_seen"], {"ids": ids})} if ids else {}
 
     def seen_since(self, cutoff_ms: int) -> dict[str, int]:
         """Every user whose last-seen time is after the cutoff (who may be online)."""
@@ -233,7 +242,8 @@ class Repository:
         rows = self._all(PREPARED["history"], {"id": conversation_id, "limit": limit})
         if not rows:
             return None
-        return [{name: row[name] for name in t.messages.c.keys()} for row in rows if row["id"] is not None]
+        names = t.messages.c.keys()
+        return [{name: row[name] for name in names} for row in rows if row["id"] is not None]
 
     def insert_message(self, conversation_id: str, sender_id: str, body: str, sent_ms: int) -> dict:
         values = dict(conversation_id=conversation_id, sender_id=sender_id, body=body, sent_ms=sent_ms)
