@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from . import faults
 from ..datatypes.messages import RECENT_LIMIT, Message
 from ..datatypes.profiles import Profile
-from ..db.repository import PROFILE_FIELDS
+from ..db.repository import PROFILE_FIELDS, batches
 from ..errors import InvalidInput, NotFound
 from ..validation import whole_number
 from ..metrics import READ_OUTCOMES, RequestRecord, percentile
@@ -565,11 +565,14 @@ def _audit(world, touched: dict[str, set[str]]) -> Audit:
         world.clock.advance(world.failure_policy.reset_after_ms)  # let the breaker probe Redis again
     outcomes, stale = {"hit": 0, "miss": 0, "fallback": 0}, []
     for kind in AUDITED:
-        for entity in sorted(touched[kind]):
-            cached, stored = AUDIT_READS[kind](world, entity)
+        entities = sorted(touched[kind])
+        cached_read, stored_reads = AUDIT_READS[kind]
+        stored = stored_reads(world, entities)
+        for entity in entities:
+            cached = cached_read(world, entity)
             outcome = world.metrics.log[-1].outcome
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            if outcome != "fallback" and cached != stored:
+            if outcome != "fallback" and cached != stored[entity]:
                 stale.append(f"{kind} {entity}")
     checked = outcomes["hit"] + outcomes["miss"]
     return Audit(checked, outcomes["hit"], len(stale), outcomes["fallback"], tuple(stale[:5]))
@@ -591,26 +594,48 @@ def _library_read(read, *args):
         return None
 
 
-def _profile_pair(world, user_id: str) -> tuple:
-    cached = _library_read(world.profiles.get, user_id)
-    row = world.repo.user(user_id)
-    stored = None if row is None else Profile(user_id, **{name: row[name] for name in PROFILE_FIELDS})
-    return cached, stored
+def _cached_profile(world, user_id: str):
+    return _library_read(world.profiles.get, user_id)
 
 
-def _group_pair(world, group_id: str) -> tuple:
-    cached = _library_read(world.groups.members, group_id)
+def _stored_profiles(world, user_ids: list[str]) -> dict:
+    """Each user's profile as the database holds it (None: no such user), BATCH ids a query, not one each."""
+    rows = {}
+    for batch in batches(user_ids):
+        rows.update(world.repo.users(batch))
+    return {user_id: None if user_id not in rows else
+            Profile(user_id, **{name: rows[user_id][name] for name in PROFILE_FIELDS}) for user_id in user_ids}
+
+
+def _cached_group(world, group_id: str):
+    return _library_read(world.groups.members, group_id)
+
+
+def _stored_groups(world, group_ids: list[str]) -> dict:
+    return {group_id: _stored_roster(world, group_id) for group_id in group_ids}
+
+
+def _stored_roster(world, group_id: str) -> frozenset | None:
     roster = world.repo.group_roster(group_id)
-    return cached, None if roster is None else frozenset(roster)
+    return None if roster is None else frozenset(roster)
 
 
-def _conversation_pair(world, conversation_id: str) -> tuple:
-    cached = _library_read(world.messages.recent, conversation_id, RECENT_LIMIT)
+def _cached_conversation(world, conversation_id: str):
+    return _library_read(world.messages.recent, conversation_id, RECENT_LIMIT)
+
+
+def _stored_conversations(world, conversation_ids: list[str]) -> dict:
+    return {conversation_id: _stored_history(world, conversation_id) for conversation_id in conversation_ids}
+
+
+def _stored_history(world, conversation_id: str) -> list[Message] | None:
     rows = world.repo.conversation_history(conversation_id, RECENT_LIMIT)
-    return cached, None if rows is None else [Message(**row) for row in rows]
+    return None if rows is None else [Message(**row) for row in rows]
 
 
-AUDIT_READS = {"profile": _profile_pair, "group": _group_pair, "conversation": _conversation_pair}
+# kind -> (its read through the library, one entry at a time; the database's values of many, by id)
+AUDIT_READS = {"profile": (_cached_profile, _stored_profiles), "group": (_cached_group, _stored_groups),
+               "conversation": (_cached_conversation, _stored_conversations)}
 
 
 # --- figures ------------------------------------------------------------------------------------
