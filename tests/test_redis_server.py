@@ -89,3 +89,31 @@ def test_a_port_taken_after_it_was_chosen_fails_once_or_costs_a_retry_with_attem
 def test_bad_attempts_are_refused(attempts):
     with pytest.raises(InvalidInput):
         RedisProcess(attempts=attempts)
+
+
+def test_free_port_never_hands_out_a_port_twice_even_to_threads_asking_at_once(monkeypatch):
+    # chapter 08's two WAIT labs probe for ports side by side; the kernel may offer the same free port to both
+    from concurrent.futures import ThreadPoolExecutor
+
+    from whatsapp_cache.lab import process
+
+    offered = iter([41441, 41441, 41442, 41441, 41443, 41444, 41445, 41446])
+
+    class Probe:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def bind(self, address):
+            self.port = next(offered)
+
+        def getsockname(self):
+            return (process.HOST, self.port)
+
+    monkeypatch.setattr(process, "_handed_out", process.collections.deque(maxlen=process.HANDED_OUT_KEPT))
+    monkeypatch.setattr(process.socket, "socket", Probe)
+    with ThreadPoolExecutor(4) as pool:
+        ports = list(pool.map(lambda _: process.free_port(), range(4)))
+    assert sorted(ports) == [41441, 41442, 41443, 41444]

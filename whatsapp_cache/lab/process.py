@@ -22,12 +22,14 @@ started at that time.
 
 from __future__ import annotations
 
+import collections
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -65,11 +67,27 @@ def binary() -> str:
     return program_path("redis-server", REDIS_INSTALL)
 
 
+HANDED_OUT_KEPT = 4096  # ports free_port remembers having given, so it never gives one twice in a row of labs
+_handed_out: collections.deque = collections.deque(maxlen=HANDED_OUT_KEPT)
+_handed_out_lock = threading.Lock()
+
+
 def free_port() -> int:
-    """A loopback port that was free a moment ago (the kernel's choice); another program may still take it."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+    """A loopback port that was free a moment ago (the kernel's choice) and that this process has not
+    handed out lately; another program may still take it.
+
+    Two labs started side by side (chapter 08's two WAIT runs, in two threads) each probe for free
+    ports before their servers bind them: without the memory, both could be given the same one.
+    """
+    with _handed_out_lock:
+        for _ in range(100):
+            with socket.socket() as probe:
+                probe.bind((HOST, 0))
+                port = probe.getsockname()[1]
+            if port not in _handed_out:
+                _handed_out.append(port)
+                return port
+    raise ConfigError(f"no free port on {HOST} that was not handed out already")
 
 
 def connect(port: int) -> redis.Redis:
