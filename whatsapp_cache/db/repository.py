@@ -88,8 +88,8 @@ class Repository:
     def _one(self, statement, parameters: dict | None = None) -> dict | None:
         with self.engine.connect() as conn:
             result = conn.execute(statement, parameters)
-            names, row = tuple(result.keys()), result.first()
-        return dict(zip(names, row)) if row is not None else None
+            names, row = tuple(result.keys()), result.first()  # first() closes the result
+        return _as_dicts(names, [row])[0] if row is not None else None
 
     def _all(self, statement, parameters: dict | None = None) -> list[dict]:
         with self.engine.connect() as conn:
