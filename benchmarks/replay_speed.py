@@ -13,12 +13,19 @@ Baselines: 21c86f8 (issue 13's reference, whose library did other work: other co
 simulated latency must equal HEAD's). Target (issue 13): at least 4x a baseline's actions
 per second. Prints; asserts nothing.
 
+It also prints the ceiling on that speed-up: one more replay at HEAD, instrumented, times what
+no client-side work can remove: fakeredis' server executing the commands (scripts and
+transactions included) and sqlite3 executing the queries. Were everything else free, a
+baseline's time per action over that floor is the most any change to the library could gain
+while it sends the same commands to fakeredis and the same queries to SQLite.
+
     python benchmarks/replay_speed.py [--baseline 21c86f8 --baseline 2e2b581] [--actions 3000] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -33,7 +40,7 @@ GET_BATCH = 2_000
 GET_BATCHES = 5  # before the replay and again after it; the median of all counts
 
 
-def child(actions: int, seed: int) -> None:
+def child(actions: int, seed: int, floor: bool = False) -> None:
     """In a subprocess: time one replay and bare GETs with whichever whatsapp_cache PYTHONPATH names; print JSON."""
     import fakeredis
 
@@ -42,17 +49,78 @@ def child(actions: int, seed: int) -> None:
 
     spec = WorkloadSpec(actions=actions, seed=seed)
     get = GetTimer(fakeredis)
+    floor_ns = FloorTimer() if floor else None
     with World(None, None, seed=seed, dataset="small") as world:  # the parent cleared the URL variables
         world.flush_cache()
         get.batches(GET_BATCHES)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        overall = run(world, spec)[-1]
-        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+        with floor_ns or contextlib.nullcontext():
+            started, cpu_started = time.perf_counter(), time.process_time()
+            overall = run(world, spec)[-1]
+            seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+            if floor_ns is not None:
+                floor_ns.time_client_round_trips(world.redis)
         get.batches(GET_BATCHES)
     figures = {name: getattr(overall, name) for name in
                ("requests", "hits", "misses", "writes", "db_queries", "round_trips", "simulated_ms")}
     print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "get_us": statistics.median(get.samples), "figures": figures,
+                      "floor_ns": floor_ns.spent if floor_ns else None,
                       "module": str(Path(sys.modules["whatsapp_cache"].__file__).parent.parent)}))
+
+
+class FloorTimer:
+    """Nanoseconds spent in fakeredis' server (outermost command only) and in sqlite3's execute, once started.
+
+    Wraps fakeredis' BaseFakeSocket._process_command (every command a client sends, a script's
+    or a transaction's inner commands inside it) and SQLAlchemy's DefaultDialect.do_execute*
+    (the DB-API cursor call and nothing of SQLAlchemy around it): both generous to the target,
+    since row fetching and SQLAlchemy's own work count as removable.
+    """
+
+    def __init__(self):
+        self.spent = {"server": 0, "database": 0, "client_round_trip": 0}
+        self._depth = 0
+        self._patched: list[tuple] = []  # (class, name, original)
+
+    def __enter__(self) -> "FloorTimer":
+        from fakeredis._socket._base import BaseFakeSocket
+        from sqlalchemy.engine.default import DefaultDialect
+
+        self._patch(BaseFakeSocket, "_process_command", "server", outermost=True)
+        for name in ("do_execute", "do_executemany", "do_execute_no_params"):
+            self._patch(DefaultDialect, name, "database")
+        return self
+
+    def time_client_round_trips(self, client, count: int = 5 * GET_BATCH) -> None:
+        """The replay's own client (redis-py and its connection to fakeredis) on a lone GET, its server time taken out."""
+        client.set("replay-speed:floor", "value")
+        server_before, started = self.spent["server"], time.perf_counter_ns()
+        for _ in range(count):
+            client.get("replay-speed:floor")
+        elapsed, server = time.perf_counter_ns() - started, self.spent["server"] - server_before
+        self.spent["server"] = server_before
+        self.spent["client_round_trip"] = (elapsed - server) / count
+        client.delete("replay-speed:floor")
+
+    def __exit__(self, *exc) -> None:
+        for owner, name, original in self._patched:
+            setattr(owner, name, original)
+
+    def _patch(self, owner, name: str, bucket: str, outermost: bool = False) -> None:
+        original = getattr(owner, name)
+        self._patched.append((owner, name, original))
+        setattr(owner, name, self._timed(original, bucket, outermost))
+
+    def _timed(self, function, bucket: str, outermost: bool = False):
+        def timed(*args, **kwargs):
+            self._depth += outermost
+            started = time.perf_counter_ns()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self._depth -= outermost
+                if not outermost or self._depth == 0:
+                    self.spent[bucket] += time.perf_counter_ns() - started
+        return timed
 
 
 class GetTimer:
@@ -74,9 +142,9 @@ class GetTimer:
             self.samples.append((time.perf_counter_ns() - started) / GET_BATCH / 1000)
 
 
-def replay(code_root: Path, actions: int, seed: int) -> dict:
-    """One replay in a subprocess whose whatsapp_cache comes from `code_root`."""
-    return run_child(__file__, code_root, ["--actions", str(actions), "--seed", str(seed)])
+def replay(code_root: Path, actions: int, seed: int, floor: bool = False) -> dict:
+    """One replay in a subprocess whose whatsapp_cache comes from `code_root` (instrumented if `floor`)."""
+    return run_child(__file__, code_root, ["--actions", str(actions), "--seed", str(seed)] + ["--floor"] * floor)
 
 
 def side_by_side(roots: dict[str, Path], rounds: int, actions: int, seed: int) -> dict[str, list[dict]]:
@@ -90,7 +158,7 @@ def side_by_side(roots: dict[str, Path], rounds: int, actions: int, seed: int) -
     return runs
 
 
-def report(runs: dict[str, list[dict]], actions: int) -> None:
+def report(runs: dict[str, list[dict]], actions: int, floor: dict) -> None:
     rows = {}
     for name, results in runs.items():
         seconds = statistics.median(r["seconds"] for r in results)
@@ -113,6 +181,18 @@ def report(runs: dict[str, list[dict]], actions: int) -> None:
         print(f"HEAD / {name}: " + ", ".join(f"{value:.2f}x in {unit}" for unit, value in speedups.items()) +
               f"   target {TARGET_SPEEDUP:g}x: {'met' if min(speedups.values()) >= TARGET_SPEEDUP else 'NOT met'}"
               f"   same counts and simulated latency: {'yes' if same else 'no'}")
+    spent = floor["floor_ns"]
+    server_us, database_us = spent["server"] / actions / 1000, spent["database"] / actions / 1000
+    trips = floor["figures"]["round_trips"] / actions
+    client_us = spent["client_round_trip"] / 1000 * trips
+    floors = {"fakeredis' server and sqlite3": server_us + database_us,
+              "with redis-py's least client work a round trip": server_us + database_us + client_us}
+    print(f"floor at HEAD, one instrumented replay of {floor['seconds'] / actions * 1e6:.1f} us an action: fakeredis' server "
+          f"{server_us:.1f} us + sqlite3 {database_us:.1f} us + {trips:.2f} round trips x {client_us / trips:.1f} us "
+          f"of client work on a lone GET = {sum((server_us, database_us, client_us)):.1f} us")
+    for name in list(rows)[1:]:
+        ceilings = ", ".join(f"{rows[name][2] / us:.2f}x {what}" for what, us in floors.items())
+        print(f"ceiling against {name}, were all else free: {ceilings}   target {TARGET_SPEEDUP:g}x")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -122,14 +202,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        return child(args.actions, args.seed)
+        return child(args.actions, args.seed, args.floor)
     with code_roots(args.baseline or BASELINES, "replay-speed-") as roots:
         runs = side_by_side(roots, args.rounds, args.actions, args.seed)
+        floor = replay(roots["HEAD"], args.actions, args.seed, floor=True)
     for name, results in runs.items():
         print(f"{name}: whatsapp_cache from {results[0]['module']}", file=sys.stderr)
-    report(runs, args.actions)
+    report(runs, args.actions, floor)
 
 
 if __name__ == "__main__":
