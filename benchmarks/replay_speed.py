@@ -13,11 +13,13 @@ Baselines: 21c86f8 (issue 13's reference, whose library did other work: other co
 simulated latency must equal HEAD's). Target (issue 13): at least 4x a baseline's actions
 per second. Prints; asserts nothing.
 
-It also prints the ceiling on that speed-up: one more replay at HEAD, instrumented, times what
-no client-side work can remove: fakeredis' server executing the commands (scripts and
-transactions included) and sqlite3 executing the queries. Were everything else free, a
-baseline's time per action over that floor is the most any change to the library could gain
-while it sends the same commands to fakeredis and the same queries to SQLite.
+It also prints the ceiling on that speed-up. Instrumented replays at HEAD (as many as the
+rounds; medians) time what no change to the library removes while it sends the same commands
+and queries: fakeredis' server executing them (scripts and transactions included), sqlite3
+executing the queries, and redis-py's client work on a lone GET (the least a round trip costs),
+and how much of the scripts' time is Lua's own (what Python twins of the scripts could save).
+A baseline's time per action over such a floor is the most any change could gain, were all
+the rest (the library, SQLAlchemy, the workload) free.
 
     python benchmarks/replay_speed.py [--baseline 21c86f8 --baseline 2e2b581] [--actions 3000] [--rounds 3]
 """
@@ -68,24 +70,30 @@ def child(actions: int, seed: int, floor: bool = False) -> None:
 
 
 class FloorTimer:
-    """Nanoseconds spent in fakeredis' server (outermost command only) and in sqlite3's execute, once started.
+    """Nanoseconds spent in fakeredis' server and in sqlite3's execute during a replay, and a lone GET's client work.
 
     Wraps fakeredis' BaseFakeSocket._process_command (every command a client sends, a script's
-    or a transaction's inner commands inside it) and SQLAlchemy's DefaultDialect.do_execute*
-    (the DB-API cursor call and nothing of SQLAlchemy around it): both generous to the target,
-    since row fetching and SQLAlchemy's own work count as removable.
+    or a transaction's inner commands inside it: outermost calls count), its eval (a script,
+    EVALSHA's too) with the commands run inside it (_run_command within eval: what a script
+    written in Python would still run), and SQLAlchemy's DefaultDialect.do_execute* (the DB-API
+    cursor call and nothing of SQLAlchemy around it). Generous to the target: row fetching and
+    SQLAlchemy's own work count as removable.
     """
 
     def __init__(self):
-        self.spent = {"server": 0, "database": 0, "client_round_trip": 0}
-        self._depth = 0
+        self.spent = {"server": 0, "database": 0, "scripts": 0, "script_commands": 0, "client_round_trip": 0}
+        self._active = dict.fromkeys(self.spent, 0)
         self._patched: list[tuple] = []  # (class, name, original)
+        self._within: dict[str, list[str]] = {}  # bucket -> the buckets counted only inside it
 
     def __enter__(self) -> "FloorTimer":
         from fakeredis._socket._base import BaseFakeSocket
+        from fakeredis.commands_mixins.scripting_mixin import ScriptingCommandsMixin
         from sqlalchemy.engine.default import DefaultDialect
 
-        self._patch(BaseFakeSocket, "_process_command", "server", outermost=True)
+        self._patch(BaseFakeSocket, "_process_command", "server")
+        self._patch(BaseFakeSocket, "_run_command", "script_commands", inside="scripts")
+        self._patch(ScriptingCommandsMixin, "eval", "scripts")
         for name in ("do_execute", "do_executemany", "do_execute_no_params"):
             self._patch(DefaultDialect, name, "database")
         return self
@@ -102,23 +110,32 @@ class FloorTimer:
         client.delete("replay-speed:floor")
 
     def __exit__(self, *exc) -> None:
-        for owner, name, original in self._patched:
+        for owner, name, original in reversed(self._patched):
             setattr(owner, name, original)
 
-    def _patch(self, owner, name: str, bucket: str, outermost: bool = False) -> None:
+    def _patch(self, owner, name: str, bucket: str, inside: str | None = None) -> None:
         original = getattr(owner, name)
         self._patched.append((owner, name, original))
-        setattr(owner, name, self._timed(original, bucket, outermost))
+        if inside is not None:
+            self._within.setdefault(inside, []).append(bucket)
+        setattr(owner, name, self._timed(original, bucket, inside))
 
-    def _timed(self, function, bucket: str, outermost: bool = False):
+    def _timed(self, function, bucket: str, inside: str | None):
+        """`function`, its time added to `bucket` when it is the outermost such call (and within `inside`, if given)."""
+        active = self._active
+
         def timed(*args, **kwargs):
-            self._depth += outermost
+            counts = active[bucket] == 0 and (inside is None or active[inside] > 0)
+            outer = {name: active[name] for name in self._within.get(bucket, ())}  # those calls' outermost is now inside
+            active.update(dict.fromkeys(outer, 0))
+            active[bucket] += 1
             started = time.perf_counter_ns()
             try:
                 return function(*args, **kwargs)
             finally:
-                self._depth -= outermost
-                if not outermost or self._depth == 0:
+                active[bucket] -= 1
+                active.update(outer)
+                if counts:
                     self.spent[bucket] += time.perf_counter_ns() - started
         return timed
 
@@ -158,6 +175,12 @@ def side_by_side(roots: dict[str, Path], rounds: int, actions: int, seed: int) -
     return runs
 
 
+def median_floor(results: list[dict]) -> dict:
+    """The instrumented replays' figures, each time the median over the runs."""
+    return {"seconds": statistics.median(r["seconds"] for r in results), "figures": results[0]["figures"],
+            "floor_ns": {name: statistics.median(r["floor_ns"][name] for r in results) for name in results[0]["floor_ns"]}}
+
+
 def report(runs: dict[str, list[dict]], actions: int, floor: dict) -> None:
     rows = {}
     for name, results in runs.items():
@@ -181,18 +204,20 @@ def report(runs: dict[str, list[dict]], actions: int, floor: dict) -> None:
         print(f"HEAD / {name}: " + ", ".join(f"{value:.2f}x in {unit}" for unit, value in speedups.items()) +
               f"   target {TARGET_SPEEDUP:g}x: {'met' if min(speedups.values()) >= TARGET_SPEEDUP else 'NOT met'}"
               f"   same counts and simulated latency: {'yes' if same else 'no'}")
-    spent = floor["floor_ns"]
-    server_us, database_us = spent["server"] / actions / 1000, spent["database"] / actions / 1000
+    spent = {name: ns / actions / 1000 for name, ns in floor["floor_ns"].items() if name != "client_round_trip"}
     trips = floor["figures"]["round_trips"] / actions
-    client_us = spent["client_round_trip"] / 1000 * trips
-    floors = {"fakeredis' server and sqlite3": server_us + database_us,
-              "with redis-py's least client work a round trip": server_us + database_us + client_us}
-    print(f"floor at HEAD, one instrumented replay of {floor['seconds'] / actions * 1e6:.1f} us an action: fakeredis' server "
-          f"{server_us:.1f} us + sqlite3 {database_us:.1f} us + {trips:.2f} round trips x {client_us / trips:.1f} us "
-          f"of client work on a lone GET = {sum((server_us, database_us, client_us)):.1f} us")
+    client_us = floor["floor_ns"]["client_round_trip"] / 1000 * trips
+    lua_us = spent["scripts"] - spent["script_commands"]
+    floors = {"fakeredis' server and sqlite3": spent["server"] + spent["database"],
+              "+ redis-py's least client work a round trip": spent["server"] + spent["database"] + client_us,
+              "the same, scripts' Lua free": spent["server"] + spent["database"] + client_us - lua_us}
+    print(f"floor at HEAD, median of instrumented replays of {floor['seconds'] / actions * 1e6:.1f} us an action: "
+          f"fakeredis' server {spent['server']:.1f} us (scripts {spent['scripts']:.1f}, of it Lua's own {lua_us:.1f}) "
+          f"+ sqlite3 {spent['database']:.1f} us + {trips:.2f} round trips x {client_us / trips:.1f} us of client work "
+          f"on a lone GET = {spent['server'] + spent['database'] + client_us:.1f} us")
     for name in list(rows)[1:]:
-        ceilings = ", ".join(f"{rows[name][2] / us:.2f}x {what}" for what, us in floors.items())
-        print(f"ceiling against {name}, were all else free: {ceilings}   target {TARGET_SPEEDUP:g}x")
+        print(f"ceiling against {name} (target {TARGET_SPEEDUP:g}x), were all else free: "
+              + ", ".join(f"{rows[name][2] / us:.2f}x {what}" for what, us in floors.items()))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -208,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
         return child(args.actions, args.seed, args.floor)
     with code_roots(args.baseline or BASELINES, "replay-speed-") as roots:
         runs = side_by_side(roots, args.rounds, args.actions, args.seed)
-        floor = replay(roots["HEAD"], args.actions, args.seed, floor=True)
+        floor = median_floor([replay(roots["HEAD"], args.actions, args.seed, floor=True) for _ in range(args.rounds)])
     for name, results in runs.items():
         print(f"{name}: whatsapp_cache from {results[0]['module']}", file=sys.stderr)
     report(runs, args.actions, floor)
