@@ -16,8 +16,9 @@ per second. Prints; asserts nothing.
 It also prints the ceiling on that speed-up. Instrumented replays at HEAD (as many as the
 rounds; medians) time what no change to the library removes while it sends the same commands
 and queries: fakeredis' server executing them (scripts and transactions included), sqlite3
-executing the queries, and redis-py's client work on a lone GET (the least a round trip costs),
-and how much of the scripts' time is Lua's own (what Python twins of the scripts could save).
+executing the queries, redis-py's client work on a lone GET (the least a round trip costs),
+SQLAlchemy's and the Repository's on a user's row by id (the least a query costs), and how much
+of the scripts' time is Lua's own (what Python twins of the scripts could save).
 A baseline's time per action over such a floor is the most any change could gain, were all
 the rest (the library, SQLAlchemy, the workload) free.
 
@@ -61,6 +62,7 @@ def child(actions: int, seed: int, floor: bool = False) -> None:
             seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
             if floor_ns is not None:
                 floor_ns.time_client_round_trips(world.redis)
+                floor_ns.time_queries(world.repo, world.dataset.tables["users"][0]["id"])
         get.batches(GET_BATCHES)
     figures = {name: getattr(overall, name) for name in
                ("requests", "hits", "misses", "writes", "db_queries", "round_trips", "simulated_ms")}
@@ -81,7 +83,8 @@ class FloorTimer:
     """
 
     def __init__(self):
-        self.spent = {"server": 0, "database": 0, "scripts": 0, "script_commands": 0, "client_round_trip": 0}
+        self.spent = {"server": 0, "database": 0, "scripts": 0, "script_commands": 0, "client_round_trip": 0,
+                      "query": 0}
         self._active = dict.fromkeys(self.spent, 0)
         self._patched: list[tuple] = []  # (class, name, original)
         self._within: dict[str, list[str]] = {}  # bucket -> the buckets counted only inside it
@@ -108,6 +111,15 @@ class FloorTimer:
         self.spent["server"] = server_before
         self.spent["client_round_trip"] = (elapsed - server) / count
         client.delete("replay-speed:floor")
+
+    def time_queries(self, repository, user_id: str, count: int = GET_BATCH) -> None:
+        """The library's cheapest query (a user's row by primary key, statement prepared), sqlite3's time taken out."""
+        database_before, started = self.spent["database"], time.perf_counter_ns()
+        for _ in range(count):
+            repository.user(user_id)
+        elapsed, database = time.perf_counter_ns() - started, self.spent["database"] - database_before
+        self.spent["database"] = database_before
+        self.spent["query"] = (elapsed - database) / count
 
     def __exit__(self, *exc) -> None:
         for owner, name, original in reversed(self._patched):
@@ -204,20 +216,23 @@ def report(runs: dict[str, list[dict]], actions: int, floor: dict) -> None:
         print(f"HEAD / {name}: " + ", ".join(f"{value:.2f}x in {unit}" for unit, value in speedups.items()) +
               f"   target {TARGET_SPEEDUP:g}x: {'met' if min(speedups.values()) >= TARGET_SPEEDUP else 'NOT met'}"
               f"   same counts and simulated latency: {'yes' if same else 'no'}")
-    spent = {name: ns / actions / 1000 for name, ns in floor["floor_ns"].items() if name != "client_round_trip"}
-    trips = floor["figures"]["round_trips"] / actions
-    client_us = floor["floor_ns"]["client_round_trip"] / 1000 * trips
+    spent = {name: ns / actions / 1000 for name, ns in floor["floor_ns"].items()}
+    trips, queries = (floor["figures"][name] / actions for name in ("round_trips", "db_queries"))
+    client_us, query_us = (floor["floor_ns"][name] / 1000 for name in ("client_round_trip", "query"))
     lua_us = spent["scripts"] - spent["script_commands"]
-    floors = {"fakeredis' server and sqlite3": spent["server"] + spent["database"],
-              "+ redis-py's least client work a round trip": spent["server"] + spent["database"] + client_us,
-              "the same, scripts' Lua free": spent["server"] + spent["database"] + client_us - lua_us}
+    served = spent["server"] + spent["database"]
+    floors = {"fakeredis' server and sqlite3": served,
+              "+ redis-py's least client work a round trip": served + trips * client_us,
+              "+ the cheapest query's SQLAlchemy work a query": served + trips * client_us + queries * query_us,
+              "the same, scripts' Lua free": served + trips * client_us + queries * query_us - lua_us}
     print(f"floor at HEAD, median of instrumented replays of {floor['seconds'] / actions * 1e6:.1f} us an action: "
           f"fakeredis' server {spent['server']:.1f} us (scripts {spent['scripts']:.1f}, of it Lua's own {lua_us:.1f}) "
-          f"+ sqlite3 {spent['database']:.1f} us + {trips:.2f} round trips x {client_us / trips:.1f} us of client work "
-          f"on a lone GET = {spent['server'] + spent['database'] + client_us:.1f} us")
+          f"+ sqlite3 {spent['database']:.1f} us; {trips:.2f} round trips x {client_us:.1f} us of client work on a lone GET; "
+          f"{queries:.2f} queries x {query_us:.1f} us of SQLAlchemy and Repository work on a user by id")
     for name in list(rows)[1:]:
-        print(f"ceiling against {name} (target {TARGET_SPEEDUP:g}x), were all else free: "
-              + ", ".join(f"{rows[name][2] / us:.2f}x {what}" for what, us in floors.items()))
+        print(f"ceiling against {name} (target {TARGET_SPEEDUP:g}x), were all else free:")
+        for what, us in floors.items():
+            print(f"  {rows[name][2] / us:5.2f}x  {what} ({us:.1f} us an action)")
 
 
 def main(argv: list[str] | None = None) -> None:
