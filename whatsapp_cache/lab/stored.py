@@ -1,4 +1,4 @@
-"""Results of the lessons that need real redis-server processes, stored for machines without one.
+"""Results of the lessons that need real redis-server processes (or live backends), stored for machines without them.
 
     text = live_or_stored("stale read", lambda: stale_read(lab).describe())
 
@@ -38,7 +38,7 @@ def live_or_stored(name: str, compute: Callable[[], str], path: Path = RESULTS, 
     if (available or live)():
         text = compute()
         if os.environ.get(RECORD_ENV) == "1":
-            _save(path, name, text)
+            save(name, text, path)
         return text
     stored = _load(path).get(name)
     if stored is None:
@@ -58,7 +58,8 @@ def _load(path: Path) -> dict[str, str]:
         return {}
 
 
-def _save(path: Path, name: str, text: str) -> None:
+def save(name: str, text: str, path: Path = RESULTS) -> None:
+    """Store `text` under `name` (replacing what was there), for machines that cannot measure it."""
     results = _load(path)
     results[name] = text
     path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
