@@ -61,33 +61,32 @@ def child(actions: int, seed: int, floor: bool = False) -> None:
             overall = run(world, spec)[-1]
             seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
             if floor_ns is not None:
-                floor_ns.time_client_round_trips(world.redis)
-                floor_ns.time_queries(world.repo, world.dataset.tables["users"][0]["id"])
+                time_least_calls(floor_ns, world)
         get.batches(GET_BATCHES)
     figures = {name: getattr(overall, name) for name in
                ("requests", "hits", "misses", "writes", "db_queries", "round_trips", "simulated_ms")}
     print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "get_us": statistics.median(get.samples), "figures": figures,
-                      "floor_ns": floor_ns.spent if floor_ns else None,
+                      "floor_ns": floor_ns.spent if floor_ns else None, "per_call_ns": floor_ns.per_call if floor_ns else None,
                       "module": str(Path(sys.modules["whatsapp_cache"].__file__).parent.parent)}))
 
 
 class FloorTimer:
-    """Nanoseconds spent in fakeredis' server and in sqlite3's execute during a replay, and a lone GET's client work.
+    """Nanoseconds spent in fakeredis' server and in sqlite3's execute during a replay; the least a round trip
+    and a query cost outside them.
 
     Wraps fakeredis' BaseFakeSocket._process_command (every command a client sends, a script's
     or a transaction's inner commands inside it: outermost calls count), its eval (a script,
-    EVALSHA's too) with the commands run inside it (_run_command within eval: what a script
-    written in Python would still run), and SQLAlchemy's DefaultDialect.do_execute* (the DB-API
-    cursor call and nothing of SQLAlchemy around it). Generous to the target: row fetching and
-    SQLAlchemy's own work count as removable.
+    EVALSHA's too) and the _run_command calls made inside one (what a script written in Python
+    would still run), and SQLAlchemy's DefaultDialect.do_execute* (the DB-API cursor call and
+    nothing of SQLAlchemy around it). Generous to the target: row fetching and SQLAlchemy's own
+    work count as removable.
     """
 
     def __init__(self):
-        self.spent = {"server": 0, "database": 0, "scripts": 0, "script_commands": 0, "client_round_trip": 0,
-                      "query": 0}
+        self.spent = {"server": 0, "database": 0, "scripts": 0, "script_commands": 0}  # over the replay
+        self.per_call: dict[str, float] = {}  # a lone call's cost outside the server or the database
         self._active = dict.fromkeys(self.spent, 0)
         self._patched: list[tuple] = []  # (class, name, original)
-        self._within: dict[str, list[str]] = {}  # bucket -> the buckets counted only inside it
 
     def __enter__(self) -> "FloorTimer":
         from fakeredis._socket._base import BaseFakeSocket
@@ -95,58 +94,42 @@ class FloorTimer:
         from sqlalchemy.engine.default import DefaultDialect
 
         self._patch(BaseFakeSocket, "_process_command", "server")
-        self._patch(BaseFakeSocket, "_run_command", "script_commands", inside="scripts")
         self._patch(ScriptingCommandsMixin, "eval", "scripts")
+        self._patch(BaseFakeSocket, "_run_command", "script_commands", inside="scripts")
         for name in ("do_execute", "do_executemany", "do_execute_no_params"):
             self._patch(DefaultDialect, name, "database")
         return self
-
-    def time_client_round_trips(self, client, count: int = 5 * GET_BATCH) -> None:
-        """The replay's own client (redis-py and its connection to fakeredis) on a lone GET, its server time taken out."""
-        client.set("replay-speed:floor", "value")
-        server_before, started = self.spent["server"], time.perf_counter_ns()
-        for _ in range(count):
-            client.get("replay-speed:floor")
-        elapsed, server = time.perf_counter_ns() - started, self.spent["server"] - server_before
-        self.spent["server"] = server_before
-        self.spent["client_round_trip"] = (elapsed - server) / count
-        client.delete("replay-speed:floor")
-
-    def time_queries(self, repository, user_id: str, count: int = GET_BATCH) -> None:
-        """The library's cheapest query (a user's row by primary key, statement prepared), sqlite3's time taken out."""
-        database_before, started = self.spent["database"], time.perf_counter_ns()
-        for _ in range(count):
-            repository.user(user_id)
-        elapsed, database = time.perf_counter_ns() - started, self.spent["database"] - database_before
-        self.spent["database"] = database_before
-        self.spent["query"] = (elapsed - database) / count
 
     def __exit__(self, *exc) -> None:
         for owner, name, original in reversed(self._patched):
             setattr(owner, name, original)
 
+    def time_outside(self, name: str, bucket: str, call, count: int) -> None:
+        """per_call[name]: the nanoseconds one `call()` takes beyond its time in `bucket` (left out of the replay's)."""
+        before, started = self.spent[bucket], time.perf_counter_ns()
+        for _ in range(count):
+            call()
+        elapsed, inside = time.perf_counter_ns() - started, self.spent[bucket] - before
+        self.spent[bucket] = before
+        self.per_call[name] = (elapsed - inside) / count
+
     def _patch(self, owner, name: str, bucket: str, inside: str | None = None) -> None:
         original = getattr(owner, name)
         self._patched.append((owner, name, original))
-        if inside is not None:
-            self._within.setdefault(inside, []).append(bucket)
         setattr(owner, name, self._timed(original, bucket, inside))
 
     def _timed(self, function, bucket: str, inside: str | None):
-        """`function`, its time added to `bucket` when it is the outermost such call (and within `inside`, if given)."""
+        """`function`, its time added to `bucket`: every call within an `inside` one, else the outermost calls."""
         active = self._active
 
         def timed(*args, **kwargs):
-            counts = active[bucket] == 0 and (inside is None or active[inside] > 0)
-            outer = {name: active[name] for name in self._within.get(bucket, ())}  # those calls' outermost is now inside
-            active.update(dict.fromkeys(outer, 0))
+            counts = active[inside] > 0 if inside is not None else active[bucket] == 0
             active[bucket] += 1
             started = time.perf_counter_ns()
             try:
                 return function(*args, **kwargs)
             finally:
                 active[bucket] -= 1
-                active.update(outer)
                 if counts:
                     self.spent[bucket] += time.perf_counter_ns() - started
         return timed
@@ -171,6 +154,16 @@ class GetTimer:
             self.samples.append((time.perf_counter_ns() - started) / GET_BATCH / 1000)
 
 
+def time_least_calls(floor: FloorTimer, world) -> None:
+    """The replay's own client on a lone GET (its server time taken out) and the library's cheapest query, a
+    user's row by primary key with its statement prepared (sqlite3's time taken out)."""
+    world.redis.set("replay-speed:floor", "value")
+    floor.time_outside("round_trip", "server", lambda: world.redis.get("replay-speed:floor"), 5 * GET_BATCH)
+    world.redis.delete("replay-speed:floor")
+    user_id = world.dataset.tables["users"][0]["id"]
+    floor.time_outside("query", "database", lambda: world.repo.user(user_id), GET_BATCH)
+
+
 def replay(code_root: Path, actions: int, seed: int, floor: bool = False) -> dict:
     """One replay in a subprocess whose whatsapp_cache comes from `code_root` (instrumented if `floor`)."""
     return run_child(__file__, code_root, ["--actions", str(actions), "--seed", str(seed)] + ["--floor"] * floor)
@@ -190,7 +183,8 @@ def side_by_side(roots: dict[str, Path], rounds: int, actions: int, seed: int) -
 def median_floor(results: list[dict]) -> dict:
     """The instrumented replays' figures, each time the median over the runs."""
     return {"seconds": statistics.median(r["seconds"] for r in results), "figures": results[0]["figures"],
-            "floor_ns": {name: statistics.median(r["floor_ns"][name] for r in results) for name in results[0]["floor_ns"]}}
+            **{part: {name: statistics.median(r[part][name] for r in results) for name in results[0][part]}
+               for part in ("floor_ns", "per_call_ns")}}
 
 
 def report(runs: dict[str, list[dict]], actions: int, floor: dict) -> None:
@@ -218,7 +212,7 @@ def report(runs: dict[str, list[dict]], actions: int, floor: dict) -> None:
               f"   same counts and simulated latency: {'yes' if same else 'no'}")
     spent = {name: ns / actions / 1000 for name, ns in floor["floor_ns"].items()}
     trips, queries = (floor["figures"][name] / actions for name in ("round_trips", "db_queries"))
-    client_us, query_us = (floor["floor_ns"][name] / 1000 for name in ("client_round_trip", "query"))
+    client_us, query_us = (floor["per_call_ns"][name] / 1000 for name in ("round_trip", "query"))
     lua_us = spent["scripts"] - spent["script_commands"]
     served = spent["server"] + spent["database"]
     floors = {"fakeredis' server and sqlite3": served,
