@@ -27,12 +27,11 @@ from whatsapp_cache.experiments import measure
 from whatsapp_cache.lab import stored
 
 STORED_NAME = "backend timings"
-SQLITE_IN_MEMORY = "sqlite://"
 
 
 def backends(redis_url: str, database_url: str) -> list[measure.BackendSpec]:
     return [measure.BackendSpec("embedded"),
-            measure.BackendSpec("live Redis + SQLite", redis_url, SQLITE_IN_MEMORY),
+            measure.BackendSpec("live Redis + SQLite", redis_url, measure.SQLITE_IN_MEMORY),
             measure.BackendSpec("live Redis + PostgreSQL", redis_url, database_url)]
 
 

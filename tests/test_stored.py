@@ -1,5 +1,9 @@
 """Lab results: computed where redis-server runs, stored text elsewhere."""
 
+import re
+from pathlib import Path
+
+import nbformat
 import pytest
 
 from whatsapp_cache import InvalidInput
@@ -43,11 +47,6 @@ def _p50s(table: str) -> dict[str, tuple[int, int]]:
 
 
 def test_chapter_07_quotes_the_stored_backend_timings():
-    import re
-    from pathlib import Path
-
-    import nbformat
-
     p50 = _p50s(stored.stored("backend timings"))
     assert set(p50) == {"embedded", "live Redis + SQLite", "live Redis + PostgreSQL"}
     notebook = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "07_performance_and_capacity.ipynb", 4)
